@@ -1,0 +1,62 @@
+# Two commands set everything up: `make run` and `make test`.
+VENV ?= .venv
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PORT ?= 8000
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+CHECK_ENV := DJANGO_SETTINGS_MODULE=alignment_service.test_settings
+
+.PHONY: install run test lint format schema check-schema check-migrations check-deploy clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.installed-* && touch $@
+
+# Development defaults; anything already set in the environment wins.
+run: export DJANGO_DEBUG ?= true
+run: export DJANGO_SECRET_KEY ?= dev-only-insecure-secret-key-never-use-in-production
+run: export WEBHOOK_ALLOW_PRIVATE_URLS ?= true
+run: export PORT := $(PORT)
+run: install
+	mkdir -p var/broker/queue var/broker/processed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_demo
+	@echo ""
+	@echo "  API docs:  http://127.0.0.1:$(PORT)/api/docs/"
+	@echo "  Admin:     http://127.0.0.1:$(PORT)/admin/ (create a superuser: $(BIN)/python manage.py createsuperuser)"
+	@echo "  Stop everything with Ctrl-C."
+	@echo ""
+	$(BIN)/honcho --procfile Procfile.dev start --port $(PORT)
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(CHECK_ENV) $(BIN)/mypy .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+schema: install
+	$(CHECK_ENV) $(BIN)/python manage.py spectacular --validate --fail-on-warn --file openapi.yaml
+
+check-schema: install
+	$(CHECK_ENV) $(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/openapi.generated.yaml
+	diff -u openapi.yaml var/openapi.generated.yaml || (echo "openapi.yaml is out of date: run 'make schema'" && exit 1)
+
+check-migrations: install
+	$(CHECK_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
+
+check-deploy: install
+	DJANGO_SECRET_KEY=$$(openssl rand -hex 40) DJANGO_ALLOWED_HOSTS=alignment.example.com \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,85 @@
+"""One error shape for every 4xx and 5xx:
+`{"type", "errors": [{"code", "detail", "attr"}]}`, plus `request_id` on server errors."""
+
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, JsonResponse
+from drf_standardized_errors.formatter import ExceptionFormatter
+from drf_standardized_errors.handler import ExceptionHandler
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from alignment_service.api.middleware import current_request_id
+from alignment_service.errors import ApplicationError
+
+
+class ApplicationAPIException(exceptions.APIException):
+    def __init__(self, error: ApplicationError) -> None:
+        self.status_code = error.status_code
+        super().__init__(detail=error.detail, code=error.code)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+def as_api_exception(exc: Exception) -> Exception:
+    if isinstance(exc, ApplicationError):
+        if exc.status_code == status.HTTP_400_BAD_REQUEST:
+            return exceptions.ValidationError({exc.attr or "non_field_errors": [exc.detail]}, code=exc.code)
+        return ApplicationAPIException(exc)
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return exceptions.ValidationError(detail)
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    return exc
+
+
+class ErrorHandler(ExceptionHandler):
+    def convert_known_exceptions(self, exc: Exception) -> Exception:
+        return super().convert_known_exceptions(as_api_exception(exc))
+
+
+class ErrorFormatter(ExceptionFormatter):
+    def format_error_response(self, error_response: Any) -> Any:
+        body = super().format_error_response(error_response)
+        if error_response.type == "server_error":
+            body["request_id"] = current_request_id()
+        return body
+
+
+def exception_handler(exc: Exception, context: Any) -> Response | None:
+    return ErrorHandler(exc, context).run()
+
+
+def error_body(error_type: str, code: str, detail: str, attr: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": error_type, "errors": [{"code": code, "detail": detail, "attr": attr}]}
+    if error_type == "server_error":
+        body["request_id"] = current_request_id()
+    return body
+
+
+def json_error(status_code: int, code: str, detail: str) -> JsonResponse:
+    error_type = "server_error" if status_code >= 500 else "client_error"
+    return JsonResponse(error_body(error_type, code, detail), status=status_code)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return json_error(400, "bad_request", "The request could not be understood.")
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return json_error(403, "permission_denied", "You do not have permission to perform this action.")
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return json_error(404, "not_found", "Not found.")
+
+
+def handler500(request: HttpRequest) -> JsonResponse:
+    return json_error(500, "error", "A server error occurred.")

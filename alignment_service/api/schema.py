@@ -1,0 +1,12 @@
+"""drf-spectacular extensions for the kernel's own fields (loaded by the root URLconf)."""
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+
+
+class OrgScopedRelatedFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "alignment_service.api.fields.OrgScopedRelatedField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> Any:
+        return auto_schema._map_model_field(self.target.model._meta.pk, direction)

@@ -1,0 +1,86 @@
+"""The one way to scope by organization.
+
+`OrgScopedViewSet` resolves the caller's access from the `{org}` path segment before any
+handler runs (404 for outsiders, never 403), checks the role or API-key scope that each action
+declares, and builds every queryset from that organization. Subclasses say what they serve in
+`get_org_queryset(org)`; `get_queryset` is final.
+"""
+
+from typing import Any, ClassVar
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model, QuerySet
+from rest_framework import exceptions, viewsets
+from rest_framework.request import Request
+
+from alignment_service.api.access import Access, Role, Scope, resolve_access
+
+SAFE_ACTIONS = frozenset({"list", "retrieve", "metadata"})
+
+
+class OrgScopedViewSet(viewsets.GenericViewSet):
+    model: ClassVar[type[Model]]
+    #: action -> the least role a member needs; an action missing here is refused.
+    required_roles: ClassVar[dict[str, Role]] = {}
+    #: action -> the scope an API key needs; safe actions default to `read`, others to none.
+    required_scopes: ClassVar[dict[str, Scope | None]] = {}
+
+    access: Access
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__:
+            raise TypeError(f"{cls.__name__} must define get_org_queryset(), not get_queryset().")
+
+    @property
+    def org(self) -> Any:
+        return self.access.org
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self.access = resolve_access(request, kwargs["org"])
+        self.check_access(self.action or request.method.lower())
+
+    def check_access(self, action: str) -> None:
+        if self.access.is_api_key:
+            scope = self.required_scopes.get(action, Scope.READ if action in SAFE_ACTIONS else None)
+            if scope is None or not self.access.has_scope(scope):
+                raise exceptions.PermissionDenied("This API key lacks the scope for this action.")
+            return
+        minimal = self.required_roles.get(action)
+        if minimal is None:
+            raise ImproperlyConfigured(f"{type(self).__name__} declares no role for action {action!r}.")
+        if not self.access.has_role(minimal):
+            raise exceptions.PermissionDenied(f"This action needs the {minimal.label.lower()} role.")
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):
+            return self.model._default_manager.none()
+        return self.get_org_queryset(self.org)
+
+    def get_org_queryset(self, org: Any) -> QuerySet[Any]:
+        raise NotImplementedError
+
+    def get_object(self) -> Any:
+        try:
+            return super().get_object()
+        except (DjangoValidationError, ValueError):
+            raise exceptions.NotFound() from None
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        if hasattr(self, "access"):
+            context["access"] = self.access
+            context["org"] = self.org
+        return context
+
+
+READ_AS_VIEWER_WRITE_AS_ADMIN: dict[str, Role] = {
+    "list": Role.VIEWER,
+    "retrieve": Role.VIEWER,
+    "create": Role.ADMIN,
+    "update": Role.ADMIN,
+    "partial_update": Role.ADMIN,
+    "destroy": Role.ADMIN,
+}

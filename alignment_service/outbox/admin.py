@@ -1,0 +1,14 @@
+from django.contrib import admin
+
+from alignment_service.outbox.models import OutboxMessage
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    list_display = ["id", "task_name", "organization", "created_at", "dispatched_at", "attempts"]
+    list_filter = ["task_name", ("dispatched_at", admin.EmptyFieldListFilter)]
+    search_fields = ["task_name", "dedupe_key", "last_error"]
+    readonly_fields = [f.name for f in OutboxMessage._meta.fields]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False

@@ -1,0 +1,38 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny, IsAuthenticated
+
+from alignment_service import health
+from alignment_service.api import (
+    exceptions,
+    schema,  # noqa: F401  (registers schema extensions)
+)
+
+schema_permissions = [IsAuthenticated] if settings.SCHEMA_REQUIRES_AUTH else [AllowAny]
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=schema_permissions), name="schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", permission_classes=schema_permissions),
+        name="docs",
+    ),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="schema", permission_classes=schema_permissions),
+        name="redoc",
+    ),
+    path("api/v1/", include("teams.api.urls")),
+    # Unknown URLs answer the JSON error shape, in DEBUG too.
+    re_path(r"^", exceptions.handler404),
+]
+
+handler400 = "alignment_service.api.exceptions.handler400"
+handler403 = "alignment_service.api.exceptions.handler403"
+handler404 = "alignment_service.api.exceptions.handler404"
+handler500 = "alignment_service.api.exceptions.handler500"

@@ -1,0 +1,17 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from teams.demo import DEMO_ORG_SLUG, DEMO_PASSWORD, DEMO_USERNAME, load_demo_people
+
+
+class Command(BaseCommand):
+    help = "Load the demo organization (idempotent: does nothing when it already exists)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        people = load_demo_people()
+        if people is None:
+            self.stdout.write(f"Demo organization '{DEMO_ORG_SLUG}' already loaded.")
+        else:
+            self.stdout.write(self.style.SUCCESS(f"Loaded demo organization '{DEMO_ORG_SLUG}'."))
+        self.stdout.write(f"Demo login: username '{DEMO_USERNAME}', password '{DEMO_PASSWORD}'.")

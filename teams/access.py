@@ -1,0 +1,24 @@
+"""Resolves `Access` for the kernel's org-scoped views: a membership, or an API key of the org."""
+
+from rest_framework.request import Request
+
+from alignment_service.api.access import Access, Role
+from alignment_service.errors import NotFound
+from teams.models import Membership
+
+
+def resolve_access(request: Request, org_slug: str) -> Access:
+    principal = request.user
+    if getattr(principal, "is_api_key", False):
+        key = principal.api_key
+        if key.organization.slug != org_slug:
+            raise NotFound("Not found.")
+        return Access(org=key.organization, api_key=key, scopes=frozenset(key.scopes))
+    membership = (
+        Membership.objects.select_related("organization")
+        .filter(organization__slug=org_slug, user_id=principal.pk)
+        .first()
+    )
+    if membership is None:
+        raise NotFound("Not found.")
+    return Access(org=membership.organization, user=principal, role=Role(membership.role))

@@ -1,0 +1,162 @@
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from alignment_service.api.access import Scope
+from teams import services
+from teams.models import ApiKey, AuthToken, Membership, Organization, Team, TeamMember, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ["username", "email", "first_name", "last_name", "is_staff", "is_active", "date_joined"]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+class TeamInline(admin.TabularInline):
+    model = Team
+    extra = 0
+    fk_name = "organization"
+    fields = ["name", "slug", "kind", "parent", "lead"]
+    show_change_link = True
+    autocomplete_fields = ["lead", "parent"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "timezone", "created_at"]
+    search_fields = ["name", "slug"]
+    list_filter = ["timezone"]
+    readonly_fields = ["created_at"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline, TeamInline]
+
+
+class TeamMemberInline(admin.TabularInline):
+    model = TeamMember
+    extra = 0
+    fields = ["user"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "organization", "kind", "parent", "lead"]
+    list_filter = ["kind", "organization"]
+    search_fields = ["name", "slug", "organization__name", "lead__username"]
+    list_select_related = ["organization", "parent", "lead"]
+    autocomplete_fields = ["parent", "lead"]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [TeamMemberInline]
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        for member in formset.save(commit=False):
+            member.organization_id = form.instance.organization_id
+            member.save()
+        for removed in formset.deleted_objects:
+            removed.delete()
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "organization", "role", "created_at"]
+    list_filter = ["role", "organization"]
+    search_fields = ["user__username", "user__email", "organization__name"]
+    list_select_related = ["user", "organization"]
+    autocomplete_fields = ["user", "organization"]
+
+
+class ApiKeyAdminForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(choices=Scope.choices, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = ApiKey
+        fields = ["organization", "name", "scopes", "expires_at"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Creating a key here shows its secret once, in the confirmation message."""
+
+    form = ApiKeyAdminForm
+    list_display = [
+        "name",
+        "organization",
+        "prefix",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    list_filter = ["organization", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "organization__name"]
+    list_select_related = ["organization"]
+    autocomplete_fields = ["organization"]
+    actions = ["revoke"]
+
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        if obj is None:
+            return ["organization", "name", "scopes", "expires_at"]
+        return [
+            "organization",
+            "name",
+            "scopes",
+            "prefix",
+            "created_by",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "revoked_at",
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        if obj is None:
+            return []
+        return ["organization", "scopes", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {"scopes": [Scope.READ.value]}
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        key, secret = services.api_key_create(
+            org=obj.organization, created_by=request.user, name=obj.name, scopes=obj.scopes, expires_at=obj.expires_at
+        )
+        obj.pk = key.pk
+        obj._state.adding = False
+        self.message_user(
+            request, f"API key created. Copy it now, it will not be shown again: {secret}", level=messages.WARNING
+        )
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        from django.utils import timezone
+
+        revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {revoked} key(s).")
+
+
+@admin.register(AuthToken)
+class AuthTokenAdmin(admin.ModelAdmin):
+    list_display = ["prefix", "user", "created_at", "expires_at"]
+    search_fields = ["prefix", "user__username"]
+    list_select_related = ["user"]
+    readonly_fields = ["prefix", "user", "created_at", "expires_at"]
+    exclude = ["key_hash"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

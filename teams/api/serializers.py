@@ -1,0 +1,159 @@
+"""Shapes of accounts, organizations, members, teams and API keys (input and output)."""
+
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from alignment_service.api.access import Role, Scope
+from alignment_service.api.fields import AwareDateTimeField, OrgScopedRelatedField
+from teams import selectors
+from teams.models import ApiKey, Membership, Organization, Team, TeamKind, User, validate_timezone
+from teams.org_settings import OrgSettingsSerializer
+
+
+def org_member_field(**kwargs: Any) -> OrgScopedRelatedField:
+    return OrgScopedRelatedField(
+        model=User, queryset_for_org=lambda org: selectors.org_members_as_users(org=org), **kwargs
+    )
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username", "email"]
+
+
+class SignupSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    email = serializers.EmailField()
+    password = serializers.CharField(write_only=True, max_length=256, style={"input_type": "password"})
+
+
+class TokenCreateSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=254, help_text="Username or email.")
+    password = serializers.CharField(write_only=True, max_length=256, style={"input_type": "password"})
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Shown once. Send as `Authorization: Bearer <token>`.")
+    expires_at = serializers.DateTimeField()
+
+
+class MeMembershipSerializer(serializers.Serializer):
+    org = serializers.SlugField(source="organization.slug")
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.EmailField()
+    memberships = MeMembershipSerializer(many=True)
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    settings = OrgSettingsSerializer(source="rule_settings", read_only=True)
+
+    class Meta:
+        model = Organization
+        fields = ["id", "name", "slug", "timezone", "settings", "created_at"]
+
+
+class OrganizationCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    slug = serializers.SlugField(max_length=60)
+
+    def validate_slug(self, value: str) -> str:
+        if Organization.objects.filter(slug=value).exists():
+            raise serializers.ValidationError("An organization with this slug already exists.", code="unique")
+        return value
+
+
+class OrganizationUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    timezone = serializers.CharField(max_length=64, required=False, help_text="IANA time zone, e.g. Europe/Berlin.")
+    settings = OrgSettingsSerializer(required=False, partial=True)
+
+    def validate_timezone(self, value: str) -> str:
+        from django.core.exceptions import ValidationError
+
+        try:
+            validate_timezone(value)
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+        return value
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    user = UserSerializer(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "user", "role", "created_at"]
+
+
+class MemberCreateSerializer(serializers.Serializer):
+    user = serializers.CharField(max_length=254, help_text="Username or email of an existing user.")
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
+
+    def validate_user(self, value: str) -> User:
+        user = selectors.user_by_username_or_email(identifier=value)
+        if user is None:
+            raise serializers.ValidationError("No active user has this username or email.", code="does_not_exist")
+        return user
+
+
+class MemberUpdateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    members = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "slug", "kind", "parent", "lead", "members", "description", "created_at", "updated_at"]
+
+    def get_members(self, team: Team) -> list[int]:
+        return [member.user_id for member in team.team_members.all()]
+
+
+class TeamWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    slug = serializers.SlugField(max_length=60, required=False, help_text="Derived from the name when omitted.")
+    kind = serializers.ChoiceField(choices=TeamKind.choices, default=TeamKind.TEAM)
+    parent = OrgScopedRelatedField(
+        model=Team, queryset_for_org=lambda org: Team.objects.filter(organization=org), allow_null=True, required=False
+    )
+    lead = org_member_field(allow_null=True, required=False, help_text="User id of a member of the organization.")
+    members = org_member_field(many=True, required=False, help_text="User ids of members of the organization.")
+    description = serializers.CharField(allow_blank=True, required=False, max_length=10_000)
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices))
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "scopes", "prefix", "created_at", "last_used_at", "expires_at"]
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(help_text="The secret, shown only in this response.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=Scope.choices), min_length=1, max_length=len(Scope)
+    )
+    expires_at = AwareDateTimeField(required=False, allow_null=True)
+
+    def validate_expires_at(self, value: Any) -> Any:
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("Must be in the future.", code="past")
+        return value

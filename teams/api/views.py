@@ -1,0 +1,251 @@
+from typing import Any
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from alignment_service.api.access import Role
+from alignment_service.api.throttling import CredentialsRateThrottle
+from alignment_service.api.views import READ_AS_VIEWER_WRITE_AS_ADMIN, OrgScopedViewSet
+from teams import selectors, services
+from teams.api import serializers as s
+from teams.api.filters import TeamFilter
+from teams.models import ApiKey, AuthToken, Membership, Organization, Team, User
+
+
+class SignupView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []
+    throttle_classes = [CredentialsRateThrottle]
+
+    @extend_schema(request=s.SignupSerializer, responses={201: s.UserSerializer}, tags=["accounts"])
+    def post(self, request: Request) -> Response:
+        data = s.SignupSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_signup(**data.validated_data)
+        return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenView(APIView):
+    """Create a bearer token from a username (or email) and password, or revoke the current one."""
+
+    throttle_classes = [CredentialsRateThrottle]
+
+    def _is_sign_in(self) -> bool:
+        return getattr(self.request, "method", None) == "POST"
+
+    def get_permissions(self) -> list[Any]:
+        return [AllowAny()] if self._is_sign_in() else [IsAuthenticated()]
+
+    def get_authenticators(self) -> list[Any]:
+        return [] if self._is_sign_in() else super().get_authenticators()
+
+    @extend_schema(request=s.TokenCreateSerializer, responses={201: s.TokenSerializer}, auth=[], tags=["accounts"])
+    def post(self, request: Request) -> Response:
+        data = s.TokenCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = self._authenticate(**data.validated_data)
+        token, secret = services.auth_token_create(user=user)
+        return Response(
+            s.TokenSerializer({"token": secret, "expires_at": token.expires_at}).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Token revoked.")}, tags=["accounts"])
+    def delete(self, request: Request) -> Response:
+        if not isinstance(request.auth, AuthToken):
+            raise ValidationError({"non_field_errors": ["Only a user token can be revoked here."]}, code="not_a_token")
+        services.auth_token_revoke(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _authenticate(self, *, username: str, password: str) -> User:
+        if "@" in username:
+            found = selectors.user_by_username_or_email(identifier=username)
+            username = found.username if found else username
+        user = authenticate(self.request._request, username=username, password=password)
+        if user is None:
+            raise ValidationError(
+                {"non_field_errors": ["Unable to sign in with these credentials."]}, code="invalid_credentials"
+            )
+        return user
+
+
+class MeView(APIView):
+    @extend_schema(responses=s.MeSerializer, tags=["accounts"])
+    def get(self, request: Request) -> Response:
+        if getattr(request.user, "is_api_key", False):
+            raise PermissionDenied("API keys have no user profile.")
+        user = request.user
+        me = {"id": user.pk, "username": user.username, "email": user.email}
+        return Response(s.MeSerializer({**me, "memberships": selectors.memberships_for_user(user=user)}).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Organizations I belong to", tags=["organizations"]),
+    create=extend_schema(
+        request=s.OrganizationCreateSerializer, responses={201: s.OrganizationSerializer}, tags=["organizations"]
+    ),
+)
+class OrganizationListViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.OrganizationSerializer
+    ordering_fields = ["name", "slug", "created_at"]
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Organization.objects.none()
+        if getattr(self.request.user, "is_api_key", False):
+            return Organization.objects.filter(pk=self.request.user.api_key.organization_id)
+        return selectors.orgs_for_user(user=self.request.user)
+
+    def create(self, request: Request) -> Response:
+        if getattr(request.user, "is_api_key", False):
+            raise PermissionDenied("API keys cannot create organizations.")
+        data = s.OrganizationCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        org = services.org_create(user=request.user, **data.validated_data)
+        return Response(s.OrganizationSerializer(org).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    retrieve=extend_schema(tags=["organizations"]),
+    partial_update=extend_schema(
+        request=s.OrganizationUpdateSerializer, responses=s.OrganizationSerializer, tags=["organizations"]
+    ),
+    destroy=extend_schema(tags=["organizations"]),
+)
+class OrganizationViewSet(OrgScopedViewSet):
+    model = Organization
+    serializer_class = s.OrganizationSerializer
+    required_roles = {"retrieve": Role.VIEWER, "partial_update": Role.ADMIN, "destroy": Role.OWNER}
+
+    def get_org_queryset(self, org: Organization) -> Any:
+        return Organization.objects.filter(pk=org.pk)
+
+    def retrieve(self, request: Request, org: str) -> Response:
+        return Response(s.OrganizationSerializer(self.org).data)
+
+    def partial_update(self, request: Request, org: str) -> Response:
+        data = s.OrganizationUpdateSerializer(data=request.data, context={"current": self.org.rule_settings})
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        updated = services.org_update(
+            access=self.access,
+            name=values.get("name"),
+            timezone_name=values.get("timezone"),
+            rule_settings=values.get("settings"),
+        )
+        return Response(s.OrganizationSerializer(updated).data)
+
+    def destroy(self, request: Request, org: str) -> Response:
+        services.org_delete(access=self.access)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.MemberCreateSerializer, responses={201: s.MemberSerializer}),
+    partial_update=extend_schema(request=s.MemberUpdateSerializer, responses=s.MemberSerializer),
+)
+@extend_schema(tags=["members"])
+class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrgScopedViewSet):
+    """Members of the organization and their roles. A member may remove themselves (leave)."""
+
+    model = Membership
+    serializer_class = s.MemberSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    ordering_fields = ["created_at", "role"]
+    required_roles = {
+        "list": Role.VIEWER,
+        "retrieve": Role.VIEWER,
+        "create": Role.ADMIN,
+        "partial_update": Role.ADMIN,
+        "destroy": Role.VIEWER,
+    }
+
+    def get_org_queryset(self, org: Organization) -> Any:
+        return selectors.member_list(org=org)
+
+    def create(self, request: Request, org: str) -> Response:
+        data = s.MemberCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.member_add(access=self.access, **data.validated_data)
+        return Response(s.MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, org: str, pk: str) -> Response:
+        data = s.MemberUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.member_change_role(
+            access=self.access, membership=self.get_object(), **data.validated_data
+        )
+        return Response(s.MemberSerializer(membership).data)
+
+    def perform_destroy(self, instance: Membership) -> None:
+        services.member_remove(access=self.access, membership=instance)
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.TeamWriteSerializer, responses={201: s.TeamSerializer}),
+    update=extend_schema(request=s.TeamWriteSerializer, responses=s.TeamSerializer),
+    partial_update=extend_schema(request=s.TeamWriteSerializer, responses=s.TeamSerializer),
+)
+@extend_schema(tags=["teams"])
+class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrgScopedViewSet):
+    """Teams and steering groups; `parent` forms a tree inside the organization."""
+
+    model = Team
+    serializer_class = s.TeamSerializer
+    filterset_class = TeamFilter
+    ordering_fields = ["name", "slug", "created_at"]
+    required_roles = READ_AS_VIEWER_WRITE_AS_ADMIN
+
+    def get_org_queryset(self, org: Organization) -> Any:
+        return selectors.team_list(org=org)
+
+    def create(self, request: Request, org: str) -> Response:
+        data = s.TeamWriteSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        team = services.team_create(access=self.access, **data.validated_data)
+        return Response(self._render(team), status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, org: str, pk: str, partial: bool = False) -> Response:
+        team = self.get_object()
+        data = s.TeamWriteSerializer(data=request.data, partial=partial, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        team = services.team_update(access=self.access, team=team, **data.validated_data)
+        return Response(self._render(team))
+
+    def partial_update(self, request: Request, org: str, pk: str) -> Response:
+        return self.update(request, org, pk, partial=True)
+
+    def perform_destroy(self, instance: Team) -> None:
+        services.team_delete(access=self.access, team=instance)
+
+    def _render(self, team: Team) -> Any:
+        return s.TeamSerializer(selectors.team_list(org=self.org).get(pk=team.pk)).data
+
+
+@extend_schema_view(create=extend_schema(request=s.ApiKeyCreateSerializer, responses={201: s.ApiKeyCreatedSerializer}))
+@extend_schema(tags=["api keys"])
+class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrgScopedViewSet):
+    """Integration keys. The secret (`key`) is shown once, in the response that creates it."""
+
+    model = ApiKey
+    serializer_class = s.ApiKeySerializer
+    ordering_fields = ["created_at", "name", "last_used_at"]
+    required_roles = {**READ_AS_VIEWER_WRITE_AS_ADMIN, "list": Role.ADMIN, "retrieve": Role.ADMIN}
+
+    def get_org_queryset(self, org: Organization) -> Any:
+        return selectors.api_key_list(org=org)
+
+    def create(self, request: Request, org: str) -> Response:
+        data = s.ApiKeyCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key, secret = services.api_key_create(org=self.org, created_by=self.access.user, **data.validated_data)
+        key.key = secret
+        return Response(s.ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: ApiKey) -> None:
+        services.api_key_revoke(access=self.access, api_key=instance)

@@ -1,0 +1,169 @@
+"""Accounts, organizations, memberships, teams and API keys."""
+
+import uuid
+import zoneinfo
+from typing import Any
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.timezone import now
+
+from alignment_service.api.access import Role, Scope
+
+ApiKeyScope = Scope
+
+
+class User(AbstractUser):
+    """A person. Emails are unique (case-insensitively) so members can be invited by email."""
+
+    email = models.EmailField("email address", blank=True)
+
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=~models.Q(email=""),
+                name="user_email_unique_ci",
+                violation_error_message="A user with that email already exists.",
+            )
+        ]
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"'{value}' is not a known IANA time zone.")
+
+
+class Organization(models.Model):
+    """The tenant. Everything it owns carries its id and lives under `/orgs/{slug}/`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    settings = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["name", "slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def rule_settings(self) -> dict[str, Any]:
+        from teams.org_settings import effective_settings
+
+        return effective_settings(self.settings)
+
+
+class Membership(models.Model):
+    """A user's role in an organization."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(default=now, editable=False)
+    welcomed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user"], name="membership_unique_per_org"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+        indexes = [models.Index(fields=["organization", "role"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization} ({self.role})"
+
+
+class TeamKind(models.TextChoices):
+    TEAM = "team", "Team"
+    STEERING_GROUP = "steering_group", "Steering group"
+
+
+class Team(models.Model):
+    """A team or steering group; `parent` forms a tree inside one organization."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="teams")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60)
+    kind = models.CharField(max_length=20, choices=TeamKind.choices, default=TeamKind.TEAM)
+    parent = models.ForeignKey("self", on_delete=models.RESTRICT, null=True, blank=True, related_name="children")
+    lead = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="led_teams")
+    members = models.ManyToManyField(User, through="TeamMember", related_name="teams", blank=True)
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "slug"], name="team_slug_unique_per_org"),
+            models.CheckConstraint(condition=~models.Q(parent=models.F("id")), name="team_not_own_parent"),
+            models.CheckConstraint(condition=models.Q(kind__in=TeamKind.values), name="team_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMember(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="team_members")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="team_memberships")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="team_member_unique")]
+        indexes = [models.Index(fields=["organization", "user"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.team_id}"
+
+
+class AuthToken(models.Model):
+    """A user's bearer token. Only its SHA-256 is stored; the secret is shown once."""
+
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=16)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="auth_tokens")
+    created_at = models.DateTimeField(default=now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+
+class ApiKey(models.Model):
+    """An integration's credential: acts as its organization, within its scopes only."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=200)
+    scopes = models.JSONField(default=list)
+    prefix = models.CharField(max_length=16, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_usable(self, at: Any = None) -> bool:
+        at = at or now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > at)

@@ -1,0 +1,97 @@
+"""An organization's rule parameters: each has a documented default and bounds.
+
+Stored in `Organization.settings` as overrides only; `effective_settings` fills the defaults,
+so a default changed here applies to every organization that has not overridden it.
+"""
+
+from typing import Any
+
+from rest_framework import serializers
+
+DEFAULTS: dict[str, Any] = {
+    "checkin_interval_days": 7,
+    "score_threshold": 60,
+    "score_drop_alert": 15,
+    "low_confidence": 3,
+    "intervention_days": 21,
+    "drift_days": 14,
+    "health_tolerance": 0.05,
+    "at_risk_gap": 0.20,
+    "forecast_window_days": 28,
+    "busted_after": 0.5,
+    "busted_below": 0.5,
+    "weight_linkage": 10,
+    "weight_pace": 25,
+    "weight_forecast": 20,
+    "weight_confidence": 15,
+    "weight_assessment": 10,
+    "weight_feedback": 10,
+    "weight_freshness": 10,
+}
+
+
+def effective_settings(overrides: dict[str, Any]) -> dict[str, Any]:
+    return {**DEFAULTS, **{key: value for key, value in overrides.items() if key in DEFAULTS}}
+
+
+def _weight() -> serializers.FloatField:
+    return serializers.FloatField(min_value=0, max_value=100, help_text="Relative weight of the score component.")
+
+
+class OrgSettingsSerializer(serializers.Serializer):
+    checkin_interval_days = serializers.IntegerField(
+        min_value=1, max_value=365, help_text="Days between expected check-ins on an active goal (default 7)."
+    )
+    score_threshold = serializers.IntegerField(
+        min_value=0, max_value=100, help_text="A score below this opens a correction (default 60)."
+    )
+    score_drop_alert = serializers.IntegerField(
+        min_value=1, max_value=100, help_text="A drop of this many points since the last snapshot alerts (default 15)."
+    )
+    low_confidence = serializers.IntegerField(
+        min_value=0, max_value=10, help_text="Check-in confidence at or below this is low (default 3)."
+    )
+    intervention_days = serializers.IntegerField(
+        min_value=1, max_value=365, help_text="Days until an intervention is reviewed (default 21)."
+    )
+    drift_days = serializers.IntegerField(
+        min_value=1,
+        max_value=365,
+        help_text="Days without a leader's check-in or assessment that count as drift (default 14).",
+    )
+    health_tolerance = serializers.FloatField(
+        min_value=0, max_value=1, help_text="Behind pace by at most this share is still on track (default 0.05)."
+    )
+    at_risk_gap = serializers.FloatField(
+        min_value=0,
+        max_value=1,
+        help_text="Behind pace by at most this share is at risk; beyond, off track (default 0.20).",
+    )
+    forecast_window_days = serializers.IntegerField(
+        min_value=1,
+        max_value=3650,
+        help_text="Readings of the last this many days form the forecast trend (default 28).",
+    )
+    busted_after = serializers.FloatField(
+        min_value=0,
+        max_value=1,
+        help_text="Share of a goal's window elapsed before a hypothesis can bust (default 0.5).",
+    )
+    busted_below = serializers.FloatField(
+        min_value=0, max_value=1, help_text="Forecast share of the way to target below which it busts (default 0.5)."
+    )
+    weight_linkage = _weight()
+    weight_pace = _weight()
+    weight_forecast = _weight()
+    weight_confidence = _weight()
+    weight_assessment = _weight()
+    weight_feedback = _weight()
+    weight_freshness = _weight()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        merged = {**self.context.get("current", DEFAULTS), **attrs}
+        if merged["at_risk_gap"] < merged["health_tolerance"]:
+            raise serializers.ValidationError({"at_risk_gap": "Must be at least health_tolerance."})
+        if sum(merged[key] for key in DEFAULTS if key.startswith("weight_")) <= 0:
+            raise serializers.ValidationError({"weight_pace": "At least one scoring weight must be positive."})
+        return attrs

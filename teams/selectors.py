@@ -1,0 +1,40 @@
+"""Reads for accounts, organizations, memberships, teams and API keys."""
+
+from django.db.models import Prefetch, QuerySet
+
+from teams.models import ApiKey, Membership, Organization, Team, TeamMember, User
+
+
+def orgs_for_user(*, user: User) -> QuerySet[Organization]:
+    return Organization.objects.filter(memberships__user=user).order_by("name", "slug")
+
+
+def memberships_for_user(*, user: User) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user).select_related("organization").order_by("organization__slug")
+
+
+def member_list(*, org: Organization) -> QuerySet[Membership]:
+    return Membership.objects.filter(organization=org).select_related("user").order_by("created_at", "id")
+
+
+def team_list(*, org: Organization) -> QuerySet[Team]:
+    member_ids = TeamMember.objects.only("team_id", "user_id").order_by("user_id")
+    return (
+        Team.objects.filter(organization=org)
+        .prefetch_related(Prefetch("team_members", queryset=member_ids))
+        .order_by("name", "id")
+    )
+
+
+def api_key_list(*, org: Organization) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(organization=org, revoked_at__isnull=True).order_by("-created_at", "id")
+
+
+def user_by_username_or_email(*, identifier: str) -> User | None:
+    if "@" in identifier:
+        return User.objects.filter(email__iexact=identifier, is_active=True).first()
+    return User.objects.filter(username=identifier, is_active=True).first()
+
+
+def org_members_as_users(*, org: Organization) -> QuerySet[User]:
+    return User.objects.filter(memberships__organization=org)

@@ -1,0 +1,277 @@
+"""Writes for accounts, organizations, memberships, teams and API keys."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import ProtectedError, RestrictedError
+from django.utils import timezone
+from django.utils.text import slugify
+
+from alignment_service.api.access import Access, Role
+from alignment_service.errors import Conflict, PermissionDenied, ValidationFailed
+from alignment_service.outbox.services import outbox_enqueue
+from teams import credentials
+from teams.models import ApiKey, AuthToken, Membership, Organization, Team, TeamMember, User
+
+# --- Accounts ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def user_signup(*, username: str, email: str, password: str) -> User:
+    if not settings.SIGNUP_ENABLED:
+        raise PermissionDenied("Signup is disabled on this server.", code="signup_disabled")
+    user = User(username=username, email=email)
+    try:
+        validate_password(password, user)
+    except DjangoValidationError as exc:
+        raise DjangoValidationError({"password": exc.messages}) from exc
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    return user
+
+
+@transaction.atomic
+def auth_token_create(*, user: User) -> tuple[AuthToken, str]:
+    secret = credentials.new_secret(credentials.USER_TOKEN_PREFIX)
+    token = AuthToken.objects.create(
+        user=user,
+        key_hash=credentials.digest(secret),
+        prefix=credentials.display_prefix(secret),
+        expires_at=timezone.now() + timedelta(hours=settings.AUTH_TOKEN_TTL_HOURS),
+    )
+    return token, secret
+
+
+def auth_token_revoke(*, token: AuthToken) -> None:
+    AuthToken.objects.filter(pk=token.pk).delete()
+
+
+def auth_tokens_purge_expired(*, now: datetime | None = None) -> int:
+    deleted, _ = AuthToken.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    return deleted
+
+
+# --- Organizations ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def org_create(*, user: User, name: str, slug: str) -> Organization:
+    """Create an organization whose creator is its first owner."""
+    org = Organization(name=name, slug=slug)
+    org.full_clean()
+    org.save()
+    Membership.objects.create(organization=org, user=user, role=Role.OWNER)
+    return org
+
+
+@transaction.atomic
+def org_update(
+    *,
+    access: Access,
+    name: str | None = None,
+    timezone_name: str | None = None,
+    rule_settings: dict[str, Any] | None = None,
+) -> Organization:
+    org = Organization.objects.select_for_update().get(pk=access.org.pk)
+    if name is not None:
+        org.name = name
+    if timezone_name is not None:
+        org.timezone = timezone_name
+    if rule_settings:
+        org.settings = {**org.settings, **rule_settings}
+    org.full_clean()
+    org.save()
+    return org
+
+
+@transaction.atomic
+def org_delete(*, access: Access) -> None:
+    access.org.delete()
+
+
+# --- Memberships ------------------------------------------------------------------------------
+
+
+def _require_owner_to_touch_owners(access: Access, *roles: str) -> None:
+    if Role.OWNER in roles and not access.has_role(Role.OWNER):
+        raise PermissionDenied("Only an owner can grant, change or remove the owner role.")
+
+
+def _lock_owners(org: Organization) -> list[Membership]:
+    return list(Membership.objects.select_for_update().filter(organization=org, role=Role.OWNER))
+
+
+@transaction.atomic
+def member_add(*, access: Access, user: User, role: Role) -> Membership:
+    _require_owner_to_touch_owners(access, role)
+    if Membership.objects.filter(organization=access.org, user=user).exists():
+        raise ValidationFailed("This user is already a member.", code="already_member", attr="user")
+    membership = Membership.objects.create(organization=access.org, user=user, role=role)
+    outbox_enqueue(
+        org=access.org,
+        task_name="teams.send_welcome_email",
+        kwargs={"org_id": str(access.org.pk), "membership_id": str(membership.pk)},
+    )
+    return membership
+
+
+@transaction.atomic
+def member_change_role(*, access: Access, membership: Membership, role: Role) -> Membership:
+    _require_owner_to_touch_owners(access, role, membership.role)
+    owners = _lock_owners(access.org)
+    if membership.role == Role.OWNER and role != Role.OWNER and len(owners) == 1:
+        raise Conflict("The last owner cannot be demoted.", code="last_owner")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, access: Access, membership: Membership) -> None:
+    """Remove a member; their history stays, teams they lead are left without a lead."""
+    leaving_by_themselves = access.user is not None and membership.user_id == access.user.pk
+    if not leaving_by_themselves and not access.is_admin:
+        raise PermissionDenied("Only an admin can remove other members.")
+    if not leaving_by_themselves:
+        _require_owner_to_touch_owners(access, membership.role)
+    owners = _lock_owners(access.org)
+    if membership.role == Role.OWNER and len(owners) == 1:
+        raise Conflict("The last owner cannot be removed.", code="last_owner")
+    Team.objects.filter(organization=access.org, lead_id=membership.user_id).update(lead=None)
+    TeamMember.objects.filter(organization=access.org, user_id=membership.user_id).delete()
+    membership.delete()
+
+
+def member_welcome(*, membership: Membership) -> bool:
+    """Email a new member once; returns False when it was already sent."""
+    from django.core.mail import send_mail
+
+    claimed = Membership.objects.filter(pk=membership.pk, welcomed_at__isnull=True).update(welcomed_at=timezone.now())
+    if not claimed or not membership.user.email:
+        return False
+    try:
+        send_mail(
+            subject=f"You have joined {membership.organization.name}",
+            message=(
+                f"Hello {membership.user.username},\n\nYou are now a {membership.role} of "
+                f"{membership.organization.name} on the alignment service."
+            ),
+            from_email=None,
+            recipient_list=[membership.user.email],
+        )
+    except Exception:
+        Membership.objects.filter(pk=membership.pk).update(welcomed_at=None)
+        raise
+    return True
+
+
+# --- Teams ------------------------------------------------------------------------------------
+
+
+def _unique_team_slug(org: Organization, name: str, exclude: Any = None) -> str:
+    base = slugify(name)[:50] or "team"
+    taken = set(
+        Team.objects.filter(organization=org, slug__startswith=base).exclude(pk=exclude).values_list("slug", flat=True)
+    )
+    slug, n = base, 2
+    while slug in taken:
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def _check_parent(team: Team | None, parent: Team | None) -> None:
+    """A parent must be in the same organization and must not be the team or its descendant."""
+    if parent is None or team is None:
+        return
+    ancestor: Team | None = parent
+    seen = set()
+    while ancestor is not None and ancestor.pk not in seen:
+        if ancestor.pk == team.pk:
+            raise ValidationFailed("A team cannot be its own ancestor.", code="cycle", attr="parent")
+        seen.add(ancestor.pk)
+        ancestor = ancestor.parent
+
+
+TEAM_FIELDS = ("name", "slug", "kind", "parent", "lead", "description")
+
+
+@transaction.atomic
+def team_create(*, access: Access, members: list[User] | None = None, **fields: Any) -> Team:
+    if not fields.get("slug"):
+        fields["slug"] = _unique_team_slug(access.org, fields["name"])
+    elif Team.objects.filter(organization=access.org, slug=fields["slug"]).exists():
+        raise ValidationFailed("A team with this slug already exists.", code="unique", attr="slug")
+    team = Team.objects.create(organization=access.org, **{k: v for k, v in fields.items() if k in TEAM_FIELDS})
+    _set_team_members(team, members or [])
+    return team
+
+
+@transaction.atomic
+def team_update(*, access: Access, team: Team, members: list[User] | None = None, **fields: Any) -> Team:
+    team = Team.objects.select_for_update().get(pk=team.pk, organization=access.org)
+    if "parent" in fields:
+        _check_parent(team, fields["parent"])
+    if (
+        "slug" in fields
+        and Team.objects.filter(organization=access.org, slug=fields["slug"]).exclude(pk=team.pk).exists()
+    ):
+        raise ValidationFailed("A team with this slug already exists.", code="unique", attr="slug")
+    for name, value in fields.items():
+        if name in TEAM_FIELDS:
+            setattr(team, name, value)
+    team.save()
+    if members is not None:
+        _set_team_members(team, members)
+    return team
+
+
+def _set_team_members(team: Team, users: list[User]) -> None:
+    wanted = {user.pk for user in users}
+    TeamMember.objects.filter(team=team).exclude(user_id__in=wanted).delete()
+    existing = set(TeamMember.objects.filter(team=team).values_list("user_id", flat=True))
+    TeamMember.objects.bulk_create(
+        [TeamMember(organization_id=team.organization_id, team=team, user_id=pk) for pk in wanted - existing]
+    )
+
+
+@transaction.atomic
+def team_delete(*, access: Access, team: Team) -> None:
+    if Team.objects.filter(parent=team).exists():
+        raise Conflict("Move or delete this team's child teams first.", code="team_has_children")
+    try:
+        team.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        raise Conflict("Move this team's goals and strategies to another team first.", code="team_in_use") from exc
+
+
+# --- API keys ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def api_key_create(
+    *, org: Organization, created_by: User | None, name: str, scopes: list[str], expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key; the secret is returned once and only its digest is kept."""
+    secret = credentials.new_secret(credentials.API_KEY_PREFIX)
+    key = ApiKey.objects.create(
+        organization=org,
+        name=name,
+        scopes=sorted(set(scopes)),
+        expires_at=expires_at,
+        prefix=credentials.display_prefix(secret),
+        key_hash=credentials.digest(secret),
+        created_by=created_by,
+    )
+    return key, secret
+
+
+@transaction.atomic
+def api_key_revoke(*, access: Access, api_key: ApiKey) -> None:
+    ApiKey.objects.filter(pk=api_key.pk, organization=access.org, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )

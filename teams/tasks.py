@@ -1,0 +1,28 @@
+from celery import shared_task
+
+from teams import services
+from teams.models import Membership
+
+
+@shared_task(
+    name="teams.send_welcome_email",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=8,
+)
+def send_welcome_email(*, org_id: str, membership_id: str) -> bool:
+    membership = (
+        Membership.objects.select_related("user", "organization")
+        .filter(organization_id=org_id, pk=membership_id, welcomed_at__isnull=True)
+        .first()
+    )
+    if membership is None:
+        return False
+    return services.member_welcome(membership=membership)
+
+
+@shared_task(name="teams.purge_expired_tokens", ignore_result=True)
+def purge_expired_tokens() -> int:
+    return services.auth_tokens_purge_expired()
