@@ -24,6 +24,7 @@ run: export PORT := $(PORT)
 run: install
 	mkdir -p var/broker/queue var/broker/processed
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py load_demo
 	@echo ""
 	@echo "  API docs:  http://127.0.0.1:$(PORT)/api/docs/"
