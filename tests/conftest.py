@@ -117,3 +117,14 @@ def viewer(org: Organization, member_of: Callable[..., User]) -> User:
 def outsider(other_org: Organization, member_of: Callable[..., User]) -> User:
     """An owner of another organization: sees nothing of `org`."""
     return member_of(other_org, Role.OWNER)
+
+
+@pytest.fixture
+def count_rows(db: None) -> Callable[[], dict[str, int]]:
+    """Row counts of every table, to prove that a refused write left nothing behind."""
+    from django.apps import apps
+
+    def count() -> dict[str, int]:
+        return {model._meta.label: model._default_manager.count() for model in apps.get_models()}
+
+    return count

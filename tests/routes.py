@@ -1,0 +1,79 @@
+"""Discover every route under `/api/v1/orgs/{org}/` from the URL configuration.
+
+Routes added by later apps are walked automatically: a route's `{pk}` is filled with a real
+object of the view's model in the target organization when one exists, so a 404 proves
+scoping rather than absence.
+"""
+
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+_GROUP = re.compile(r"\(\?P<(?P<name>\w+)>[^)]*\)|<(?:\w+:)?(?P<name2>\w+)>")
+
+
+@dataclass(frozen=True)
+class Route:
+    template: str  # e.g. "/api/v1/orgs/{org}/teams/{pk}/"
+    methods: tuple[str, ...]
+    view_class: Any
+    actions: dict[str, str]
+
+    @property
+    def params(self) -> list[str]:
+        return re.findall(r"{(\w+)}", self.template)
+
+    def model(self) -> Any:
+        return getattr(self.view_class, "model", None)
+
+
+def _walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern.callback
+
+
+def _template(regex: str) -> str:
+    path = regex.replace("^", "").replace("$", "").replace("\\Z", "").replace("\\.", ".")
+    path = _GROUP.sub(lambda m: "{" + (m.group("name") or m.group("name2")) + "}", path)
+    return "/" + path
+
+
+def _methods(callback: Any) -> tuple[tuple[str, ...], dict[str, str]]:
+    actions = getattr(callback, "actions", None)
+    if actions:
+        return tuple(m.upper() for m in actions if m not in ("head", "options")), dict(actions)
+    view_class = callback.view_class
+    names = [m for m in ("get", "post", "put", "patch", "delete") if hasattr(view_class, m)]
+    return tuple(m.upper() for m in names), {}
+
+
+def org_routes() -> list[Route]:
+    routes = []
+    for regex, callback in _walk(get_resolver().url_patterns):
+        template = _template(regex)
+        if not template.startswith("/api/v1/orgs/{org}/") or "{format}" in template:
+            continue
+        methods, actions = _methods(callback)
+        view_class = getattr(callback, "cls", None) or callback.view_class
+        routes.append(Route(template=template, methods=methods, view_class=view_class, actions=actions))
+    return routes
+
+
+def fill(route: Route, org: Any) -> str:
+    values = {"org": org.slug}
+    for name in route.params:
+        if name == "org":
+            continue
+        model = route.model()
+        obj = None
+        if model is not None and name == "pk" and hasattr(model, "organization"):
+            obj = model._default_manager.filter(organization=org).first()
+        values[name] = str(obj.pk) if obj is not None else str(uuid.uuid4())
+    return route.template.format(**values)
