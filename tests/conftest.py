@@ -1,7 +1,7 @@
 """Shared fixtures. Tests marked `postgres` or `redis` run only where those servers are
 configured (DATABASE_URL / REDIS_URL); elsewhere they are skipped and counted at the end."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from django.conf import settings
@@ -35,9 +35,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _clean_cache() -> Iterator[None]:
+def _clean_cache() -> None:
     cache.clear()
-    yield
 
 
 @pytest.fixture

@@ -44,9 +44,13 @@ def _enqueue(org, **kwargs):
 
 
 def test_enqueue_is_part_of_the_callers_transaction(org):
-    with pytest.raises(RuntimeError), transaction.atomic():
-        outbox.outbox_enqueue(org=org, task_name="teams.send_welcome_email", kwargs={})
-        raise RuntimeError("the change failed")
+    def failing_change():
+        with transaction.atomic():
+            outbox.outbox_enqueue(org=org, task_name="teams.send_welcome_email", kwargs={})
+            raise RuntimeError("the change failed")
+
+    with pytest.raises(RuntimeError):
+        failing_change()
     assert not OutboxMessage.objects.exists()
 
 
