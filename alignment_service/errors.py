@@ -6,7 +6,7 @@ from rest_framework import status
 class ApplicationError(Exception):
     """A refused operation with a stable `code` that clients can branch on."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     default_code = "invalid"
 
     def __init__(self, detail: str, *, code: str | None = None, attr: str | None = None) -> None:

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 
 from alignment_service import health
 from alignment_service.api import (
@@ -10,7 +10,7 @@ from alignment_service.api import (
     schema,  # noqa: F401  (registers schema extensions)
 )
 
-schema_permissions = [IsAuthenticated] if settings.SCHEMA_REQUIRES_AUTH else [AllowAny]
+schema_permissions: list[type[BasePermission]] = [IsAuthenticated] if settings.SCHEMA_REQUIRES_AUTH else [AllowAny]
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

@@ -1,5 +1,7 @@
 """Resolves `Access` for the kernel's org-scoped views: a membership, or an API key of the org."""
 
+from typing import Any
+
 from rest_framework.request import Request
 
 from alignment_service.api.access import Access, Role
@@ -8,7 +10,7 @@ from teams.models import Membership
 
 
 def resolve_access(request: Request, org_slug: str) -> Access:
-    principal = request.user
+    principal: Any = request.user
     if getattr(principal, "is_api_key", False):
         key = principal.api_key
         if key.organization.slug != org_slug:

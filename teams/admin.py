@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -106,7 +106,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     autocomplete_fields = ["organization"]
     actions = ["revoke"]
 
-    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
         if obj is None:
             return ["organization", "name", "scopes", "expires_at"]
         return [
@@ -121,7 +121,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             "revoked_at",
         ]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
         if obj is None:
             return []
         return ["organization", "scopes", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
@@ -134,7 +134,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             return
         key, secret = services.api_key_create(
-            org=obj.organization, created_by=request.user, name=obj.name, scopes=obj.scopes, expires_at=obj.expires_at
+            org=obj.organization,
+            created_by=cast(User, request.user),
+            name=obj.name,
+            scopes=obj.scopes,
+            expires_at=obj.expires_at,
         )
         obj.pk = key.pk
         obj._state.adding = False

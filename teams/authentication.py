@@ -1,5 +1,6 @@
 """`Authorization: Bearer <secret>` for user tokens and API keys alike."""
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -68,7 +69,7 @@ class BearerAuthentication(authentication.BaseAuthentication):
 
     @staticmethod
     def _touch(key: ApiKey, now: Any) -> None:
-        resolution = timezone.timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
+        resolution = timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
         if key.last_used_at is None or key.last_used_at < now - resolution:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
             key.last_used_at = now

@@ -1,5 +1,7 @@
 """Accounts, organizations, memberships, teams and API keys."""
 
+from __future__ import annotations
+
 import uuid
 import zoneinfo
 from typing import Any
@@ -20,7 +22,9 @@ class User(AbstractUser):
 
     email = models.EmailField("email address", blank=True)
 
-    class Meta(AbstractUser.Meta):
+    class Meta:
+        verbose_name = "user"
+        verbose_name_plural = "users"
         constraints = [
             models.UniqueConstraint(
                 Lower("email"),
@@ -96,7 +100,9 @@ class Team(models.Model):
     kind = models.CharField(max_length=20, choices=TeamKind.choices, default=TeamKind.TEAM)
     parent = models.ForeignKey("self", on_delete=models.RESTRICT, null=True, blank=True, related_name="children")
     lead = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="led_teams")
-    members = models.ManyToManyField(User, through="TeamMember", related_name="teams", blank=True)
+    members: models.ManyToManyField[User, TeamMember] = models.ManyToManyField(
+        User, through="TeamMember", related_name="teams", blank=True
+    )
     description = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

@@ -40,7 +40,7 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         self.access = resolve_access(request, kwargs["org"])
-        self.check_access(self.action or request.method.lower())
+        self.check_access(self.action or (request.method or "").lower())
 
     def check_access(self, action: str) -> None:
         if self.access.is_api_key:

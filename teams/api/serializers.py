@@ -123,7 +123,7 @@ class TeamWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     slug = serializers.SlugField(max_length=60, required=False, help_text="Derived from the name when omitted.")
     kind = serializers.ChoiceField(choices=TeamKind.choices, default=TeamKind.TEAM)
-    parent = OrgScopedRelatedField(
+    parent = OrgScopedRelatedField(  # type: ignore[assignment]  # the stubs type Field.parent
         model=Team, queryset_for_org=lambda org: Team.objects.filter(organization=org), allow_null=True, required=False
     )
     lead = org_member_field(allow_null=True, required=False, help_text="User id of a member of the organization.")

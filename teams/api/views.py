@@ -18,6 +18,13 @@ from teams.api.filters import TeamFilter
 from teams.models import ApiKey, AuthToken, Membership, Organization, Team, User
 
 
+def signed_in_user(request: Request) -> User:
+    """The person behind the request; API keys are refused where only people may act."""
+    if not isinstance(request.user, User):
+        raise PermissionDenied("Only a signed-in user can do this, not an API key.")
+    return request.user
+
+
 class SignupView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
@@ -77,9 +84,7 @@ class TokenView(APIView):
 class MeView(APIView):
     @extend_schema(responses=s.MeSerializer, tags=["accounts"])
     def get(self, request: Request) -> Response:
-        if getattr(request.user, "is_api_key", False):
-            raise PermissionDenied("API keys have no user profile.")
-        user = request.user
+        user = signed_in_user(request)
         me = {"id": user.pk, "username": user.username, "email": user.email}
         return Response(s.MeSerializer({**me, "memberships": selectors.memberships_for_user(user=user)}).data)
 
@@ -97,16 +102,16 @@ class OrganizationListViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Organization.objects.none()
-        if getattr(self.request.user, "is_api_key", False):
-            return Organization.objects.filter(pk=self.request.user.api_key.organization_id)
-        return selectors.orgs_for_user(user=self.request.user)
+        principal: Any = self.request.user
+        if getattr(principal, "is_api_key", False):
+            return Organization.objects.filter(pk=principal.api_key.organization_id)
+        return selectors.orgs_for_user(user=principal)
 
     def create(self, request: Request) -> Response:
-        if getattr(request.user, "is_api_key", False):
-            raise PermissionDenied("API keys cannot create organizations.")
+        user = signed_in_user(request)
         data = s.OrganizationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        org = services.org_create(user=request.user, **data.validated_data)
+        org = services.org_create(user=user, **data.validated_data)
         return Response(s.OrganizationSerializer(org).data, status=status.HTTP_201_CREATED)
 
 
@@ -244,8 +249,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
         data = s.ApiKeyCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         key, secret = services.api_key_create(org=self.org, created_by=self.access.user, **data.validated_data)
-        key.key = secret
-        return Response(s.ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
+        return Response({**s.ApiKeySerializer(key).data, "key": secret}, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance: ApiKey) -> None:
         services.api_key_revoke(access=self.access, api_key=instance)
