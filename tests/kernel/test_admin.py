@@ -1,0 +1,64 @@
+"""The admin renders every registered model, and creating an API key there shows it once."""
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.urls import reverse
+
+from alignment_service.api.access import Scope
+from alignment_service.outbox.services import outbox_enqueue
+from teams import credentials, services
+from teams.models import ApiKey
+from tests.factories import MembershipFactory, TeamFactory, UserFactory
+
+MODELS = list(admin.site._registry)
+
+
+@pytest.fixture
+def staff_client(client, db):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def populated(org, owner):
+    TeamFactory(organization=org, lead=owner)
+    MembershipFactory(organization=org)
+    ApiKey.objects.create(organization=org, name="k", scopes=[Scope.READ], prefix="alk_x", key_hash="0" * 64)
+    services.auth_token_create(user=owner)
+    Group.objects.create(name="Support")
+    with transaction.atomic():
+        outbox_enqueue(org=org, task_name="teams.send_welcome_email", kwargs={})
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
+def test_changelist_and_search_render(staff_client, populated, model):
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    assert staff_client.get(url).status_code == 200
+    assert staff_client.get(url, {"q": "a"}).status_code == 200
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
+def test_change_page_renders(staff_client, populated, model):
+    obj = model._default_manager.first()
+    assert obj is not None, f"the fixture should hold a {model._meta.label}"
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[obj.pk])
+    assert staff_client.get(url).status_code == 200
+
+
+def test_creating_an_api_key_shows_the_secret_once_and_stores_its_digest(staff_client, org):
+    url = reverse("admin:teams_apikey_add")
+    assert staff_client.get(url).status_code == 200
+    response = staff_client.post(
+        url, {"organization": org.pk, "name": "Warehouse sync", "scopes": [Scope.READINGS_WRITE]}, follow=True
+    )
+    assert response.status_code == 200
+    messages = [str(m) for m in response.context["messages"]]
+    secret = next(m.split(": ")[-1] for m in messages if "will not be shown again" in m)
+    key = ApiKey.objects.get(name="Warehouse sync")
+    assert key.scopes == [Scope.READINGS_WRITE]
+    assert key.key_hash == credentials.digest(secret)
+    assert secret.startswith(key.prefix)
+    change_page = staff_client.get(reverse("admin:teams_apikey_change", args=[key.pk])).content.decode()
+    assert secret not in change_page
