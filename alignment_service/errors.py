@@ -21,15 +21,22 @@ class ValidationFailed(ApplicationError):
 
 
 class PermissionDenied(ApplicationError):
-    status_code = status.HTTP_403_FORBIDDEN
+    status_code: int = status.HTTP_403_FORBIDDEN
     default_code = "permission_denied"
 
 
 class NotFound(ApplicationError):
-    status_code = status.HTTP_404_NOT_FOUND
+    status_code: int = status.HTTP_404_NOT_FOUND
     default_code = "not_found"
 
 
 class Conflict(ApplicationError):
-    status_code = status.HTTP_409_CONFLICT
+    status_code: int = status.HTTP_409_CONFLICT
     default_code = "conflict"
+
+
+class PreconditionFailed(ApplicationError):
+    """A write based on a version that has changed since (a lost update refused)."""
+
+    status_code: int = status.HTTP_412_PRECONDITION_FAILED
+    default_code = "precondition_failed"

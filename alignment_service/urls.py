@@ -28,6 +28,7 @@ urlpatterns = [
         name="redoc",
     ),
     path("api/v1/", include("teams.api.urls")),
+    path("api/v1/", include("goals.api.urls")),
     # Unknown URLs answer the JSON error shape, in DEBUG too.
     re_path(r"^", exceptions.handler404),
 ]

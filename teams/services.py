@@ -148,25 +148,20 @@ def member_remove(*, access: Access, membership: Membership) -> None:
 
 
 def member_welcome(*, membership: Membership) -> bool:
-    """Email a new member once; returns False when it was already sent."""
+    """Email a new member; False when already welcomed. At least once: a worker that dies
+    between sending and recording sends again on redelivery rather than never."""
     from django.core.mail import send_mail
 
-    claimed = Membership.objects.filter(pk=membership.pk, welcomed_at__isnull=True).update(welcomed_at=timezone.now())
-    if not claimed or not membership.user.email:
+    if membership.welcomed_at is not None or not membership.user.email:
         return False
-    try:
-        send_mail(
-            subject=f"You have joined {membership.organization.name}",
-            message=(
-                f"Hello {membership.user.username},\n\nYou are now a {membership.role} of "
-                f"{membership.organization.name} on the alignment service."
-            ),
-            from_email=None,
-            recipient_list=[membership.user.email],
-        )
-    except Exception:
-        Membership.objects.filter(pk=membership.pk).update(welcomed_at=None)
-        raise
+    org_name = membership.organization.name
+    send_mail(
+        subject=f"You have joined {org_name}",
+        message=f"Hello {membership.user.username},\n\nYou are now a {membership.role} of {org_name}.",
+        from_email=None,
+        recipient_list=[membership.user.email],
+    )
+    Membership.objects.filter(pk=membership.pk).update(welcomed_at=timezone.now())
     return True
 
 

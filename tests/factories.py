@@ -1,3 +1,5 @@
+import datetime
+
 import factory
 from factory.django import DjangoModelFactory
 
@@ -44,3 +46,54 @@ class TeamFactory(DjangoModelFactory):
     organization = factory.SubFactory(OrganizationFactory)
     name = factory.Sequence(lambda n: f"Team {n}")
     slug = factory.Sequence(lambda n: f"team-{n}")
+
+
+def _window(starts_on, due_on, org):
+    from goals.progress import window_bounds_ts
+
+    return window_bounds_ts(starts_on, due_on, org.timezone)
+
+
+class CycleFactory(DjangoModelFactory):
+    class Meta:
+        model = "goals.Cycle"
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Cycle {n}")
+    starts_on = datetime.date(2026, 1, 1)
+    ends_on = datetime.date(2026, 12, 31)
+
+
+class PillarFactory(DjangoModelFactory):
+    class Meta:
+        model = "goals.StrategyPillar"
+
+    organization = factory.SubFactory(OrganizationFactory)
+    title = factory.Sequence(lambda n: f"Pillar {n}")
+
+
+class GoalFactory(DjangoModelFactory):
+    class Meta:
+        model = "goals.Goal"
+
+    organization = factory.SubFactory(OrganizationFactory)
+    title = factory.Sequence(lambda n: f"Goal {n}")
+    starts_on = datetime.date(2026, 1, 1)
+    due_on = datetime.date(2026, 12, 31)
+    status = "active"
+    window_start_ts = factory.LazyAttribute(lambda g: _window(g.starts_on, g.due_on, g.organization)[0])
+    window_end_ts = factory.LazyAttribute(lambda g: _window(g.starts_on, g.due_on, g.organization)[1])
+
+
+class MetricFactory(DjangoModelFactory):
+    class Meta:
+        model = "goals.Metric"
+
+    goal = factory.SubFactory(GoalFactory)
+    organization = factory.SelfAttribute("goal.organization")
+    name = factory.Sequence(lambda n: f"Metric {n}")
+    key = factory.Sequence(lambda n: f"metric-{n}")
+    baseline = 0.0
+    target = 100.0
+    window_start_ts = factory.SelfAttribute("goal.window_start_ts")
+    window_end_ts = factory.SelfAttribute("goal.window_end_ts")

@@ -66,14 +66,32 @@ def org_routes() -> list[Route]:
     return routes
 
 
+def populate(org: Any, owner: Any) -> None:
+    """One of everything an organization owns, so that a route's ids name real objects."""
+    from alignment_service.api.access import Access, Role, Scope
+    from goals.models import Reading
+    from teams import services
+    from tests.factories import CycleFactory, GoalFactory, MetricFactory, PillarFactory, TeamFactory, UserFactory
+
+    access = Access(org=org, user=owner, role=Role.OWNER)
+    team = TeamFactory(organization=org, lead=owner)
+    services.api_key_create(org=org, created_by=owner, name="integration", scopes=[Scope.READ])
+    services.member_add(access=access, user=UserFactory(), role=Role.MEMBER)
+    CycleFactory(organization=org)
+    PillarFactory(organization=org, team=team)
+    metric = MetricFactory(goal=GoalFactory(organization=org, team=team))
+    Reading.objects.create(organization=org, metric=metric, observed_at="2026-03-01T00:00:00Z", value=1.0)
+
+
 def fill(route: Route, org: Any) -> str:
     values = {"org": org.slug}
+    parents = getattr(route.view_class, "parent_models", {})
     for name in route.params:
         if name == "org":
             continue
-        model = route.model()
+        model = route.model() if name == "pk" else parents.get(name)
         obj = None
-        if model is not None and name == "pk" and hasattr(model, "organization"):
+        if model is not None and hasattr(model, "organization"):
             obj = model._default_manager.filter(organization=org).first()
         values[name] = str(obj.pk) if obj is not None else str(uuid.uuid4())
     return route.template.format(**values)

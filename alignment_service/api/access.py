@@ -47,6 +47,11 @@ class Access:
     def actor(self) -> Any:
         return self.api_key if self.is_api_key else self.user
 
+    @property
+    def credential_id(self) -> str:
+        """Names the credential, for state scoped to it (idempotency keys, throttles)."""
+        return f"key:{self.api_key.pk}" if self.is_api_key else f"user:{self.user.pk}"
+
     def has_role(self, minimal: Role) -> bool:
         return self.role is not None and ROLE_RANK[self.role] >= ROLE_RANK[minimal]
 

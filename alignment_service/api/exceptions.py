@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.http import HttpRequest, JsonResponse
 from drf_standardized_errors.formatter import ExceptionFormatter
 from drf_standardized_errors.handler import ExceptionHandler
@@ -19,6 +20,14 @@ class ApplicationAPIException(exceptions.APIException):
     def __init__(self, error: ApplicationError) -> None:
         self.status_code = error.status_code
         super().__init__(detail=error.detail, code=error.code)
+
+
+class ConcurrentConflict(exceptions.APIException):
+    """A unique or foreign-key constraint refused a write that raced another one."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This conflicts with a concurrent change; reload and retry."
+    default_code = "conflict"
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -37,6 +46,8 @@ def as_api_exception(exc: Exception) -> Exception:
         return exceptions.ValidationError(detail)
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
+    if isinstance(exc, IntegrityError):
+        return ConcurrentConflict()
     return exc
 
 

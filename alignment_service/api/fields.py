@@ -54,7 +54,10 @@ class FiniteFloatField(serializers.FloatField):
     default_error_messages = {"not_finite": "Must be a finite number."}
 
     def to_internal_value(self, data: Any) -> float:
-        value = super().to_internal_value(data)
+        try:
+            value = super().to_internal_value(data)
+        except OverflowError:
+            self.fail("not_finite")
         if not math.isfinite(value):
             self.fail("not_finite")
         return value

@@ -8,13 +8,14 @@ declares, and builds every queryset from that organization. Subclasses say what 
 
 from typing import Any, ClassVar
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
 from rest_framework import exceptions, viewsets
 from rest_framework.request import Request
 
 from alignment_service.api.access import Access, Role, Scope, resolve_access
+from alignment_service.errors import PreconditionFailed
 
 SAFE_ACTIONS = frozenset({"list", "retrieve", "metadata"})
 
@@ -23,8 +24,9 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
     model: ClassVar[type[Model]]
     #: action -> the least role a member needs; an action missing here is refused.
     required_roles: ClassVar[dict[str, Role]] = {}
-    #: action -> the scope an API key needs; safe actions default to `read`, others to none.
-    required_scopes: ClassVar[dict[str, Scope | None]] = {}
+    #: action -> the scopes that let an API key do it (any one suffices); safe actions default
+    #: to `read`, every other action is closed to keys unless declared here.
+    required_scopes: ClassVar[dict[str, tuple[Scope, ...]]] = {}
 
     access: Access
 
@@ -44,8 +46,8 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
 
     def check_access(self, action: str) -> None:
         if self.access.is_api_key:
-            scope = self.required_scopes.get(action, Scope.READ if action in SAFE_ACTIONS else None)
-            if scope is None or not self.access.has_scope(scope):
+            default = (Scope.READ,) if action in SAFE_ACTIONS else ()
+            if not any(self.access.has_scope(scope) for scope in self.required_scopes.get(action, default)):
                 raise exceptions.PermissionDenied("This API key lacks the scope for this action.")
             return
         minimal = self.required_roles.get(action)
@@ -62,6 +64,13 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
     def get_org_queryset(self, org: Any) -> QuerySet[Any]:
         raise NotImplementedError
 
+    def object_in_org(self, model: type[Model], pk: Any) -> Any:
+        """An object named in the URL outside the viewset's own lookup (e.g. a parent), or 404."""
+        try:
+            return model._default_manager.get(organization=self.org, pk=pk)
+        except (ObjectDoesNotExist, DjangoValidationError, ValueError):
+            raise exceptions.NotFound() from None
+
     def get_object(self) -> Any:
         try:
             return super().get_object()
@@ -76,6 +85,17 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
         return context
 
 
+def if_match_version(request: Request) -> int | None:
+    """The version named by an `If-Match: "<version>"` header, if any (412 when unreadable)."""
+    header = request.headers.get("If-Match", "").strip()
+    if not header or header == "*":
+        return None
+    try:
+        return int(header.removeprefix("W/").strip('"'))
+    except ValueError:
+        raise PreconditionFailed('If-Match must name a version, e.g. If-Match: "3".') from None
+
+
 READ_AS_VIEWER_WRITE_AS_ADMIN: dict[str, Role] = {
     "list": Role.VIEWER,
     "retrieve": Role.VIEWER,
@@ -83,4 +103,13 @@ READ_AS_VIEWER_WRITE_AS_ADMIN: dict[str, Role] = {
     "update": Role.ADMIN,
     "partial_update": Role.ADMIN,
     "destroy": Role.ADMIN,
+}
+
+READ_AS_VIEWER_WRITE_AS_MEMBER: dict[str, Role] = {
+    "list": Role.VIEWER,
+    "retrieve": Role.VIEWER,
+    "create": Role.MEMBER,
+    "update": Role.MEMBER,
+    "partial_update": Role.MEMBER,
+    "destroy": Role.MEMBER,
 }

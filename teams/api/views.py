@@ -41,8 +41,6 @@ class SignupView(APIView):
 class TokenView(APIView):
     """Create a bearer token from a username (or email) and password, or revoke the current one."""
 
-    throttle_classes = [CredentialsRateThrottle]
-
     def _is_sign_in(self) -> bool:
         return getattr(self.request, "method", None) == "POST"
 
@@ -51,6 +49,9 @@ class TokenView(APIView):
 
     def get_authenticators(self) -> list[Any]:
         return [] if self._is_sign_in() else super().get_authenticators()
+
+    def get_throttles(self) -> list[Any]:
+        return [CredentialsRateThrottle()] if self._is_sign_in() else super().get_throttles()
 
     @extend_schema(request=s.TokenCreateSerializer, responses={201: s.TokenSerializer}, auth=[], tags=["accounts"])
     def post(self, request: Request) -> Response:

@@ -3,22 +3,11 @@ configuration, answers 404 to members and API keys of another organization."""
 
 import pytest
 
-from alignment_service.api.access import Role, Scope
-from teams import services
-from tests.factories import TeamFactory, UserFactory
-from tests.routes import fill, org_routes
+from alignment_service.api.access import Scope
+from tests.routes import fill, org_routes, populate
 
 ROUTES = org_routes()
 CASES = [(route, method) for route in ROUTES for method in route.methods]
-
-
-def _populate(org, owner):
-    """One of everything an organization owns, so a `{pk}` names a real object."""
-    TeamFactory(organization=org)
-    services.api_key_create(org=org, created_by=owner, name="integration", scopes=[Scope.READ])
-    services.member_add(
-        access=services.Access(org=org, user=owner, role=Role.OWNER), user=UserFactory(), role=Role.MEMBER
-    )
 
 
 def test_routes_are_discovered():
@@ -36,7 +25,7 @@ def test_routes_are_discovered():
 
 @pytest.mark.parametrize(("route", "method"), CASES, ids=[f"{m} {r.template}" for r, m in CASES])
 def test_member_of_another_org_gets_404_everywhere(route, method, org, owner, outsider, client_for):
-    _populate(org, owner)
+    populate(org, owner)
     response = client_for(outsider).generic(method, fill(route, org), data="{}", content_type="application/json")
     assert response.status_code == 404, response.content
     assert response.json()["errors"][0]["code"] == "not_found"
@@ -44,7 +33,7 @@ def test_member_of_another_org_gets_404_everywhere(route, method, org, owner, ou
 
 @pytest.mark.parametrize(("route", "method"), CASES, ids=[f"{m} {r.template}" for r, m in CASES])
 def test_api_key_of_another_org_gets_404_everywhere(route, method, org, owner, other_org, key_client_for):
-    _populate(org, owner)
+    populate(org, owner)
     client = key_client_for(other_org, scopes=tuple(Scope.values))
     response = client.generic(method, fill(route, org), data="{}", content_type="application/json")
     assert response.status_code == 404, response.content
@@ -53,7 +42,7 @@ def test_api_key_of_another_org_gets_404_everywhere(route, method, org, owner, o
 @pytest.mark.parametrize("route", [r for r in ROUTES if "GET" in r.methods], ids=lambda r: r.template)
 def test_the_same_reads_succeed_for_a_member(route, org, owner, client_for):
     """Guards the walk above: the 404s come from scoping, not from broken URLs."""
-    _populate(org, owner)
+    populate(org, owner)
     response = client_for(owner).get(fill(route, org))
     assert response.status_code == 200, response.content
 
@@ -69,7 +58,7 @@ def test_anonymous_gets_401_with_challenge(route, method, org, owner, api_client
     "route", [r for r in ROUTES if "POST" in r.methods and "{pk}" not in r.template], ids=lambda r: r.template
 )
 def test_empty_create_names_each_missing_field_and_writes_nothing(route, org, owner, client_for, count_rows):
-    _populate(org, owner)
+    populate(org, owner)
     client = client_for(owner)
     before = count_rows()
     response = client.post(fill(route, org), data={}, format="json")

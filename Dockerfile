@@ -1,0 +1,53 @@
+# syntax=docker/dockerfile:1
+# One image for every process: the API (gunicorn, the default command), the one-off
+# migration, the Celery worker and Celery beat (see docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONPATH=/app
+
+WORKDIR /app
+
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app \
+        --shell /usr/sbin/nologin app
+
+# The pinned dependencies get their own layer, rebuilt only when pyproject.toml changes: with
+# just the metadata in place the project has no packages yet, so this installs the
+# dependencies alone.
+COPY pyproject.toml README.md ./
+RUN pip install . \
+    && pip uninstall --yes alignment-service \
+    && rm -rf build ./*.egg-info
+
+COPY . .
+RUN pip install --no-deps . \
+    && rm -rf build ./*.egg-info \
+    && python -m compileall -q alignment_service teams goals feedback
+
+# Settings refuse to load without a secret key; this one exists only for this build step.
+RUN DJANGO_SECRET_KEY=build-only-collectstatic-dummy-key python manage.py collectstatic --noinput --verbosity 0
+
+USER app
+
+EXPOSE 8000
+
+# Gunicorn reads the number of worker processes from WEB_CONCURRENCY; each runs 4 threads.
+ENV WEB_CONCURRENCY=3
+
+CMD ["gunicorn", "alignment_service.wsgi:application", \
+     "--bind", "0.0.0.0:8000", \
+     "--worker-class", "gthread", \
+     "--threads", "4", \
+     "--timeout", "30", \
+     "--graceful-timeout", "30", \
+     "--keep-alive", "5", \
+     "--max-requests", "2000", \
+     "--max-requests-jitter", "200", \
+     "--worker-tmp-dir", "/dev/shm", \
+     "--access-logfile", "-", \
+     "--access-logformat", "%(h)s %(t)s \"%(r)s\" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s", \
+     "--error-logfile", "-"]

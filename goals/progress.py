@@ -1,0 +1,112 @@
+"""Derived values of metrics and goals: every formula in one place (see docs/progress.md).
+
+Pure functions over plain numbers and datetimes. The database-side twins of `expected_progress`,
+`health` and `stale` (SQL annotations used by list filters) live in `goals.selectors` and are
+tested against these.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+ON_TRACK = "on_track"
+AT_RISK = "at_risk"
+OFF_TRACK = "off_track"
+NO_DATA = "no_data"
+HEALTH_VALUES = (ON_TRACK, AT_RISK, OFF_TRACK, NO_DATA)
+
+
+def clamp01(value: float) -> float:
+    return min(1.0, max(0.0, value))
+
+
+def window(starts_on: date, due_on: date, tz_name: str) -> tuple[datetime, datetime]:
+    """A goal's window in its organization's time zone: [starts_on 00:00, due_on 24:00)."""
+    tz = ZoneInfo(tz_name)
+    start = datetime.combine(starts_on, time.min, tzinfo=tz)
+    end = datetime.combine(due_on + timedelta(days=1), time.min, tzinfo=tz)
+    return start, end
+
+
+def window_bounds_ts(starts_on: date, due_on: date, tz_name: str) -> tuple[float, float]:
+    start, end = window(starts_on, due_on, tz_name)
+    return start.timestamp(), end.timestamp()
+
+
+def progress(*, baseline: float, target: float, current: float | None) -> float | None:
+    """Share of the way from baseline to target, clamped to 0..1.
+
+    The same formula serves decreasing metrics: with target < baseline both the distance
+    covered and the distance to cover are negative.
+    """
+    if current is None:
+        return None
+    return clamp01((current - baseline) / (target - baseline))
+
+
+def expected_progress(*, start_ts: float, end_ts: float, now_ts: float) -> float:
+    """Share of the window elapsed at `now`, clamped to 0..1."""
+    return clamp01((now_ts - start_ts) / (end_ts - start_ts))
+
+
+def health(*, progress: float | None, expected: float, tolerance: float, at_risk_gap: float) -> str:
+    """on_track if gap ≥ -tolerance; at_risk if gap ≥ -at_risk_gap; else off_track."""
+    if progress is None:
+        return NO_DATA
+    gap = progress - expected
+    if gap >= -tolerance:
+        return ON_TRACK
+    if gap >= -at_risk_gap:
+        return AT_RISK
+    return OFF_TRACK
+
+
+def is_stale(*, stale_after_days: int | None, last_reading_ts: float | None, now_ts: float) -> bool | None:
+    """None when the metric has no freshness contract; else True without a recent reading."""
+    if stale_after_days is None:
+        return None
+    return last_reading_ts is None or last_reading_ts < now_ts - stale_after_days * 86400
+
+
+@dataclass(frozen=True)
+class Point:
+    ts: float
+    value: float
+
+
+def forecast_points(points: Sequence[Point], *, now_ts: float, window_days: int) -> list[Point]:
+    """The readings that form the trend: the last `window_days`, or all when fewer than 3."""
+    recent = [p for p in points if p.ts >= now_ts - window_days * 86400]
+    return recent if len(recent) >= 3 else list(points)
+
+
+def least_squares_at(points: Sequence[Point], at_ts: float) -> float | None:
+    """The least-squares line through `points`, evaluated at `at_ts`.
+
+    One point forecasts itself; points all at one instant forecast their mean.
+    """
+    n = len(points)
+    if n == 0:
+        return None
+    mean_t = sum(p.ts for p in points) / n
+    mean_v = sum(p.value for p in points) / n
+    spread = sum((p.ts - mean_t) ** 2 for p in points)
+    if spread == 0:
+        return mean_v
+    slope = sum((p.ts - mean_t) * (p.value - mean_v) for p in points) / spread
+    return mean_v + slope * (at_ts - mean_t)
+
+
+def forecast(points: Sequence[Point], *, end_ts: float, now_ts: float, window_days: int) -> float | None:
+    """Projected value at the end of `due_on` from the trend of recent readings."""
+    return least_squares_at(forecast_points(points, now_ts=now_ts, window_days=window_days), end_ts)
+
+
+def weighted_mean(pairs: Iterable[tuple[float | None, float]]) -> float | None:
+    """Weighted mean of (value, weight) pairs, skipping values that are None."""
+    known = [(value, weight) for value, weight in pairs if value is not None]
+    total = sum(weight for _, weight in known)
+    if not known or total <= 0:
+        return None
+    return sum(value * weight for value, weight in known) / total

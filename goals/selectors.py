@@ -1,0 +1,112 @@
+"""Reads for the direction, pillars, cycles, goals, metrics and readings.
+
+Goal and metric querysets carry `expected_progress` and `health` computed by the database from
+the stored progress and window (see `goals.progress` for the same formulas in Python), so
+lists can filter and order on them and stay one query whatever their size.
+"""
+
+import time
+from typing import Any
+
+from django.db.models import Case, F, FloatField, Prefetch, QuerySet, Value, When
+from django.db.models.functions import Greatest, Least
+
+from goals import progress as formulas
+from goals.models import Cycle, DirectionVersion, Goal, GoalStrategy, Metric, MetricChange, Reading, StrategyPillar
+from teams.models import Organization
+
+
+def _with_health(queryset: QuerySet[Any], org: Organization, now_ts: float | None = None) -> QuerySet[Any]:
+    rules = org.rule_settings
+    now_value = Value(now_ts if now_ts is not None else time.time(), output_field=FloatField())
+    elapsed = (now_value - F("window_start_ts")) / (F("window_end_ts") - F("window_start_ts"))
+    expected = Greatest(Least(elapsed, Value(1.0)), Value(0.0), output_field=FloatField())
+    return queryset.annotate(expected_progress=expected).annotate(
+        health=Case(
+            When(progress__isnull=True, then=Value(formulas.NO_DATA)),
+            When(progress__gte=F("expected_progress") - rules["health_tolerance"], then=Value(formulas.ON_TRACK)),
+            When(progress__gte=F("expected_progress") - rules["at_risk_gap"], then=Value(formulas.AT_RISK)),
+            default=Value(formulas.OFF_TRACK),
+        )
+    )
+
+
+def direction_current(*, org: Organization) -> DirectionVersion | None:
+    return DirectionVersion.objects.filter(organization=org).select_related("created_by").order_by("-version").first()
+
+
+def direction_versions(*, org: Organization) -> QuerySet[DirectionVersion]:
+    return DirectionVersion.objects.filter(organization=org).order_by("-version")
+
+
+def pillar_list(*, org: Organization) -> QuerySet[StrategyPillar]:
+    return StrategyPillar.objects.filter(organization=org).order_by("title", "id")
+
+
+def cycle_list(*, org: Organization) -> QuerySet[Cycle]:
+    return Cycle.objects.filter(organization=org).order_by("-starts_on", "name")
+
+
+def goal_list(*, org: Organization, now_ts: float | None = None) -> QuerySet[Goal]:
+    links = GoalStrategy.objects.only("goal_id", "pillar_id").order_by("pillar_id")
+    queryset = Goal.objects.filter(organization=org).prefetch_related(Prefetch("strategy_links", queryset=links))
+    return _with_health(queryset, org, now_ts).order_by("due_on", "title", "id")
+
+
+def metric_list(*, org: Organization, now_ts: float | None = None) -> QuerySet[Metric]:
+    return _with_health(Metric.objects.filter(organization=org), org, now_ts).order_by("name", "id")
+
+
+def metric_history(*, org: Organization, metric: Metric) -> QuerySet[MetricChange]:
+    return MetricChange.objects.filter(organization=org, metric=metric).select_related("changed_by")
+
+
+def reading_list(*, org: Organization, metric: Metric) -> QuerySet[Reading]:
+    return Reading.objects.filter(organization=org, metric=metric)
+
+
+def metrics_by_reference(*, org: Organization, references: set[str]) -> dict[str, Metric]:
+    """Metrics of `org` named by key or by id, keyed by the reference used."""
+    ids = {ref for ref in references if _is_uuid(ref)}
+    found: dict[str, Metric] = {}
+    for metric in Metric.objects.filter(organization=org, key__in=references).only("id", "key"):
+        found[metric.key] = metric
+    for metric in Metric.objects.filter(organization=org, id__in=ids).only("id", "key"):
+        found[str(metric.id)] = metric
+    return found
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def alignment_tree(*, org: Organization) -> dict[str, Any]:
+    """The whole cascade: direction, pillars, and company goals with their children nested.
+
+    Four queries whatever the size of the organization.
+    """
+    direction = direction_current(org=org)
+    pillars = list(pillar_list(org=org))
+    goals = list(goal_list(org=org).exclude(status="cancelled"))
+    children: dict[Any, list[Goal]] = {}
+    for goal in goals:
+        children.setdefault(goal.parent_id, []).append(goal)
+    known = {goal.id for goal in goals}
+    roots = [goal for goal in goals if goal.parent_id is None or goal.parent_id not in known]
+
+    def node(goal: Goal) -> dict[str, Any]:
+        return {"goal": goal, "children": [node(child) for child in children.get(goal.id, [])]}
+
+    company_roots = [goal for goal in roots if goal.team_id is None]
+    orphans = [goal for goal in roots if goal.team_id is not None]
+    return {
+        "direction": direction,
+        "pillars": pillars,
+        "goals": [node(goal) for goal in company_roots + orphans],
+    }

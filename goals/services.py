@@ -1,0 +1,531 @@
+"""Writes for the direction, pillars, cycles, goals, metrics and readings.
+
+Every write that can change a score owes the workers a rescore of the organization through
+the outbox, in the same transaction. Derived values (metric current, forecast and progress;
+goal progress) are refreshed in the same transaction too, so reads reflect writes.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, OuterRef, ProtectedError, RestrictedError, Subquery
+from django.utils import timezone
+
+from alignment_service.api.access import Access
+from alignment_service.errors import Conflict, PermissionDenied, PreconditionFailed, ValidationFailed
+from alignment_service.outbox.services import outbox_enqueue
+from goals import progress as formulas
+from goals.models import (
+    Cycle,
+    DirectionVersion,
+    Goal,
+    GoalStatus,
+    GoalStrategy,
+    Metric,
+    MetricChange,
+    MetricDirection,
+    Reading,
+    StrategyPillar,
+)
+from teams.models import Organization, Team
+
+RESCORE_TASK = "feedback.rescore_org"
+ROLLUP_EXCLUDED = (GoalStatus.DRAFT, GoalStatus.CANCELLED)
+
+
+def owe_rescore(org: Organization) -> None:
+    """Record that `org` owes a rescore; pending ones coalesce into one."""
+    outbox_enqueue(org=org, task_name=RESCORE_TASK, kwargs={"org_id": str(org.pk)}, dedupe_key=f"rescore:{org.pk}")
+
+
+def check_version(current: int, expected: int | None) -> None:
+    """Refuse a lost update: the client based its change on another version."""
+    if expected is not None and expected != current:
+        raise PreconditionFailed(f"This was changed meanwhile (now version {current}); reload and retry.")
+
+
+def _delete_or_conflict(obj: Any, detail: str, code: str) -> None:
+    try:
+        obj.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        raise Conflict(detail, code=code) from exc
+
+
+def _check_acyclic(obj: Any, parent: Any, model: type[Any]) -> None:
+    """A parent must not be the object itself or one of its descendants."""
+    if parent is None or obj is None or obj.pk is None:
+        return
+    ancestor_id: Any = parent.pk
+    seen: set[Any] = set()
+    while ancestor_id is not None and ancestor_id not in seen:
+        if ancestor_id == obj.pk:
+            raise ValidationFailed("This would make a cycle.", code="cycle", attr="parent")
+        seen.add(ancestor_id)
+        ancestor_id = model.objects.filter(pk=ancestor_id).values_list("parent_id", flat=True).first()
+
+
+def _is_team_lead(access: Access, team: Team | None) -> bool:
+    return team is not None and access.user is not None and team.lead_id == access.user.pk
+
+
+# --- Direction --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def direction_update(
+    *, access: Access, vision: str, mission: str, values: list[dict[str, str]], expected_version: int | None = None
+) -> DirectionVersion:
+    """Make a new version of the direction; versions are numbered 1, 2, … per organization."""
+    Organization.objects.select_for_update().filter(pk=access.org.pk).first()
+    current = DirectionVersion.objects.filter(organization=access.org).order_by("-version").first()
+    check_version(current.version if current else 0, expected_version)
+    return DirectionVersion.objects.create(
+        organization=access.org,
+        version=(current.version if current else 0) + 1,
+        vision=vision,
+        mission=mission,
+        values=values,
+        created_by=access.user,
+    )
+
+
+# --- Strategy pillars ---------------------------------------------------------------------------
+
+
+def _require_pillar_editor(access: Access, team: Team | None) -> None:
+    if access.is_admin or _is_team_lead(access, team):
+        return
+    if team is None:
+        raise PermissionDenied("Only admins can write company pillars.")
+    raise PermissionDenied("Only the team's lead or an admin can write its area strategy.")
+
+
+@transaction.atomic
+def pillar_create(*, access: Access, **fields: Any) -> StrategyPillar:
+    _require_pillar_editor(access, fields.get("team"))
+    fields.setdefault("owner", access.user)
+    return StrategyPillar.objects.create(organization=access.org, **fields)
+
+
+@transaction.atomic
+def pillar_update(*, access: Access, pillar: StrategyPillar, **fields: Any) -> StrategyPillar:
+    _require_pillar_editor(access, pillar.team)
+    if "team" in fields:
+        _require_pillar_editor(access, fields["team"])
+    if "parent" in fields:
+        _check_acyclic(pillar, fields["parent"], StrategyPillar)
+    for name, value in fields.items():
+        setattr(pillar, name, value)
+    pillar.save()
+    return pillar
+
+
+@transaction.atomic
+def pillar_delete(*, access: Access, pillar: StrategyPillar) -> None:
+    _require_pillar_editor(access, pillar.team)
+    _delete_or_conflict(pillar, "Pillars refine this one; move them first.", "pillar_in_use")
+    owe_rescore(access.org)
+
+
+# --- Cycles -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def cycle_create(*, access: Access, **fields: Any) -> Cycle:
+    _check_dates(fields["starts_on"], fields["ends_on"], end_attr="ends_on")
+    _check_unique_cycle_name(access.org, fields["name"])
+    return Cycle.objects.create(organization=access.org, **fields)
+
+
+@transaction.atomic
+def cycle_update(*, access: Access, cycle: Cycle, **fields: Any) -> Cycle:
+    _check_dates(fields.get("starts_on", cycle.starts_on), fields.get("ends_on", cycle.ends_on), end_attr="ends_on")
+    if "name" in fields:
+        _check_unique_cycle_name(access.org, fields["name"], exclude=cycle.pk)
+    for name, value in fields.items():
+        setattr(cycle, name, value)
+    cycle.save()
+    return cycle
+
+
+def _check_unique_cycle_name(org: Organization, name: str, exclude: Any = None) -> None:
+    if Cycle.objects.filter(organization=org, name=name).exclude(pk=exclude).exists():
+        raise ValidationFailed("A cycle with this name already exists.", code="unique", attr="name")
+
+
+@transaction.atomic
+def cycle_delete(*, access: Access, cycle: Cycle) -> None:
+    _delete_or_conflict(cycle, "Goals use this cycle; move them first.", "cycle_in_use")
+
+
+def _check_dates(starts_on: date | None, ends_on: date | None, *, end_attr: str = "due_on") -> None:
+    if starts_on is not None and ends_on is not None and ends_on < starts_on:
+        raise ValidationFailed("Must not be before the start date.", code="date_order", attr=end_attr)
+
+
+# --- Goals ------------------------------------------------------------------------------------
+
+GOAL_FIELDS = (
+    "title", "description", "team", "owner", "parent", "cycle", "starts_on", "due_on", "weight", "hypothesis", "status",
+)  # fmt: skip
+
+
+def _require_goal_editor(access: Access, goal: Goal | None, team: Team | None) -> None:
+    """Admins write any goal; a team's lead writes its goals; an owner writes their own goal."""
+    if access.is_admin or _is_team_lead(access, team):
+        return
+    if (
+        goal is not None
+        and access.user is not None
+        and goal.owner_id == access.user.pk
+        and goal.team_id == (team.pk if team else None)
+    ):
+        return
+    if team is None:
+        raise PermissionDenied("Only admins can write company goals.")
+    raise PermissionDenied("Only the team's lead, the goal's owner or an admin can write this team's goals.")
+
+
+def _resolve_goal_dates(fields: dict[str, Any], goal: Goal | None) -> None:
+    cycle = fields.get("cycle", goal.cycle if goal else None)
+    for name, from_cycle in (("starts_on", "starts_on"), ("due_on", "ends_on")):
+        if fields.get(name) is None and (goal is None or name in fields or "cycle" in fields):
+            current = getattr(goal, name, None) if goal and "cycle" not in fields else None
+            fields[name] = getattr(cycle, from_cycle) if cycle else current
+    missing = [name for name in ("starts_on", "due_on") if fields.get(name) is None and goal is None]
+    if missing:
+        raise ValidationFailed("Give a cycle or both dates.", code="required", attr=missing[0])
+    _check_dates(fields.get("starts_on", goal and goal.starts_on), fields.get("due_on", goal and goal.due_on))
+
+
+def _set_windows(goal: Goal, org: Organization) -> None:
+    goal.window_start_ts, goal.window_end_ts = formulas.window_bounds_ts(goal.starts_on, goal.due_on, org.timezone)
+
+
+@transaction.atomic
+def goal_create(*, access: Access, strategies: Sequence[StrategyPillar] = (), **fields: Any) -> Goal:
+    _require_goal_editor(access, None, fields.get("team"))
+    _resolve_goal_dates(fields, None)
+    fields.setdefault("owner", access.user)
+    goal = Goal(organization=access.org, **{k: v for k, v in fields.items() if k in GOAL_FIELDS})
+    _set_windows(goal, access.org)
+    goal.save()
+    _set_strategies(goal, strategies)
+    goals_refresh_progress(org=access.org)
+    owe_rescore(access.org)
+    return goal
+
+
+@transaction.atomic
+def goal_update(
+    *,
+    access: Access,
+    goal: Goal,
+    strategies: Sequence[StrategyPillar] | None = None,
+    expected_version: int | None = None,
+    **fields: Any,
+) -> Goal:
+    goal = Goal.objects.select_for_update().get(pk=goal.pk, organization=access.org)
+    check_version(goal.version, expected_version)
+    _require_goal_editor(access, goal, goal.team)
+    if "team" in fields:
+        _require_goal_editor(access, goal, fields["team"])
+    if "parent" in fields:
+        _check_acyclic(goal, fields["parent"], Goal)
+    _resolve_goal_dates(fields, goal)
+    for name, value in fields.items():
+        if name in GOAL_FIELDS:
+            setattr(goal, name, value)
+    _set_windows(goal, access.org)
+    goal.version += 1
+    goal.save()
+    if strategies is not None:
+        _set_strategies(goal, strategies)
+    _refresh_metric_windows(access.org, goal.metrics.all())
+    goals_refresh_progress(org=access.org)
+    owe_rescore(access.org)
+    return goal
+
+
+@transaction.atomic
+def goal_delete(*, access: Access, goal: Goal) -> None:
+    _require_goal_editor(access, goal, goal.team)
+    if Reading.objects.filter(organization=access.org, metric__goal=goal).exists():
+        raise Conflict("This goal has readings: cancel it instead of deleting it.", code="goal_has_readings")
+    _delete_or_conflict(goal, "Other goals contribute to this one; move them first.", "goal_has_children")
+    goals_refresh_progress(org=access.org)
+    owe_rescore(access.org)
+
+
+def _set_strategies(goal: Goal, pillars: Iterable[StrategyPillar]) -> None:
+    GoalStrategy.objects.filter(goal=goal).delete()
+    GoalStrategy.objects.bulk_create(
+        [GoalStrategy(organization_id=goal.organization_id, goal=goal, pillar=pillar) for pillar in set(pillars)]
+    )
+
+
+def goals_refresh_progress(*, org: Organization) -> int:
+    """Recompute every goal's stored progress; write only those that changed.
+
+    A goal with metrics averages their progress by weight (metrics without readings are left
+    out); a goal without metrics averages its children's progress by their weight, draft and
+    cancelled children left out.
+    """
+    metrics_by_goal: dict[Any, list[tuple[float | None, float]]] = defaultdict(list)
+    for goal_id, metric_progress, weight in Metric.objects.filter(organization=org).values_list(
+        "goal_id", "progress", "weight"
+    ):
+        metrics_by_goal[goal_id].append((metric_progress, weight))
+    goals = {
+        goal.id: goal
+        for goal in Goal.objects.filter(organization=org).only("id", "parent_id", "weight", "status", "progress")
+    }
+    children: dict[Any, list[Goal]] = defaultdict(list)
+    for goal in goals.values():
+        children[goal.parent_id].append(goal)
+    computed: dict[Any, float | None] = {}
+
+    def compute(goal: Goal, path: frozenset[Any]) -> float | None:
+        if goal.id in computed:
+            return computed[goal.id]
+        if goal.id in metrics_by_goal:
+            value = formulas.weighted_mean(metrics_by_goal[goal.id])
+        else:
+            kids = [k for k in children[goal.id] if k.status not in ROLLUP_EXCLUDED and k.id not in path]
+            value = formulas.weighted_mean((compute(k, path | {goal.id}), k.weight) for k in kids)
+        computed[goal.id] = value
+        return value
+
+    changed = []
+    for goal in goals.values():
+        value = compute(goal, frozenset())
+        if value != goal.progress:
+            goal.progress = value
+            changed.append(goal)
+    Goal.objects.bulk_update(changed, ["progress"], batch_size=500)
+    return len(changed)
+
+
+# --- Metrics ----------------------------------------------------------------------------------
+
+METRIC_FIELDS = (
+    "goal", "name", "key", "unit", "direction", "baseline", "target", "weight", "starts_on", "due_on",
+    "stale_after_days",
+)  # fmt: skip
+
+
+def _check_metric_bounds(direction: str, baseline: float, target: float) -> None:
+    if baseline == target:
+        raise ValidationFailed("Must differ from the baseline.", code="baseline_equals_target", attr="target")
+    if direction == MetricDirection.INCREASE and target < baseline:
+        raise ValidationFailed(
+            "An increasing metric needs a target above its baseline.", code="direction", attr="target"
+        )
+    if direction == MetricDirection.DECREASE and target > baseline:
+        raise ValidationFailed(
+            "A decreasing metric needs a target below its baseline.", code="direction", attr="target"
+        )
+
+
+def _check_unique_key(org: Organization, key: str, exclude: Any = None) -> None:
+    if Metric.objects.filter(organization=org, key=key).exclude(pk=exclude).exists():
+        raise ValidationFailed("A metric with this key already exists.", code="unique", attr="key")
+
+
+def _metric_window(metric: Metric, org: Organization) -> tuple[float, float]:
+    goal = metric.goal
+    return formulas.window_bounds_ts(metric.starts_on or goal.starts_on, metric.due_on or goal.due_on, org.timezone)
+
+
+def _refresh_metric_windows(org: Organization, metrics: Iterable[Metric]) -> None:
+    changed = []
+    for metric in metrics:
+        metric.window_start_ts, metric.window_end_ts = _metric_window(metric, org)
+        changed.append(metric)
+    Metric.objects.bulk_update(changed, ["window_start_ts", "window_end_ts"])
+
+
+@transaction.atomic
+def metric_create(*, access: Access, **fields: Any) -> Metric:
+    _check_unique_key(access.org, fields["key"])
+    _check_metric_bounds(fields.get("direction", MetricDirection.INCREASE), fields["baseline"], fields["target"])
+    goal = fields["goal"]
+    _check_dates(fields.get("starts_on") or goal.starts_on, fields.get("due_on") or goal.due_on)
+    metric = Metric(organization=access.org, **{k: v for k, v in fields.items() if k in METRIC_FIELDS})
+    metric.window_start_ts, metric.window_end_ts = _metric_window(metric, access.org)
+    metric.save()
+    goals_refresh_progress(org=access.org)
+    owe_rescore(access.org)
+    return metric
+
+
+@transaction.atomic
+def metric_update(
+    *, access: Access, metric: Metric, reason: str = "", expected_version: int | None = None, **fields: Any
+) -> Metric:
+    """Change a metric; a moved baseline or target is recorded with its old and new value."""
+    metric = Metric.objects.select_for_update().select_related("goal").get(pk=metric.pk, organization=access.org)
+    check_version(metric.version, expected_version)
+    if "key" in fields:
+        _check_unique_key(access.org, fields["key"], exclude=metric.pk)
+    _check_metric_bounds(
+        fields.get("direction", metric.direction),
+        fields.get("baseline", metric.baseline),
+        fields.get("target", metric.target),
+    )
+    goal = fields.get("goal", metric.goal)
+    _check_dates(
+        fields.get("starts_on", metric.starts_on) or goal.starts_on, fields.get("due_on", metric.due_on) or goal.due_on
+    )
+    moved = [
+        MetricChange(
+            organization=access.org, metric=metric, field=name, old_value=getattr(metric, name),
+            new_value=fields[name], reason=reason, changed_by=access.user,
+        )
+        for name in ("baseline", "target")
+        if name in fields and fields[name] != getattr(metric, name)
+    ]  # fmt: skip
+    MetricChange.objects.bulk_create(moved)
+    for name, value in fields.items():
+        if name in METRIC_FIELDS:
+            setattr(metric, name, value)
+    metric.window_start_ts, metric.window_end_ts = _metric_window(metric, access.org)
+    metric.progress = formulas.progress(baseline=metric.baseline, target=metric.target, current=metric.current)
+    metric.version += 1
+    metric.save()
+    goals_refresh_progress(org=access.org)
+    owe_rescore(access.org)
+    return metric
+
+
+@transaction.atomic
+def metric_delete(*, access: Access, metric: Metric) -> None:
+    if Reading.objects.filter(organization=access.org, metric=metric).exists():
+        raise Conflict("This metric has readings and is kept for the record.", code="metric_has_readings")
+    metric.delete()
+    goals_refresh_progress(org=access.org)
+    owe_rescore(access.org)
+
+
+def metrics_refresh(*, org: Organization, metric_ids: Iterable[Any]) -> None:
+    """Recompute current value, last reading, forecast and progress of the given metrics."""
+    latest = Reading.objects.filter(metric=OuterRef("pk")).order_by("-observed_at")
+    metrics = list(
+        Metric.objects.filter(organization=org, id__in=set(metric_ids)).annotate(
+            latest_value=Subquery(latest.values("value")[:1]), latest_at=Subquery(latest.values("observed_at")[:1])
+        )
+    )
+    window_days = org.rule_settings["forecast_window_days"]
+    points = _forecast_points(org, metrics, window_days)
+    for metric in metrics:
+        latest_at = _as_datetime(metric.latest_at)
+        metric.current = metric.latest_value
+        metric.last_reading_at = latest_at
+        metric.last_reading_ts = latest_at.timestamp() if latest_at else None
+        metric.progress = formulas.progress(baseline=metric.baseline, target=metric.target, current=metric.current)
+        metric.forecast = (
+            formulas.forecast(
+                points[metric.id], end_ts=metric.window_end_ts, now_ts=metric.last_reading_ts, window_days=window_days
+            )
+            if metric.last_reading_ts is not None
+            else None
+        )
+    Metric.objects.bulk_update(
+        metrics, ["current", "last_reading_at", "last_reading_ts", "progress", "forecast"], batch_size=500
+    )
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    from django.utils.dateparse import parse_datetime
+
+    parsed = parse_datetime(value)
+    return parsed if parsed is None or timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
+
+
+def _forecast_points(org: Organization, metrics: list[Any], window_days: int) -> dict[Any, list[formulas.Point]]:
+    """Readings that form each metric's trend: the window ending at its latest reading, or all
+    of its readings when fewer than 3 fall in that window."""
+    ids = [metric.id for metric in metrics]
+    latest = Reading.objects.filter(metric=OuterRef("metric")).order_by("-observed_at").values("observed_at")[:1]
+    recent = (
+        Reading.objects.filter(organization=org, metric_id__in=ids)
+        .annotate(latest=Subquery(latest))
+        .filter(observed_at__gte=F("latest") - timedelta(days=window_days))
+    )
+    points = _points(recent)
+    sparse = [metric_id for metric_id in ids if len(points.get(metric_id, ())) < 3]
+    if sparse:
+        points.update(_points(Reading.objects.filter(organization=org, metric_id__in=sparse)))
+    return points
+
+
+def _points(readings: Any) -> dict[Any, list[formulas.Point]]:
+    points: dict[Any, list[formulas.Point]] = defaultdict(list)
+    for metric_id, observed_at, value in readings.values_list("metric_id", "observed_at", "value").iterator(
+        chunk_size=5000
+    ):
+        points[metric_id].append(formulas.Point(observed_at.timestamp(), value))
+    return points
+
+
+# --- Readings ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadingInput:
+    metric: Metric
+    value: float
+    observed_at: datetime
+    source: str = ""
+    note: str = ""
+
+
+@transaction.atomic
+def reading_record(*, access: Access, reading: ReadingInput) -> tuple[Reading, bool]:
+    """Store a reading; the same (metric, observed_at) again replaces the value."""
+    created, _ = readings_ingest(access=access, readings=[reading])
+    stored = Reading.objects.get(metric=reading.metric, observed_at=reading.observed_at)
+    return stored, created == 1
+
+
+@transaction.atomic
+def readings_ingest(*, access: Access, readings: Sequence[ReadingInput]) -> tuple[int, int]:
+    """Upsert validated readings all at once; returns (created, updated)."""
+    if not readings:
+        return 0, 0
+    metric_ids = {r.metric.pk for r in readings}
+    instants = [r.observed_at for r in readings]
+    existing = set(
+        Reading.objects.filter(
+            organization=access.org,
+            metric_id__in=metric_ids,
+            observed_at__gte=min(instants),
+            observed_at__lte=max(instants),
+        ).values_list("metric_id", "observed_at")
+    )
+    now = timezone.now()
+    rows = [
+        Reading(
+            organization=access.org, metric=r.metric, observed_at=r.observed_at, value=r.value,
+            source=r.source, note=r.note, created_at=now, updated_at=now,
+        )
+        for r in readings
+    ]  # fmt: skip
+    Reading.objects.bulk_create(
+        rows,
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=["metric", "observed_at"],
+        update_fields=["value", "source", "note", "updated_at"],
+    )
+    updated = sum(1 for r in readings if (r.metric.pk, r.observed_at) in existing)
+    metrics_refresh(org=access.org, metric_ids=metric_ids)
+    goals_refresh_progress(org=access.org)
+    owe_rescore(access.org)
+    return len(readings) - updated, updated
