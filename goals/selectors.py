@@ -9,26 +9,42 @@ import time
 from typing import Any
 
 from django.db.models import Case, F, FloatField, Prefetch, QuerySet, Value, When
-from django.db.models.functions import Greatest, Least
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, Greatest, Least
 
 from goals import progress as formulas
 from goals.models import Cycle, DirectionVersion, Goal, GoalStrategy, Metric, MetricChange, Reading, StrategyPillar
 from teams.models import Organization
+from teams.org_settings import DEFAULTS
 
 
-def _with_health(queryset: QuerySet[Any], org: Organization, now_ts: float | None = None) -> QuerySet[Any]:
-    rules = org.rule_settings
+def with_health(queryset: QuerySet[Any], org: Organization | None = None, now_ts: float | None = None) -> QuerySet[Any]:
+    """Annotate `expected_progress` and `health` on goals or metrics.
+
+    With `org`, its thresholds are constants of the query; without (the admin, across
+    organizations), each row reads its organization's settings, falling back to the defaults.
+    """
     now_value = Value(now_ts if now_ts is not None else time.time(), output_field=FloatField())
     elapsed = (now_value - F("window_start_ts")) / (F("window_end_ts") - F("window_start_ts"))
     expected = Greatest(Least(elapsed, Value(1.0)), Value(0.0), output_field=FloatField())
+    tolerance, at_risk_gap = (
+        (Value(org.rule_settings[name]) for name in ("health_tolerance", "at_risk_gap"))
+        if org is not None
+        else (_org_setting(name) for name in ("health_tolerance", "at_risk_gap"))
+    )
     return queryset.annotate(expected_progress=expected).annotate(
         health=Case(
             When(progress__isnull=True, then=Value(formulas.NO_DATA)),
-            When(progress__gte=F("expected_progress") - rules["health_tolerance"], then=Value(formulas.ON_TRACK)),
-            When(progress__gte=F("expected_progress") - rules["at_risk_gap"], then=Value(formulas.AT_RISK)),
+            When(progress__gte=F("expected_progress") - tolerance, then=Value(formulas.ON_TRACK)),
+            When(progress__gte=F("expected_progress") - at_risk_gap, then=Value(formulas.AT_RISK)),
             default=Value(formulas.OFF_TRACK),
         )
     )
+
+
+def _org_setting(name: str) -> Any:
+    stored = Cast(KeyTextTransform(name, "organization__settings"), FloatField())
+    return Coalesce(stored, Value(float(DEFAULTS[name])), output_field=FloatField())
 
 
 def direction_current(*, org: Organization) -> DirectionVersion | None:
@@ -50,11 +66,11 @@ def cycle_list(*, org: Organization) -> QuerySet[Cycle]:
 def goal_list(*, org: Organization, now_ts: float | None = None) -> QuerySet[Goal]:
     links = GoalStrategy.objects.only("goal_id", "pillar_id").order_by("pillar_id")
     queryset = Goal.objects.filter(organization=org).prefetch_related(Prefetch("strategy_links", queryset=links))
-    return _with_health(queryset, org, now_ts).order_by("due_on", "title", "id")
+    return with_health(queryset, org, now_ts).order_by("due_on", "title", "id")
 
 
 def metric_list(*, org: Organization, now_ts: float | None = None) -> QuerySet[Metric]:
-    return _with_health(Metric.objects.filter(organization=org), org, now_ts).order_by("name", "id")
+    return with_health(Metric.objects.filter(organization=org), org, now_ts).order_by("name", "id")
 
 
 def metric_history(*, org: Organization, metric: Metric) -> QuerySet[MetricChange]:

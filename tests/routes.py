@@ -69,6 +69,7 @@ def org_routes() -> list[Route]:
 def populate(org: Any, owner: Any) -> None:
     """One of everything an organization owns, so that a route's ids name real objects."""
     from alignment_service.api.access import Access, Role, Scope
+    from goals import services as goals_services
     from goals.models import Reading
     from teams import services
     from tests.factories import CycleFactory, GoalFactory, MetricFactory, PillarFactory, TeamFactory, UserFactory
@@ -81,6 +82,7 @@ def populate(org: Any, owner: Any) -> None:
     PillarFactory(organization=org, team=team)
     metric = MetricFactory(goal=GoalFactory(organization=org, team=team))
     Reading.objects.create(organization=org, metric=metric, observed_at="2026-03-01T00:00:00Z", value=1.0)
+    goals_services.direction_update(access=access, vision="Vision", mission="Mission", values=[])
 
 
 def fill(route: Route, org: Any) -> str:

@@ -11,6 +11,7 @@ from alignment_service.outbox.services import outbox_enqueue
 from teams import credentials, services
 from teams.models import ApiKey
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
+from tests.routes import populate
 
 MODELS = list(admin.site._registry)
 
@@ -26,6 +27,7 @@ def populated(org, owner):
     TeamFactory(organization=org, lead=owner)
     MembershipFactory(organization=org)
     ApiKey.objects.create(organization=org, name="k", scopes=[Scope.READ], prefix="alk_x", key_hash="0" * 64)
+    populate(org, owner)
     services.auth_token_create(user=owner)
     Group.objects.create(name="Support")
     with transaction.atomic():

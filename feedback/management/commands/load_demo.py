@@ -1,7 +1,9 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.db import transaction
 
+from goals.demo import load_demo_cascade
 from teams.demo import DEMO_ORG_SLUG, DEMO_PASSWORD, DEMO_USERNAME, load_demo_people
 
 
@@ -9,7 +11,10 @@ class Command(BaseCommand):
     help = "Load the demo organization (idempotent: does nothing when it already exists)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        people = load_demo_people()
+        with transaction.atomic():
+            people = load_demo_people()
+            if people is not None:
+                load_demo_cascade(people)
         if people is None:
             self.stdout.write(f"Demo organization '{DEMO_ORG_SLUG}' already loaded.")
         else:
