@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "drf_standardized_errors",
     "alignment_service.outbox",
     "alignment_service.idempotency",
+    "alignment_service.activity",
+    "alignment_service.notifications",
     "teams",
     "goals",
     "feedback",
@@ -152,6 +154,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 SCHEMA_REQUIRES_AUTH = env.bool("SCHEMA_REQUIRES_AUTH", default=False)
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
 IDEMPOTENCY_STALE_SECONDS = env.int("IDEMPOTENCY_STALE_SECONDS", default=600)
+ACTIVITY_RETENTION_DAYS = env.int("ACTIVITY_RETENTION_DAYS", default=365)
+NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", default=90)
 READING_MAX_FUTURE_SECONDS = 300
 BATCH_MAX_READINGS = 10_000
 BATCH_MAX_ERRORS = 1_000
@@ -209,6 +213,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "teams.models.Role",
         "ScopeEnum": "teams.models.ApiKeyScope",
+        "TeamKindEnum": "teams.models.TeamKind",
+        "FeedbackKindEnum": "feedback.models.FeedbackKind",
+        "GoalStatusEnum": "goals.models.GoalStatus",
+        "FeedbackStatusEnum": "feedback.models.FeedbackStatus",
         "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
         "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum.choices",
         "ServerErrorEnum": "drf_standardized_errors.openapi_serializers.ServerErrorEnum.choices",

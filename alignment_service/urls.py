@@ -29,6 +29,9 @@ urlpatterns = [
     ),
     path("api/v1/", include("teams.api.urls")),
     path("api/v1/", include("goals.api.urls")),
+    path("api/v1/", include("feedback.api.urls")),
+    path("api/v1/", include("alignment_service.notifications.api.urls")),
+    path("api/v1/", include("alignment_service.activity.api.urls")),
     # Unknown URLs answer the JSON error shape, in DEBUG too.
     re_path(r"^", exceptions.handler404),
 ]

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F, OuterRef, ProtectedError, RestrictedError, Subquery
 from django.utils import timezone
 
+from alignment_service.activity.services import activity_record
 from alignment_service.api.access import Access
 from alignment_service.errors import Conflict, PermissionDenied, PreconditionFailed, ValidationFailed
 from alignment_service.outbox.services import outbox_enqueue
@@ -35,6 +36,18 @@ from teams.models import Organization, Team
 
 RESCORE_TASK = "feedback.rescore_org"
 ROLLUP_EXCLUDED = (GoalStatus.DRAFT, GoalStatus.CANCELLED)
+
+
+def _record(
+    access: Access, verb: str, subject_type: str, subject_id: Any, summary: str, fields: dict[str, Any] | None = None
+) -> None:
+    """An activity entry; changed fields are listed by name (values may be objects)."""
+    data = {"fields": sorted(fields)} if fields else {}
+    if fields and "strategies" in fields:
+        data["strategies"] = [str(pk) for pk in fields["strategies"]]
+    activity_record(
+        access=access, verb=verb, subject_type=subject_type, subject_id=subject_id, summary=summary, data=data
+    )
 
 
 def owe_rescore(org: Organization) -> None:
@@ -83,7 +96,7 @@ def direction_update(
     Organization.objects.select_for_update().filter(pk=access.org.pk).first()
     current = DirectionVersion.objects.filter(organization=access.org).order_by("-version").first()
     check_version(current.version if current else 0, expected_version)
-    return DirectionVersion.objects.create(
+    direction = DirectionVersion.objects.create(
         organization=access.org,
         version=(current.version if current else 0) + 1,
         vision=vision,
@@ -91,6 +104,11 @@ def direction_update(
         values=values,
         created_by=access.user,
     )
+    activity_record(
+        access=access, verb="direction.updated", subject_type="direction", subject_id=direction.version,
+        summary=f"published version {direction.version} of the direction",
+    )  # fmt: skip
+    return direction
 
 
 # --- Strategy pillars ---------------------------------------------------------------------------
@@ -108,7 +126,9 @@ def _require_pillar_editor(access: Access, team: Team | None) -> None:
 def pillar_create(*, access: Access, **fields: Any) -> StrategyPillar:
     _require_pillar_editor(access, fields.get("team"))
     fields.setdefault("owner", access.user)
-    return StrategyPillar.objects.create(organization=access.org, **fields)
+    pillar = StrategyPillar.objects.create(organization=access.org, **fields)
+    _record(access, "strategy.created", "strategy", pillar.pk, f"created strategy pillar '{pillar.title}'")
+    return pillar
 
 
 @transaction.atomic
@@ -121,13 +141,16 @@ def pillar_update(*, access: Access, pillar: StrategyPillar, **fields: Any) -> S
     for name, value in fields.items():
         setattr(pillar, name, value)
     pillar.save()
+    _record(access, "strategy.updated", "strategy", pillar.pk, f"updated strategy pillar '{pillar.title}'", fields)
     return pillar
 
 
 @transaction.atomic
 def pillar_delete(*, access: Access, pillar: StrategyPillar) -> None:
     _require_pillar_editor(access, pillar.team)
+    pillar_id, title = pillar.pk, pillar.title
     _delete_or_conflict(pillar, "Pillars refine this one; move them first.", "pillar_in_use")
+    _record(access, "strategy.deleted", "strategy", pillar_id, f"deleted strategy pillar '{title}'")
     owe_rescore(access.org)
 
 
@@ -138,7 +161,9 @@ def pillar_delete(*, access: Access, pillar: StrategyPillar) -> None:
 def cycle_create(*, access: Access, **fields: Any) -> Cycle:
     _check_dates(fields["starts_on"], fields["ends_on"], end_attr="ends_on")
     _check_unique_cycle_name(access.org, fields["name"])
-    return Cycle.objects.create(organization=access.org, **fields)
+    cycle = Cycle.objects.create(organization=access.org, **fields)
+    _record(access, "cycle.created", "cycle", cycle.pk, f"created cycle {cycle.name}")
+    return cycle
 
 
 @transaction.atomic
@@ -149,6 +174,7 @@ def cycle_update(*, access: Access, cycle: Cycle, **fields: Any) -> Cycle:
     for name, value in fields.items():
         setattr(cycle, name, value)
     cycle.save()
+    _record(access, "cycle.updated", "cycle", cycle.pk, f"updated cycle {cycle.name}", fields)
     return cycle
 
 
@@ -159,7 +185,9 @@ def _check_unique_cycle_name(org: Organization, name: str, exclude: Any = None) 
 
 @transaction.atomic
 def cycle_delete(*, access: Access, cycle: Cycle) -> None:
+    cycle_id, name = cycle.pk, cycle.name
     _delete_or_conflict(cycle, "Goals use this cycle; move them first.", "cycle_in_use")
+    _record(access, "cycle.deleted", "cycle", cycle_id, f"deleted cycle {name}")
 
 
 def _check_dates(starts_on: date | None, ends_on: date | None, *, end_attr: str = "due_on") -> None:
@@ -216,6 +244,7 @@ def goal_create(*, access: Access, strategies: Sequence[StrategyPillar] = (), **
     goal.save()
     _set_strategies(goal, strategies)
     goals_refresh_progress(org=access.org)
+    _record(access, "goal.created", "goal", goal.pk, f"created goal '{goal.title}'")
     owe_rescore(access.org)
     return goal
 
@@ -247,6 +276,8 @@ def goal_update(
         _set_strategies(goal, strategies)
     _refresh_metric_windows(access.org, goal.metrics.all())
     goals_refresh_progress(org=access.org)
+    changes = {**fields, **({"strategies": [p.pk for p in strategies]} if strategies is not None else {})}
+    _record(access, "goal.updated", "goal", goal.pk, f"updated goal '{goal.title}'", changes)
     owe_rescore(access.org)
     return goal
 
@@ -256,8 +287,10 @@ def goal_delete(*, access: Access, goal: Goal) -> None:
     _require_goal_editor(access, goal, goal.team)
     if Reading.objects.filter(organization=access.org, metric__goal=goal).exists():
         raise Conflict("This goal has readings: cancel it instead of deleting it.", code="goal_has_readings")
+    goal_id, title = goal.pk, goal.title
     _delete_or_conflict(goal, "Other goals contribute to this one; move them first.", "goal_has_children")
     goals_refresh_progress(org=access.org)
+    _record(access, "goal.deleted", "goal", goal_id, f"deleted goal '{title}'")
     owe_rescore(access.org)
 
 
@@ -359,6 +392,7 @@ def metric_create(*, access: Access, **fields: Any) -> Metric:
     metric.window_start_ts, metric.window_end_ts = _metric_window(metric, access.org)
     metric.save()
     goals_refresh_progress(org=access.org)
+    _record(access, "metric.created", "metric", metric.pk, f"added metric '{metric.name}' ({metric.key})")
     owe_rescore(access.org)
     return metric
 
@@ -398,6 +432,14 @@ def metric_update(
     metric.version += 1
     metric.save()
     goals_refresh_progress(org=access.org)
+    for change in moved:
+        _record(
+            access, f"metric.{change.field}_changed", "metric", metric.pk,
+            f"moved the {change.field} of '{metric.name}' from {change.old_value:g} to {change.new_value:g}",
+            {"field": change.field, "old": change.old_value, "new": change.new_value, "reason": reason},
+        )  # fmt: skip
+    if set(fields) - {"baseline", "target"}:
+        _record(access, "metric.updated", "metric", metric.pk, f"updated metric '{metric.name}'", fields)
     owe_rescore(access.org)
     return metric
 
@@ -406,8 +448,10 @@ def metric_update(
 def metric_delete(*, access: Access, metric: Metric) -> None:
     if Reading.objects.filter(organization=access.org, metric=metric).exists():
         raise Conflict("This metric has readings and is kept for the record.", code="metric_has_readings")
+    metric_id, name = metric.pk, metric.name
     metric.delete()
     goals_refresh_progress(org=access.org)
+    _record(access, "metric.deleted", "metric", metric_id, f"deleted metric '{name}'")
     owe_rescore(access.org)
 
 
@@ -527,5 +571,18 @@ def readings_ingest(*, access: Access, readings: Sequence[ReadingInput]) -> tupl
     updated = sum(1 for r in readings if (r.metric.pk, r.observed_at) in existing)
     metrics_refresh(org=access.org, metric_ids=metric_ids)
     goals_refresh_progress(org=access.org)
+    created = len(readings) - updated
+    if len(readings) == 1:
+        _record(
+            access, "reading.recorded", "metric", readings[0].metric.pk,
+            f"recorded {readings[0].value:g} for metric {readings[0].metric.key}",
+            {"observed_at": readings[0].observed_at.isoformat(), "value": readings[0].value, "replaced": bool(updated)},
+        )  # fmt: skip
+    else:
+        _record(
+            access, "readings.ingested", "org", access.org.pk,
+            f"ingested {len(readings)} readings for {len(metric_ids)} metric(s)",
+            {"created": created, "updated": updated, "metrics": len(metric_ids)},
+        )  # fmt: skip
     owe_rescore(access.org)
-    return len(readings) - updated, updated
+    return created, updated

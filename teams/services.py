@@ -11,6 +11,7 @@ from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 from django.utils.text import slugify
 
+from alignment_service.activity.services import activity_record
 from alignment_service.api.access import Access, Role
 from alignment_service.errors import Conflict, PermissionDenied, ValidationFailed
 from alignment_service.outbox.services import outbox_enqueue
@@ -66,6 +67,10 @@ def org_create(*, user: User, name: str, slug: str) -> Organization:
     org.full_clean()
     org.save()
     Membership.objects.create(organization=org, user=user, role=Role.OWNER)
+    activity_record(
+        access=Access(org=org, user=user, role=Role.OWNER), verb="org.created", subject_type="org",
+        subject_id=org.pk, summary=f"created the organization {org.name}",
+    )  # fmt: skip
     return org
 
 
@@ -86,6 +91,14 @@ def org_update(
         org.settings = {**org.settings, **rule_settings}
     org.full_clean()
     org.save()
+    changed = [
+        name for name, value in (("name", name), ("timezone", timezone_name), ("settings", rule_settings)) if value
+    ]
+    activity_record(
+        access=access, verb="org.updated", subject_type="org", subject_id=org.pk,
+        summary=f"changed the organization's {', '.join(changed) or 'nothing'}",
+        data={"settings": rule_settings or {}, "timezone": timezone_name},
+    )  # fmt: skip
     return org
 
 
@@ -117,6 +130,10 @@ def member_add(*, access: Access, user: User, role: Role) -> Membership:
         task_name="teams.send_welcome_email",
         kwargs={"org_id": str(access.org.pk), "membership_id": str(membership.pk)},
     )
+    activity_record(
+        access=access, verb="member.added", subject_type="member", subject_id=membership.pk,
+        summary=f"added {user.username} as {role}", data={"user": user.pk, "role": role},
+    )  # fmt: skip
     return membership
 
 
@@ -126,8 +143,14 @@ def member_change_role(*, access: Access, membership: Membership, role: Role) ->
     owners = _lock_owners(access.org)
     if membership.role == Role.OWNER and role != Role.OWNER and len(owners) == 1:
         raise Conflict("The last owner cannot be demoted.", code="last_owner")
+    old_role = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
+    activity_record(
+        access=access, verb="member.role_changed", subject_type="member", subject_id=membership.pk,
+        summary=f"changed {membership.user.username}'s role from {old_role} to {role}",
+        data={"user": membership.user_id, "old": old_role, "new": role},
+    )  # fmt: skip
     return membership
 
 
@@ -144,6 +167,11 @@ def member_remove(*, access: Access, membership: Membership) -> None:
         raise Conflict("The last owner cannot be removed.", code="last_owner")
     Team.objects.filter(organization=access.org, lead_id=membership.user_id).update(lead=None)
     TeamMember.objects.filter(organization=access.org, user_id=membership.user_id).delete()
+    activity_record(
+        access=access, verb="member.removed", subject_type="member", subject_id=membership.pk,
+        summary="left the organization" if leaving_by_themselves else f"removed {membership.user.username}",
+        data={"user": membership.user_id},
+    )  # fmt: skip
     membership.delete()
 
 
@@ -203,6 +231,13 @@ def team_create(*, access: Access, members: list[User] | None = None, **fields: 
         raise ValidationFailed("A team with this slug already exists.", code="unique", attr="slug")
     team = Team.objects.create(organization=access.org, **{k: v for k, v in fields.items() if k in TEAM_FIELDS})
     _set_team_members(team, members or [])
+    activity_record(
+        access=access,
+        verb="team.created",
+        subject_type="team",
+        subject_id=team.pk,
+        summary=f"created {team.kind} {team.name}",
+    )
     return team
 
 
@@ -222,6 +257,10 @@ def team_update(*, access: Access, team: Team, members: list[User] | None = None
     team.save()
     if members is not None:
         _set_team_members(team, members)
+    activity_record(
+        access=access, verb="team.updated", subject_type="team", subject_id=team.pk, summary=f"updated {team.name}",
+        data={"fields": sorted({*fields, *(["members"] if members is not None else [])})},
+    )  # fmt: skip
     return team
 
 
@@ -238,10 +277,14 @@ def _set_team_members(team: Team, users: list[User]) -> None:
 def team_delete(*, access: Access, team: Team) -> None:
     if Team.objects.filter(parent=team).exists():
         raise Conflict("Move or delete this team's child teams first.", code="team_has_children")
+    team_id, name = team.pk, team.name
     try:
         team.delete()
     except (ProtectedError, RestrictedError) as exc:
         raise Conflict("Move this team's goals and strategies to another team first.", code="team_in_use") from exc
+    activity_record(
+        access=access, verb="team.deleted", subject_type="team", subject_id=team_id, summary=f"deleted {name}"
+    )
 
 
 # --- API keys ---------------------------------------------------------------------------------
@@ -262,11 +305,20 @@ def api_key_create(
         key_hash=credentials.digest(secret),
         created_by=created_by,
     )
+    activity_record(
+        access=Access(org=org, user=created_by), verb="api_key.created", subject_type="api_key", subject_id=key.pk,
+        summary=f"created API key {name} ({', '.join(key.scopes)})",
+    )  # fmt: skip
     return key, secret
 
 
 @transaction.atomic
 def api_key_revoke(*, access: Access, api_key: ApiKey) -> None:
-    ApiKey.objects.filter(pk=api_key.pk, organization=access.org, revoked_at__isnull=True).update(
+    revoked = ApiKey.objects.filter(pk=api_key.pk, organization=access.org, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
+    if revoked:
+        activity_record(
+            access=access, verb="api_key.revoked", subject_type="api_key", subject_id=api_key.pk,
+            summary=f"revoked API key {api_key.name}",
+        )  # fmt: skip

@@ -69,6 +69,7 @@ def org_routes() -> list[Route]:
 def populate(org: Any, owner: Any) -> None:
     """One of everything an organization owns, so that a route's ids name real objects."""
     from alignment_service.api.access import Access, Role, Scope
+    from feedback import services as feedback_services
     from goals import services as goals_services
     from goals.models import Reading
     from teams import services
@@ -77,12 +78,20 @@ def populate(org: Any, owner: Any) -> None:
     access = Access(org=org, user=owner, role=Role.OWNER)
     team = TeamFactory(organization=org, lead=owner)
     services.api_key_create(org=org, created_by=owner, name="integration", scopes=[Scope.READ])
-    services.member_add(access=access, user=UserFactory(), role=Role.MEMBER)
+    member = UserFactory()
+    services.member_add(access=access, user=member, role=Role.MEMBER)
     CycleFactory(organization=org)
     PillarFactory(organization=org, team=team)
-    metric = MetricFactory(goal=GoalFactory(organization=org, team=team))
+    metric = MetricFactory(goal=GoalFactory(organization=org, team=team, owner=owner))
     Reading.objects.create(organization=org, metric=metric, observed_at="2026-03-01T00:00:00Z", value=1.0)
     goals_services.direction_update(access=access, vision="Vision", mission="Mission", values=[])
+    feedback_services.checkin_create(access=access, goal=metric.goal, summary="Going well", confidence=7)
+    feedback_services.assessment_create(access=access, team=team, alignment=4, confidence=2)
+    feedback = feedback_services.feedback_create(
+        access=Access(org=org, user=member, role=Role.MEMBER), target_type="goal", target_id=str(metric.goal.pk),
+        kind="challenge", body="Is the hypothesis right?",
+    )
+    feedback_services.feedback_reply(access=access, feedback=feedback, body="Let's look at the data.")
 
 
 def fill(route: Route, org: Any) -> str:

@@ -1,0 +1,50 @@
+import django_filters
+from django.db.models import QuerySet
+
+from alignment_service.api.filters import AwareDateTimeFilter
+from feedback.models import Assessment, CheckIn, Feedback, FeedbackKind, FeedbackStatus, Quadrant, TargetType
+
+
+class CheckInFilter(django_filters.FilterSet):
+    goal = django_filters.UUIDFilter(field_name="goal_id")
+    team = django_filters.UUIDFilter(field_name="goal__team_id")
+    author = django_filters.NumberFilter(field_name="author_id")
+    since = AwareDateTimeFilter(field_name="created_at", lookup_expr="gte")
+
+    class Meta:
+        model = CheckIn
+        fields = ["goal", "team", "author", "since"]
+
+
+class AssessmentFilter(django_filters.FilterSet):
+    team = django_filters.UUIDFilter(field_name="team_id")
+    assessor = django_filters.NumberFilter(field_name="assessor_id")
+    quadrant = django_filters.ChoiceFilter(choices=Quadrant.choices)
+    latest = django_filters.BooleanFilter(method="only_latest", help_text="Only each team's latest assessment.")
+
+    class Meta:
+        model = Assessment
+        fields = ["team", "assessor", "quadrant", "latest"]
+
+    def only_latest(self, queryset: QuerySet[Assessment], name: str, value: bool) -> QuerySet[Assessment]:
+        if not value:
+            return queryset
+        from django.db.models import OuterRef, Subquery
+
+        newest = Assessment.objects.filter(team=OuterRef("team")).order_by("-created_at", "-id").values("id")[:1]
+        return queryset.filter(id=Subquery(newest))
+
+
+class FeedbackFilter(django_filters.FilterSet):
+    target_type = django_filters.ChoiceFilter(choices=TargetType.choices)
+    target_id = django_filters.CharFilter()
+    kind = django_filters.ChoiceFilter(choices=FeedbackKind.choices)
+    status = django_filters.ChoiceFilter(choices=FeedbackStatus.choices)
+    author = django_filters.NumberFilter(method="by_author", help_text="A user id. Anonymous feedback never matches.")
+
+    class Meta:
+        model = Feedback
+        fields = ["target_type", "target_id", "kind", "status", "author"]
+
+    def by_author(self, queryset: QuerySet[Feedback], name: str, value: int) -> QuerySet[Feedback]:
+        return queryset.filter(author_id=value, anonymous=False)

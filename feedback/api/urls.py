@@ -1,0 +1,14 @@
+from rest_framework.routers import SimpleRouter
+
+from feedback.api import views
+
+ORG = r"orgs/(?P<org>[-a-zA-Z0-9_]+)"
+
+router = SimpleRouter()
+router.register(rf"{ORG}/check-ins", views.CheckInViewSet, basename="check-in")
+router.register(rf"{ORG}/assessments", views.AssessmentViewSet, basename="assessment")
+router.register(rf"{ORG}/feedback", views.FeedbackViewSet, basename="feedback")
+router.register(
+    rf"{ORG}/feedback/(?P<feedback_pk>[^/.]+)/replies", views.FeedbackReplyViewSet, basename="feedback-reply"
+)
+urlpatterns = router.urls

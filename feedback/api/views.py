@@ -1,0 +1,118 @@
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from alignment_service.api.access import Role
+from alignment_service.api.views import OrgScopedViewSet
+from feedback import selectors, services
+from feedback.api import serializers as s
+from feedback.api.filters import AssessmentFilter, CheckInFilter, FeedbackFilter
+from feedback.models import Assessment, CheckIn, Feedback, FeedbackReply
+from teams.models import Organization
+
+READ_AS_VIEWER_CREATE_AS_MEMBER = {"list": Role.VIEWER, "retrieve": Role.VIEWER, "create": Role.MEMBER}
+
+
+class CreateViaServiceMixin:
+    create_serializer_class: type[Any]
+    create_service: Any
+
+    def create(self: Any, request: Request, org: str, **kwargs: Any) -> Response:
+        data = self.create_serializer_class(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        obj = type(self).create_service(access=self.access, **self.create_kwargs(data.validated_data))
+        return Response(self.get_serializer(self.get_queryset().get(pk=obj.pk)).data, status=status.HTTP_201_CREATED)
+
+    def create_kwargs(self: Any, validated: dict[str, Any]) -> dict[str, Any]:
+        return validated
+
+
+@extend_schema_view(create=extend_schema(request=s.CheckInCreateSerializer, responses={201: s.CheckInSerializer}))
+@extend_schema(tags=["check-ins"])
+class CheckInViewSet(CreateViaServiceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    """Progress notes on goals with the author's confidence that the goal will be met."""
+
+    model = CheckIn
+    serializer_class = s.CheckInSerializer
+    create_serializer_class = s.CheckInCreateSerializer
+    create_service = services.checkin_create
+    filterset_class = CheckInFilter
+    ordering_fields = ["created_at", "confidence"]
+    required_roles = READ_AS_VIEWER_CREATE_AS_MEMBER
+
+    def get_org_queryset(self, org: Organization) -> Any:
+        return selectors.checkin_list(org=org)
+
+
+@extend_schema_view(create=extend_schema(request=s.AssessmentCreateSerializer, responses={201: s.AssessmentSerializer}))
+@extend_schema(tags=["assessments"])
+class AssessmentViewSet(CreateViaServiceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    """The leadership matrix: a leader's alignment and confidence ratings of a team, with the
+    quadrant and recommended leadership mode. A team's latest assessment is the one that counts."""
+
+    model = Assessment
+    serializer_class = s.AssessmentSerializer
+    create_serializer_class = s.AssessmentCreateSerializer
+    create_service = services.assessment_create
+    filterset_class = AssessmentFilter
+    ordering_fields = ["created_at"]
+    required_roles = READ_AS_VIEWER_CREATE_AS_MEMBER
+
+    def get_org_queryset(self, org: Organization) -> Any:
+        return selectors.assessment_list(org=org)
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.FeedbackCreateSerializer, responses={201: s.FeedbackSerializer}),
+    partial_update=extend_schema(request=s.FeedbackUpdateSerializer, responses=s.FeedbackSerializer),
+)
+@extend_schema(tags=["feedback"])
+class FeedbackViewSet(CreateViaServiceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    """Praise, concerns, ideas and challenges on goals, teams, pillars and the direction."""
+
+    model = Feedback
+    serializer_class = s.FeedbackSerializer
+    create_serializer_class = s.FeedbackCreateSerializer
+    create_service = services.feedback_create
+    filterset_class = FeedbackFilter
+    ordering_fields = ["created_at", "updated_at"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    required_roles = {**READ_AS_VIEWER_CREATE_AS_MEMBER, "partial_update": Role.MEMBER}
+
+    def get_org_queryset(self, org: Organization) -> Any:
+        return selectors.feedback_list(org=org)
+
+    def partial_update(self, request: Request, org: str, pk: str) -> Response:
+        data = s.FeedbackUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        feedback = services.feedback_set_status(access=self.access, feedback=self.get_object(), **data.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=feedback.pk)).data)
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.FeedbackReplyCreateSerializer, responses={201: s.FeedbackReplySerializer})
+)
+@extend_schema(tags=["feedback"])
+class FeedbackReplyViewSet(CreateViaServiceMixin, mixins.ListModelMixin, OrgScopedViewSet):
+    model = FeedbackReply
+    parent_models = {"feedback_pk": Feedback}
+    serializer_class = s.FeedbackReplySerializer
+    create_serializer_class = s.FeedbackReplyCreateSerializer
+    create_service = services.feedback_reply
+    ordering_fields = ["created_at"]
+    required_roles = {"list": Role.VIEWER, "create": Role.MEMBER}
+
+    @property
+    def feedback(self) -> Feedback:
+        if not hasattr(self, "_feedback"):
+            self._feedback = self.object_in_org(Feedback, self.kwargs["feedback_pk"])
+        return self._feedback
+
+    def get_org_queryset(self, org: Organization) -> Any:
+        return selectors.reply_list(org=org, feedback=self.feedback)
+
+    def create_kwargs(self, validated: dict[str, Any]) -> dict[str, Any]:
+        return {**validated, "feedback": self.feedback}

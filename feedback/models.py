@@ -1,0 +1,141 @@
+"""The iteration loop: check-ins on goals, leadership assessments of teams, and feedback."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.timezone import now
+
+from goals.models import Goal
+from teams.models import Organization, Team
+
+
+class CheckIn(models.Model):
+    """A progress note on a goal with the author's confidence (0..10) that it will be met."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="check_ins")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    summary = models.TextField()
+    confidence = models.PositiveSmallIntegerField()
+    blockers = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(confidence__lte=10), name="checkin_confidence_range")]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"]),
+            models.Index(fields=["goal", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Check-in on {self.goal_id} ({self.confidence}/10)"
+
+
+class Quadrant(models.TextChoices):
+    FULL_SUPPORT = "full_support", "Full support"
+    DIVERGENCE_PERMITTED = "divergence_permitted", "Divergence permitted"
+    NEEDS_GUIDANCE = "needs_guidance", "Needs guidance"
+    CRITICAL = "critical", "Critical"
+
+
+class LeadershipMode(models.TextChoices):
+    SCALABLE = "scalable", "Scalable: autonomy, light-touch check-ins"
+    SUPPORTED_DIVERGENCE = "supported_divergence", "Supported divergence: watch its metrics"
+    SELECTIVE_MICROMANAGEMENT = "selective_micromanagement", "Selective micromanagement: temporary guidance"
+    CRITICAL = "critical", "Critical: pursue alignment or rebuild confidence now"
+
+
+class Assessment(models.Model):
+    """A leader's judgement of a team: alignment and confidence, 1..5 each. The latest counts."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="assessments")
+    assessor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    alignment = models.PositiveSmallIntegerField()
+    confidence = models.PositiveSmallIntegerField()
+    note = models.TextField(blank=True, default="")
+    quadrant = models.CharField(max_length=24, choices=Quadrant.choices, editable=False)
+    recommended_mode = models.CharField(max_length=32, choices=LeadershipMode.choices, editable=False)
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(alignment__gte=1, alignment__lte=5, confidence__gte=1, confidence__lte=5),
+                name="assessment_scores_range",
+            )
+        ]
+        indexes = [models.Index(fields=["team", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.team_id}: {self.quadrant}"
+
+
+class TargetType(models.TextChoices):
+    GOAL = "goal", "Goal"
+    TEAM = "team", "Team"
+    STRATEGY = "strategy", "Strategy pillar"
+    DIRECTION = "direction", "Direction"
+
+
+class FeedbackKind(models.TextChoices):
+    PRAISE = "praise", "Praise"
+    CONCERN = "concern", "Concern"
+    IDEA = "idea", "Idea"
+    CHALLENGE = "challenge", "Challenge"
+
+
+class FeedbackStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+
+
+class Feedback(models.Model):
+    """Feedback on a goal, team, pillar or the direction. An anonymous author is known to
+    admins alone."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    target_type = models.CharField(max_length=16, choices=TargetType.choices)
+    target_id = models.CharField(max_length=64, blank=True, default="")
+    kind = models.CharField(max_length=16, choices=FeedbackKind.choices)
+    body = models.TextField()
+    anonymous = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=FeedbackStatus.choices, default=FeedbackStatus.OPEN)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "feedback"
+        indexes = [
+            models.Index(fields=["organization", "target_type", "target_id"]),
+            models.Index(fields=["organization", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.target_type} {self.target_id}"
+
+
+class FeedbackReply(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    feedback = models.ForeignKey(Feedback, on_delete=models.CASCADE, related_name="replies")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "feedback replies"
+
+    def __str__(self) -> str:
+        return f"Reply to {self.feedback_id}"

@@ -1,0 +1,72 @@
+"""Reads for check-ins, assessments and feedback."""
+
+import uuid
+from typing import Any
+
+from django.db.models import Count, QuerySet
+
+from alignment_service.api.access import Role
+from feedback.models import Assessment, CheckIn, Feedback, FeedbackReply, TargetType
+from goals.models import Goal, StrategyPillar
+from teams.models import Membership, Organization, Team
+
+
+def checkin_list(*, org: Organization) -> QuerySet[CheckIn]:
+    return CheckIn.objects.filter(organization=org).order_by("-created_at", "-id")
+
+
+def assessment_list(*, org: Organization) -> QuerySet[Assessment]:
+    return Assessment.objects.filter(organization=org).order_by("-created_at", "-id")
+
+
+def feedback_list(*, org: Organization) -> QuerySet[Feedback]:
+    return (
+        Feedback.objects.filter(organization=org).annotate(reply_count=Count("replies")).order_by("-created_at", "-id")
+    )
+
+
+def reply_list(*, org: Organization, feedback: Feedback) -> QuerySet[FeedbackReply]:
+    return FeedbackReply.objects.filter(organization=org, feedback=feedback).order_by("created_at", "id")
+
+
+_TARGET_MODELS: dict[str, Any] = {TargetType.GOAL: Goal, TargetType.TEAM: Team, TargetType.STRATEGY: StrategyPillar}
+
+
+def feedback_target(*, org: Organization, target_type: str, target_id: str) -> Any:
+    """The object feedback is about, or None; the direction is the organization itself."""
+    if target_type == TargetType.DIRECTION:
+        return org
+    model = _TARGET_MODELS[target_type]
+    try:
+        uuid.UUID(str(target_id))
+    except ValueError:
+        return None
+    return model.objects.filter(organization=org, pk=target_id).select_related(*_steward_relations(target_type)).first()
+
+
+def _steward_relations(target_type: str) -> tuple[str, ...]:
+    return ("team",) if target_type in (TargetType.GOAL, TargetType.STRATEGY) else ()
+
+
+def target_label(target_type: str, target: Any) -> str:
+    if target_type == TargetType.DIRECTION:
+        return "the direction"
+    name = getattr(target, "title", None) or getattr(target, "name", "")
+    return f"{target_type} '{name}'"
+
+
+def target_stewards(*, org: Organization, target_type: str, target: Any) -> set[Any]:
+    """Who answers for a target: a goal's or pillar's owner and its team's lead; a team's
+    lead; the direction's admins and owners."""
+    if target is None:
+        return set()
+    if target_type == TargetType.DIRECTION:
+        return set(
+            Membership.objects.filter(organization=org, role__in=[Role.ADMIN, Role.OWNER]).values_list(
+                "user_id", flat=True
+            )
+        )
+    if target_type == TargetType.TEAM:
+        return {target.lead_id} - {None}
+    team = target.team
+    return {target.owner_id, team.lead_id if team else None} - {None}
