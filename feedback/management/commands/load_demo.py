@@ -3,6 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from feedback.demo import load_demo_iteration
 from goals.demo import load_demo_cascade
 from teams.demo import DEMO_ORG_SLUG, DEMO_PASSWORD, DEMO_USERNAME, load_demo_people
 
@@ -15,6 +16,7 @@ class Command(BaseCommand):
             people = load_demo_people()
             if people is not None:
                 load_demo_cascade(people)
+                load_demo_iteration(people)
         if people is None:
             self.stdout.write(f"Demo organization '{DEMO_ORG_SLUG}' already loaded.")
         else:

@@ -1,0 +1,72 @@
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from feedback.models import Assessment, CheckIn, Feedback, FeedbackReply
+
+
+@admin.register(CheckIn)
+class CheckInAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "goal", "author", "confidence", "organization"]
+    list_filter = ["organization", "confidence"]
+    search_fields = ["summary", "blockers", "goal__title", "author__username"]
+    list_select_related = ["goal", "author", "organization"]
+    readonly_fields = ["organization", "goal", "author", "created_at"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Assessment)
+class AssessmentAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "team", "assessor", "alignment", "confidence", "quadrant", "recommended_mode"]
+    list_filter = ["organization", "quadrant", "recommended_mode"]
+    search_fields = ["team__name", "assessor__username", "note"]
+    list_select_related = ["team", "assessor"]
+    readonly_fields = [
+        "organization", "team", "assessor", "alignment", "confidence", "quadrant", "recommended_mode", "created_at",
+    ]  # fmt: skip
+    fields = [*readonly_fields, "note"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class ReplyInline(admin.TabularInline):
+    model = FeedbackReply
+    extra = 0
+    fields = ["author", "body", "created_at"]
+    readonly_fields = ["author", "created_at"]
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(admin.ModelAdmin):
+    """An anonymous author is shown to superusers only, as the API shows it to admins only."""
+
+    list_filter = ["organization", "kind", "status", "target_type", "anonymous"]
+    search_fields = ["body"]
+    list_select_related = ["organization", "author"]
+    inlines = [ReplyInline]
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        reveal = request.user.is_superuser
+
+        @admin.display(description="author")
+        def author(feedback: Feedback) -> str:
+            return "anonymous" if feedback.anonymous and not reveal else str(feedback.author or "-")
+
+        return ["created_at", "kind", "target_type", "status", author, "organization"]
+
+    def get_fields(self, request: HttpRequest, obj: Feedback | None = None) -> Any:
+        fields = ["organization", "target_type", "target_id", "kind", "body", "anonymous", "status", "created_at"]
+        if obj is None or not obj.anonymous or request.user.is_superuser:
+            fields.append("author")
+        return fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Feedback | None = None) -> Any:
+        return ["organization", "target_type", "target_id", "kind", "anonymous", "author", "created_at"]
+
+    def get_search_fields(self, request: HttpRequest) -> Any:
+        return ["body", "author__username"] if request.user.is_superuser else ["body"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
