@@ -114,7 +114,7 @@ def _load(people: DemoPeople, today: date) -> None:
 def _feedback(people: DemoPeople, goals: dict[Any, Goal], today: date, entry: Any) -> None:
     org, teams = people.org, {team.name: team for team in people.product_teams}
     matchmaking, store = goals[teams["Matchmaking"].pk], goals[teams["Store"].pk]
-    eng = {team.name: team.members.exclude(pk=team.lead_id).first() for team in people.product_teams}
+    eng = {team.name: next(m for m in team.members.all() if m.pk != team.lead_id) for team in people.product_teams}
     challenge = Feedback.objects.create(
         organization=org, target_type="goal", target_id=str(matchmaking.pk), kind="challenge", author=eng["Social"],
         status=FeedbackStatus.ACKNOWLEDGED, created_at=at(today, 10),

@@ -15,6 +15,7 @@ AT_RISK = "at_risk"
 OFF_TRACK = "off_track"
 NO_DATA = "no_data"
 HEALTH_VALUES = (ON_TRACK, AT_RISK, OFF_TRACK, NO_DATA)
+BOUNDARY_EPSILON = 1e-9
 
 
 def clamp01(value: float) -> float:
@@ -51,13 +52,17 @@ def expected_progress(*, start_ts: float, end_ts: float, now_ts: float) -> float
 
 
 def health(*, progress: float | None, expected: float, tolerance: float, at_risk_gap: float) -> str:
-    """on_track if gap ≥ -tolerance; at_risk if gap ≥ -at_risk_gap; else off_track."""
+    """on_track if gap ≥ -tolerance; at_risk if gap ≥ -at_risk_gap; else off_track.
+
+    Comparisons allow `BOUNDARY_EPSILON`, so a gap of exactly -0.05 in decimal terms is on the
+    boundary (on track) despite binary floating point; the database uses the same expression.
+    """
     if progress is None:
         return NO_DATA
     gap = progress - expected
-    if gap >= -tolerance:
+    if gap >= -tolerance - BOUNDARY_EPSILON:
         return ON_TRACK
-    if gap >= -at_risk_gap:
+    if gap >= -at_risk_gap - BOUNDARY_EPSILON:
         return AT_RISK
     return OFF_TRACK
 
@@ -91,9 +96,9 @@ def least_squares_at(points: Sequence[Point], at_ts: float) -> float | None:
         return None
     mean_t = sum(p.ts for p in points) / n
     mean_v = sum(p.value for p in points) / n
-    spread = sum((p.ts - mean_t) ** 2 for p in points)
-    if spread == 0:
+    if min(p.ts for p in points) == max(p.ts for p in points):
         return mean_v
+    spread = sum((p.ts - mean_t) ** 2 for p in points)
     slope = sum((p.ts - mean_t) * (p.value - mean_v) for p in points) / spread
     return mean_v + slope * (at_ts - mean_t)
 

@@ -32,12 +32,17 @@ def with_health(queryset: QuerySet[Any], org: Organization | None = None, now_ts
         if org is not None
         else (_org_setting(name) for name in ("health_tolerance", "at_risk_gap"))
     )
-    return queryset.annotate(expected_progress=expected).annotate(
-        health=Case(
-            When(progress__isnull=True, then=Value(formulas.NO_DATA)),
-            When(progress__gte=F("expected_progress") - tolerance, then=Value(formulas.ON_TRACK)),
-            When(progress__gte=F("expected_progress") - at_risk_gap, then=Value(formulas.AT_RISK)),
-            default=Value(formulas.OFF_TRACK),
+    epsilon = Value(formulas.BOUNDARY_EPSILON)
+    return (
+        queryset.annotate(expected_progress=expected)
+        .annotate(progress_gap=F("progress") - F("expected_progress"))
+        .annotate(
+            health=Case(
+                When(progress__isnull=True, then=Value(formulas.NO_DATA)),
+                When(progress_gap__gte=-tolerance - epsilon, then=Value(formulas.ON_TRACK)),
+                When(progress_gap__gte=-at_risk_gap - epsilon, then=Value(formulas.AT_RISK)),
+                default=Value(formulas.OFF_TRACK),
+            )
         )
     )
 

@@ -85,6 +85,24 @@ def _is_team_lead(access: Access, team: Team | None) -> bool:
     return team is not None and access.user is not None and team.lead_id == access.user.pk
 
 
+def member_departed(*, org: Organization, user_id: int) -> None:
+    """A member left: the goals and pillars they owned are left unowned."""
+    Goal.objects.filter(organization=org, owner_id=user_id).update(owner=None)
+    StrategyPillar.objects.filter(organization=org, owner_id=user_id).update(owner=None)
+
+
+def org_rules_changed(*, org: Organization, changed: set[str]) -> None:
+    """A new time zone moves every window; a new forecast window changes every forecast."""
+    if "timezone" in changed:
+        for goal in Goal.objects.filter(organization=org):
+            _set_windows(goal, org)
+            goal.save(update_fields=["window_start_ts", "window_end_ts"])
+        _refresh_metric_windows(org, Metric.objects.filter(organization=org).select_related("goal"))
+    if changed & {"timezone", "forecast_window_days"}:
+        metrics_refresh(org=org, metric_ids=Metric.objects.filter(organization=org).values_list("id", flat=True))
+    owe_rescore(org)
+
+
 # --- Direction --------------------------------------------------------------------------------
 
 
@@ -275,6 +293,7 @@ def goal_update(
     if strategies is not None:
         _set_strategies(goal, strategies)
     _refresh_metric_windows(access.org, goal.metrics.all())
+    metrics_refresh(org=access.org, metric_ids=goal.metrics.values_list("id", flat=True))
     goals_refresh_progress(org=access.org)
     changes = {**fields, **({"strategies": [p.pk for p in strategies]} if strategies is not None else {})}
     _record(access, "goal.updated", "goal", goal.pk, f"updated goal '{goal.title}'", changes)
@@ -431,6 +450,7 @@ def metric_update(
     metric.progress = formulas.progress(baseline=metric.baseline, target=metric.target, current=metric.current)
     metric.version += 1
     metric.save()
+    metrics_refresh(org=access.org, metric_ids=[metric.pk])
     goals_refresh_progress(org=access.org)
     for change in moved:
         _record(

@@ -15,7 +15,7 @@ from alignment_service.activity.services import activity_record
 from alignment_service.api.access import Access, Role
 from alignment_service.errors import Conflict, PermissionDenied, ValidationFailed
 from alignment_service.outbox.services import outbox_enqueue
-from teams import credentials
+from teams import credentials, hooks
 from teams.models import ApiKey, AuthToken, Membership, Organization, Team, TeamMember, User
 
 # --- Accounts ---------------------------------------------------------------------------------
@@ -26,12 +26,22 @@ def user_signup(*, username: str, email: str, password: str) -> User:
     if not settings.SIGNUP_ENABLED:
         raise PermissionDenied("Signup is disabled on this server.", code="signup_disabled")
     user = User(username=username, email=email)
+    errors: dict[str, list[Any]] = {}
+    try:
+        user.full_clean(exclude=["password"], validate_constraints=False)
+    except DjangoValidationError as exc:
+        errors.update(exc.error_dict)
+    if email and User.objects.filter(email__iexact=email).exists():
+        errors.setdefault("email", []).append(
+            DjangoValidationError("A user with that email already exists.", code="unique")
+        )
     try:
         validate_password(password, user)
     except DjangoValidationError as exc:
-        raise DjangoValidationError({"password": exc.messages}) from exc
+        errors["password"] = exc.error_list
+    if errors:
+        raise DjangoValidationError(errors)
     user.set_password(password)
-    user.full_clean()
     user.save()
     return user
 
@@ -83,6 +93,7 @@ def org_update(
     rule_settings: dict[str, Any] | None = None,
 ) -> Organization:
     org = Organization.objects.select_for_update().get(pk=access.org.pk)
+    before = {"timezone": org.timezone, **org.rule_settings}
     if name is not None:
         org.name = name
     if timezone_name is not None:
@@ -91,6 +102,11 @@ def org_update(
         org.settings = {**org.settings, **rule_settings}
     org.full_clean()
     org.save()
+    after = {"timezone": org.timezone, **org.rule_settings}
+    rules_changed = {key for key in after if after[key] != before[key]}
+    if rules_changed:
+        for handler in hooks.org_rules_changed:
+            handler(org=org, changed=rules_changed)
     changed = [
         name for name, value in (("name", name), ("timezone", timezone_name), ("settings", rule_settings)) if value
     ]
@@ -167,6 +183,8 @@ def member_remove(*, access: Access, membership: Membership) -> None:
         raise Conflict("The last owner cannot be removed.", code="last_owner")
     Team.objects.filter(organization=access.org, lead_id=membership.user_id).update(lead=None)
     TeamMember.objects.filter(organization=access.org, user_id=membership.user_id).delete()
+    for handler in hooks.member_departed:
+        handler(org=access.org, user_id=membership.user_id)
     activity_record(
         access=access, verb="member.removed", subject_type="member", subject_id=membership.pk,
         summary="left the organization" if leaving_by_themselves else f"removed {membership.user.username}",

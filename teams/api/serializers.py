@@ -3,13 +3,14 @@
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from alignment_service.api.access import Role, Scope
 from alignment_service.api.fields import AwareDateTimeField, OrgScopedRelatedField
 from teams import selectors
 from teams.models import ApiKey, Membership, Organization, Team, TeamKind, User, validate_timezone
-from teams.org_settings import OrgSettingsSerializer
+from teams.org_settings import DEFAULTS, OrgSettingsSerializer
 
 
 def org_member_field(**kwargs: Any) -> OrgScopedRelatedField:
@@ -70,10 +71,25 @@ class OrganizationCreateSerializer(serializers.Serializer):
         return value
 
 
+@extend_schema_field(OrgSettingsSerializer(partial=True))
+class PartialSettingsField(serializers.DictField):
+    """Some of an organization's rule settings, each validated as `OrgSettingsSerializer` says."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        values = super().to_internal_value(data)
+        unknown = sorted(set(values) - set(DEFAULTS))
+        if unknown:
+            raise serializers.ValidationError({key: ["Unknown setting."] for key in unknown}, code="unknown")
+        settings = OrgSettingsSerializer(data=values, partial=True, context=self.parent.context)
+        if not settings.is_valid():
+            raise serializers.ValidationError(settings.errors)
+        return dict(settings.validated_data)
+
+
 class OrganizationUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     timezone = serializers.CharField(max_length=64, required=False, help_text="IANA time zone, e.g. Europe/Berlin.")
-    settings = OrgSettingsSerializer(required=False, partial=True)
+    settings = PartialSettingsField(required=False, help_text="Only the settings to change; the others are kept.")
 
     def validate_timezone(self, value: str) -> str:
         from django.core.exceptions import ValidationError

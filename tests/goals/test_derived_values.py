@@ -1,0 +1,444 @@
+"""Derived values against the database: the SQL twins of `expected_progress` and `health`, the
+metric refresh (current, last reading, forecast, progress) and the goal progress roll-up."""
+
+import statistics
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from alignment_service.api.access import Access, Role
+from goals import progress as formulas
+from goals.models import Goal, Metric, MetricDirection, Reading
+from goals.selectors import goal_list, metric_list
+from goals.services import goal_update, goals_refresh_progress, metric_update, metrics_refresh
+from teams.services import org_update
+from tests.factories import GoalFactory, MetricFactory, OrganizationFactory
+
+pytestmark = pytest.mark.django_db
+
+DAY = 86400
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def read(metric: Metric, observed_at: datetime, value: float) -> Reading:
+    return Reading.objects.create(organization=metric.organization, metric=metric, observed_at=observed_at, value=value)
+
+
+def refreshed(metric: Metric) -> Metric:
+    metrics_refresh(org=metric.organization, metric_ids=[metric.id])
+    metric.refresh_from_db()
+    return metric
+
+
+def python_view(row: Goal | Metric, org, now_ts: float) -> tuple[float, str]:
+    rules = org.rule_settings
+    expected = formulas.expected_progress(start_ts=row.window_start_ts, end_ts=row.window_end_ts, now_ts=now_ts)
+    health = formulas.health(
+        progress=row.progress, expected=expected, tolerance=rules["health_tolerance"], at_risk_gap=rules["at_risk_gap"]
+    )
+    return expected, health
+
+
+def assert_sql_matches_python(rows, org, now_ts: float) -> None:
+    for row in rows:
+        expected, health = python_view(row, org, now_ts)
+        assert row.expected_progress == pytest.approx(expected, abs=1e-12), (row.progress, now_ts)
+        assert row.health == health, (row.progress, row.expected_progress, now_ts)
+
+
+# --- SQL expected_progress and health agree with the Python formulas ----------------------------
+
+PROGRESS_GRID = [None, 0.0, 0.1, 0.25, 1 / 3, 0.5, 0.62, 0.8, 0.97, 1.0]
+TIME_GRID = [
+    utc(2025, 12, 1),
+    utc(2026, 1, 1),
+    utc(2026, 2, 14, 13, 37),
+    utc(2026, 4, 30, 6),
+    utc(2026, 7, 2),
+    utc(2026, 9, 9, 21, 15, 3),
+    utc(2026, 12, 31, 12),
+    utc(2027, 1, 1),
+    utc(2027, 3, 1),
+]
+
+
+def test_goal_list_health_matches_python_over_a_grid(org):
+    for value in PROGRESS_GRID:
+        GoalFactory(organization=org, progress=value)
+    for now in TIME_GRID:
+        rows = list(goal_list(org=org, now_ts=now.timestamp()))
+        assert len(rows) == len(PROGRESS_GRID)
+        assert_sql_matches_python(rows, org, now.timestamp())
+
+
+def test_metric_list_health_matches_python_over_a_grid(org):
+    goal = GoalFactory(organization=org)
+    for value in PROGRESS_GRID:
+        MetricFactory(goal=goal, progress=value)
+    for now in TIME_GRID:
+        rows = list(metric_list(org=org, now_ts=now.timestamp()))
+        assert len(rows) == len(PROGRESS_GRID)
+        assert_sql_matches_python(rows, org, now.timestamp())
+
+
+def test_health_matches_python_on_exact_boundaries():
+    """A 64-day window and thresholds in 64ths keep every gap exact: the boundaries themselves
+    are compared, with the organization's own thresholds."""
+    org = OrganizationFactory(settings={"health_tolerance": 4 / 64, "at_risk_gap": 16 / 64})
+    goals = {j: GoalFactory(organization=org, starts_on=date(2026, 1, 1), due_on=date(2026, 3, 5), progress=j / 64)
+             for j in range(65)}  # fmt: skip
+    GoalFactory(organization=org, starts_on=date(2026, 1, 1), due_on=date(2026, 3, 5), progress=None)
+    start = goals[0].window_start_ts
+    assert goals[0].window_end_ts - start == 64 * DAY
+    for day in (-1, 0, 1, 5, 16, 20, 32, 47, 63, 64, 65):
+        now_ts = start + day * DAY
+        rows = list(goal_list(org=org, now_ts=now_ts))
+        assert_sql_matches_python(rows, org, now_ts)
+    # On day 20 expected is 20/64: the edges sit at 16/64 (on_track) and 4/64 (at_risk).
+    by_progress = {row.progress: row.health for row in goal_list(org=org, now_ts=start + 20 * DAY)}
+    assert [by_progress[j / 64] for j in (17, 16, 15, 5, 4, 3)] == [
+        formulas.ON_TRACK, formulas.ON_TRACK, formulas.AT_RISK, formulas.AT_RISK, formulas.AT_RISK, formulas.OFF_TRACK,
+    ]  # fmt: skip
+    assert by_progress[None] == formulas.NO_DATA
+
+
+def test_expected_progress_follows_the_window_in_the_org_time_zone():
+    org = OrganizationFactory(timezone="Europe/Berlin")
+    goal = GoalFactory(organization=org, starts_on=date(2026, 3, 1), due_on=date(2026, 3, 31), progress=0.5)
+    metric = MetricFactory(goal=goal, progress=0.5)
+    local_start = utc(2026, 2, 28, 23)  # 00:00 CET
+    local_end = utc(2026, 3, 31, 22)  # 00:00 CEST on 1 April
+    cases = [
+        (local_start - timedelta(seconds=1), 0.0),
+        (local_start, 0.0),
+        (local_start + (local_end - local_start) / 2, 0.5),
+        (local_end, 1.0),
+        (local_end + timedelta(days=3), 1.0),
+    ]
+    for now, expected in cases:
+        for queryset in (goal_list(org=org, now_ts=now.timestamp()), metric_list(org=org, now_ts=now.timestamp())):
+            (row,) = queryset
+            assert row.expected_progress == pytest.approx(expected, abs=1e-12)
+            assert_sql_matches_python([row], org, now.timestamp())
+    assert metric.window_start_ts == local_start.timestamp()
+
+
+def test_health_filter_uses_the_annotation(org):
+    on_track = GoalFactory(organization=org, progress=0.5)
+    at_risk = GoalFactory(organization=org, progress=0.4)
+    off_track = GoalFactory(organization=org, progress=0.1)
+    no_data = GoalFactory(organization=org, progress=None)
+    now_ts = on_track.window_start_ts + (on_track.window_end_ts - on_track.window_start_ts) / 2
+    rows = goal_list(org=org, now_ts=now_ts)
+    assert {health: [g.pk for g in rows.filter(health=health)] for health in formulas.HEALTH_VALUES} == {
+        formulas.ON_TRACK: [on_track.pk],
+        formulas.AT_RISK: [at_risk.pk],
+        formulas.OFF_TRACK: [off_track.pk],
+        formulas.NO_DATA: [no_data.pk],
+    }
+
+
+def test_health_on_decimal_boundaries_is_on_track_in_sql_and_python(org):
+    for value, day in ((0.5, 55), (0.02, 7)):
+        goal = GoalFactory(organization=org, starts_on=date(2026, 1, 1), due_on=date(2026, 4, 10), progress=value)
+        now_ts = goal.window_start_ts + day * DAY
+        row = goal_list(org=org, now_ts=now_ts).get(pk=goal.pk)
+        assert row.expected_progress == day / 100
+        assert (row.health, python_view(row, org, now_ts)[1]) == (formulas.ON_TRACK, formulas.ON_TRACK)
+
+
+# --- metrics_refresh ---------------------------------------------------------------------------
+
+
+def test_current_is_the_latest_reading_by_observed_at_not_by_insertion(org):
+    metric = MetricFactory(goal=GoalFactory(organization=org), baseline=0.0, target=100.0)
+    read(metric, utc(2026, 1, 10), 5.0)
+    read(metric, utc(2026, 1, 20, 8, 30, 0, 250000), 7.0)
+    read(metric, utc(2026, 1, 15), 99.0)  # inserted last, observed earlier
+    metric = refreshed(metric)
+    assert metric.current == 7.0
+    assert metric.last_reading_at == utc(2026, 1, 20, 8, 30, 0, 250000)
+    assert metric.last_reading_ts == utc(2026, 1, 20, 8, 30, 0, 250000).timestamp()
+    assert metric.progress == pytest.approx(0.07)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(1.4, 0.4), (2.0, 0.0), (0.5, 1.0), (2.6, 0.0), (0.2, 1.0), (1.25, 0.5)],
+)
+def test_progress_of_a_decreasing_metric(org, value, expected):
+    metric = MetricFactory(
+        goal=GoalFactory(organization=org), direction=MetricDirection.DECREASE, baseline=2.0, target=0.5
+    )
+    read(metric, utc(2026, 3, 1), 1.9)
+    read(metric, utc(2026, 3, 2), value)
+    metric = refreshed(metric)
+    assert metric.current == value
+    assert metric.progress == pytest.approx(expected)
+
+
+def test_a_metric_without_readings_has_no_derived_values(org):
+    metric = MetricFactory(goal=GoalFactory(organization=org))
+    reading = read(metric, utc(2026, 2, 1), 40.0)
+    metric = refreshed(metric)
+    assert (metric.current, metric.progress, metric.forecast) == (40.0, 0.4, 40.0)  # one point forecasts itself
+    reading.delete()
+    metric = refreshed(metric)
+    assert (metric.current, metric.last_reading_at, metric.last_reading_ts) == (None, None, None)
+    assert (metric.progress, metric.forecast) == (None, None)
+
+
+def test_forecast_is_exact_on_linear_readings(org):
+    metric = MetricFactory(goal=GoalFactory(organization=org))  # window 2026-01-01 .. 2026-12-31 UTC
+    origin = utc(2026, 6, 1, 12)
+    for day in range(10):
+        read(metric, origin + timedelta(days=day), 10.0 + 0.5 * day)
+    metric = refreshed(metric)
+    days_to_end = (utc(2027, 1, 1) - origin).total_seconds() / DAY
+    assert metric.forecast == pytest.approx(10.0 + 0.5 * days_to_end, rel=1e-9)
+    assert metric.current == 14.5
+
+
+def test_forecast_is_evaluated_at_the_end_of_due_on_in_the_org_time_zone():
+    org = OrganizationFactory(timezone="Asia/Tokyo")
+    metric = MetricFactory(goal=GoalFactory(organization=org))
+    origin = utc(2026, 6, 1)
+    for day in (0, 3, 7):
+        read(metric, origin + timedelta(days=day), 2.0 * day)
+    metric = refreshed(metric)
+    end = utc(2026, 12, 31, 15)  # midnight in Tokyo at the end of 2026-12-31
+    assert metric.window_end_ts == end.timestamp()
+    assert metric.forecast == pytest.approx(2.0 * (end - origin).total_seconds() / DAY, rel=1e-9)
+
+
+def test_forecast_uses_only_the_window_ending_at_the_latest_reading(org):
+    """Readings from 2020: none are recent relative to today, so the window must end at the
+    latest reading for the three on the line to be the ones that count."""
+    goal = GoalFactory(organization=org, starts_on=date(2020, 1, 1), due_on=date(2020, 12, 31))
+    metric = MetricFactory(goal=goal)
+    latest = utc(2020, 6, 30, 12, 0, 0, 250000)
+
+    def line(at: datetime) -> float:
+        return 50.0 + 1.5 * (at - latest).total_seconds() / DAY
+
+    edge = latest - timedelta(days=28)  # exactly window_days before the latest: inside
+    for at in (edge, latest - timedelta(days=10), latest):
+        read(metric, at, line(at))
+    read(metric, edge - timedelta(microseconds=1), -500.0)  # just outside, off the line
+    read(metric, utc(2020, 3, 1), 10_000.0)  # long before, off the line
+    metric = refreshed(metric)
+    assert metric.forecast == pytest.approx(line(utc(2021, 1, 1)), rel=1e-9)
+    assert metric.current == 50.0
+
+
+def test_forecast_uses_all_readings_when_fewer_than_three_fall_in_the_window(org):
+    goal = GoalFactory(organization=org, starts_on=date(2020, 1, 1), due_on=date(2020, 12, 31))
+    metric = MetricFactory(goal=goal)
+    readings = [(utc(2020, 1, 1), 0.0), (utc(2020, 2, 1), 10.0), (utc(2020, 6, 20), 50.0), (utc(2020, 6, 30), 52.0)]
+    for at, value in readings:
+        read(metric, at, value)
+    metric = refreshed(metric)
+    slope, intercept = statistics.linear_regression([at.timestamp() for at, _ in readings], [v for _, v in readings])
+    end_ts = utc(2021, 1, 1).timestamp()
+    assert metric.forecast == pytest.approx(slope * end_ts + intercept, rel=1e-9)
+    two_point_line = 52.0 + 0.2 * (end_ts - utc(2020, 6, 30).timestamp()) / DAY
+    assert metric.forecast != pytest.approx(two_point_line, rel=1e-3)
+
+
+def test_forecast_window_follows_the_org_setting():
+    org = OrganizationFactory(settings={"forecast_window_days": 7})
+    goal = GoalFactory(organization=org, starts_on=date(2020, 1, 1), due_on=date(2020, 12, 31))
+    metric = MetricFactory(goal=goal)
+    latest = utc(2020, 6, 30)
+    for days_before in (0, 2, 7):
+        read(metric, latest - timedelta(days=days_before), 100.0 - 3.0 * days_before)
+    for days_before in (8, 15, 27):  # inside the default 28 days, outside these 7
+        read(metric, latest - timedelta(days=days_before), 0.0)
+    metric = refreshed(metric)
+    assert metric.forecast == pytest.approx(100.0 + 3.0 * (utc(2021, 1, 1) - latest).total_seconds() / DAY, rel=1e-9)
+
+
+def test_each_metric_refreshed_together_gets_its_own_window(org):
+    """One refresh of two metrics: each window ends at that metric's own latest reading."""
+    goal = GoalFactory(organization=org, starts_on=date(2020, 1, 1), due_on=date(2020, 12, 31))
+    dense, sparse = MetricFactory(goal=goal), MetricFactory(goal=goal)
+    dense_latest = utc(2020, 3, 31)
+    for days_before in (0, 5, 20):
+        read(dense, dense_latest - timedelta(days=days_before), 40.0 - days_before)
+    read(dense, utc(2020, 1, 1), 900.0)  # off the line, outside dense's window
+    sparse_points = [(utc(2020, 3, 10), 1.0), (utc(2020, 9, 1), 5.0), (utc(2020, 9, 20), 7.0)]
+    for at, value in sparse_points:
+        read(sparse, at, value)  # only two within 28 days of 2020-09-20: all three count
+    metrics_refresh(org=org, metric_ids=[dense.id, sparse.id])
+    dense.refresh_from_db()
+    sparse.refresh_from_db()
+    end = utc(2021, 1, 1)
+    assert dense.forecast == pytest.approx(40.0 + (end - dense_latest).total_seconds() / DAY, rel=1e-9)
+    slope, intercept = statistics.linear_regression([at.timestamp() for at, _ in sparse_points], [1.0, 5.0, 7.0])
+    assert sparse.forecast == pytest.approx(slope * end.timestamp() + intercept, rel=1e-9)
+    assert (dense.current, sparse.current) == (40.0, 7.0)
+
+
+def test_refresh_touches_only_the_named_metrics(org):
+    goal = GoalFactory(organization=org)
+    named, other = MetricFactory(goal=goal), MetricFactory(goal=goal)
+    read(named, utc(2026, 5, 1), 30.0)
+    read(other, utc(2026, 5, 1), 60.0)
+    metrics_refresh(org=org, metric_ids=[named.id])
+    named.refresh_from_db()
+    other.refresh_from_db()
+    assert (named.current, other.current) == (30.0, None)
+
+
+# --- goals_refresh_progress --------------------------------------------------------------------
+
+
+def goal_with_progress(org, value: float | None, **fields) -> Goal:
+    """A goal with one metric whose stored progress is `value` (None: no readings)."""
+    goal = GoalFactory(organization=org, **fields)
+    MetricFactory(goal=goal, progress=value)
+    return goal
+
+
+def progress_of(goal: Goal) -> float | None:
+    goal.refresh_from_db()
+    return goal.progress
+
+
+def test_goal_progress_is_the_weighted_mean_of_its_metrics(org):
+    goal = GoalFactory(organization=org)
+    light = MetricFactory(goal=goal, weight=1.0)
+    heavy = MetricFactory(goal=goal, weight=3.0)
+    MetricFactory(goal=goal, weight=5.0)  # no readings: left out
+    read(light, utc(2026, 2, 1), 20.0)
+    read(heavy, utc(2026, 2, 1), 80.0)
+    metrics_refresh(org=org, metric_ids=[light.id, heavy.id])
+    goals_refresh_progress(org=org)
+    assert progress_of(goal) == pytest.approx((0.2 * 1 + 0.8 * 3) / 4)
+
+
+def test_a_goal_whose_metrics_have_no_readings_has_no_progress_even_with_children(org):
+    goal = goal_with_progress(org, None)
+    goal_with_progress(org, 0.7, parent=goal)
+    goals_refresh_progress(org=org)
+    assert progress_of(goal) is None
+
+
+def test_a_goal_without_metrics_rolls_up_its_children_by_weight(org):
+    parent = GoalFactory(organization=org)
+    goal_with_progress(org, 0.2, parent=parent, weight=1.0)
+    goal_with_progress(org, 0.6, parent=parent, weight=3.0)
+    goal_with_progress(org, None, parent=parent, weight=10.0)  # no data: left out
+    goals_refresh_progress(org=org)
+    assert progress_of(parent) == pytest.approx(0.5)
+
+
+def test_draft_and_cancelled_children_are_left_out(org):
+    parent = GoalFactory(organization=org)
+    for status, value in (("active", 0.2), ("achieved", 1.0), ("missed", 0.4), ("draft", 0.9), ("cancelled", 0.0)):
+        goal_with_progress(org, value, parent=parent, status=status)
+    goals_refresh_progress(org=org)
+    assert progress_of(parent) == pytest.approx((0.2 + 1.0 + 0.4) / 3)
+
+
+def test_only_excluded_or_empty_children_leave_no_progress(org):
+    parent = GoalFactory(organization=org)
+    goal_with_progress(org, 0.9, parent=parent, status="draft")
+    GoalFactory(organization=org, parent=parent)
+    goals_refresh_progress(org=org)
+    assert progress_of(parent) is None
+
+
+def test_progress_rolls_up_a_multi_level_chain(org):
+    company = GoalFactory(organization=org)
+    team = GoalFactory(organization=org, parent=company, weight=1.0)
+    squad = goal_with_progress(org, 0.3, parent=team)
+    sibling = goal_with_progress(org, 0.9, parent=company, weight=2.0)
+    paused = GoalFactory(organization=org, parent=company, status="draft", weight=100.0)
+    goal_with_progress(org, 0.0, parent=paused)  # under a draft goal: not counted in the company's
+    changed = goals_refresh_progress(org=org)
+    assert progress_of(squad) == pytest.approx(0.3)
+    assert progress_of(team) == pytest.approx(0.3)
+    assert progress_of(sibling) == pytest.approx(0.9)
+    assert progress_of(paused) == pytest.approx(0.0)
+    assert progress_of(company) == pytest.approx((0.3 * 1 + 0.9 * 2) / 3)
+    assert changed == 6
+    assert goals_refresh_progress(org=org) == 0  # nothing changed the second time
+
+
+def test_readings_flow_up_to_the_company_goal(org):
+    company = GoalFactory(organization=org)
+    team = GoalFactory(organization=org, parent=company)
+    metric = MetricFactory(goal=team, direction=MetricDirection.DECREASE, baseline=2.0, target=0.5)
+    read(metric, utc(2026, 4, 1), 1.4)
+    metrics_refresh(org=org, metric_ids=[metric.id])
+    goals_refresh_progress(org=org)
+    assert progress_of(team) == pytest.approx(0.4)
+    assert progress_of(company) == pytest.approx(0.4)
+
+
+def test_refresh_leaves_other_organizations_alone(org, other_org):
+    theirs = GoalFactory(organization=other_org, progress=0.75)
+    goal_with_progress(org, 0.5)
+    goals_refresh_progress(org=org)
+    assert progress_of(theirs) == 0.75
+
+
+# --- writes that move a window or the trend keep the stored values current ---------------------
+
+
+@pytest.fixture
+def admin_access(org, admin) -> Access:
+    return Access(org=org, user=admin, role=Role.ADMIN)
+
+
+def linear_metric(org, goal: Goal) -> Metric:
+    """A metric rising 1 a day from 0 on 2026-06-01 (UTC), refreshed."""
+    metric = MetricFactory(goal=goal)
+    for day in (0, 7, 14):
+        read(metric, utc(2026, 6, 1) + timedelta(days=day), float(day))
+    return refreshed(metric)
+
+
+def test_moving_a_metric_due_on_refreshes_its_forecast(org, admin_access):
+    metric = linear_metric(org, GoalFactory(organization=org))
+    assert metric.forecast == pytest.approx(214.0)
+    metric_update(access=admin_access, metric=metric, due_on=date(2026, 6, 30))
+    metric.refresh_from_db()
+    assert metric.window_end_ts == utc(2026, 7, 1).timestamp()
+    assert metric.forecast == pytest.approx(30.0)
+
+
+def test_moving_a_goal_due_on_refreshes_its_metrics_forecasts(org, admin_access):
+    goal = GoalFactory(organization=org)
+    metric = linear_metric(org, goal)
+    goal_update(access=admin_access, goal=goal, due_on=date(2026, 6, 30))
+    metric.refresh_from_db()
+    assert metric.window_end_ts == utc(2026, 7, 1).timestamp()
+    assert metric.forecast == pytest.approx(30.0)
+
+
+def test_changing_the_org_time_zone_moves_the_windows(org, admin_access):
+    goal = GoalFactory(organization=org)
+    metric = MetricFactory(goal=goal)
+    org_update(access=admin_access, timezone_name="Asia/Tokyo")
+    goal.refresh_from_db()
+    metric.refresh_from_db()
+    tokyo_start = utc(2025, 12, 31, 15).timestamp()
+    assert (goal.window_start_ts, metric.window_start_ts) == (tokyo_start, tokyo_start)
+
+
+def test_changing_forecast_window_days_refreshes_forecasts(org, admin_access):
+    metric = MetricFactory(goal=GoalFactory(organization=org))
+    read(metric, utc(2026, 6, 1) - timedelta(days=40), 1000.0)
+    for day in (0, 7, 14):
+        read(metric, utc(2026, 6, 1) + timedelta(days=day), float(day))
+    metric = refreshed(metric)
+    assert metric.forecast == pytest.approx(214.0)
+    org_update(access=admin_access, rule_settings={"forecast_window_days": 60})
+    metric.refresh_from_db()
+    points = [formulas.Point(r.observed_at.timestamp(), r.value) for r in metric.readings.all()]
+    assert metric.forecast == pytest.approx(formulas.least_squares_at(points, metric.window_end_ts))
