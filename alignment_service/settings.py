@@ -123,6 +123,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
 )
 CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_TIMEOUT_SECONDS
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -133,6 +134,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 OUTBOX_DRAIN_INTERVAL_SECONDS = env.float("OUTBOX_DRAIN_INTERVAL_SECONDS", default=10.0)
+RESCORE_INTERVAL_SECONDS = env.float("RESCORE_INTERVAL_SECONDS", default=900.0)
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
 OUTBOX_BROKER_BACKOFF_SECONDS = env.float("OUTBOX_BROKER_BACKOFF_SECONDS", default=5.0)
 
@@ -217,6 +219,10 @@ SPECTACULAR_SETTINGS = {
         "FeedbackKindEnum": "feedback.models.FeedbackKind",
         "GoalStatusEnum": "goals.models.GoalStatus",
         "FeedbackStatusEnum": "feedback.models.FeedbackStatus",
+        "ScoreSubjectTypeEnum": "feedback.models.SubjectType",
+        "CorrectionSubjectTypeEnum": "feedback.models.CorrectionSubject",
+        "WebhookEventTypeEnum": "alignment_service.notifications.models.WebhookEventType",
+        "WebhookDeliveryStatusEnum": "alignment_service.notifications.models.WebhookDeliveryStatus",
         "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
         "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum.choices",
         "ServerErrorEnum": "drf_standardized_errors.openapi_serializers.ServerErrorEnum.choices",
@@ -231,6 +237,16 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }
+
+# --- Webhooks ---------------------------------------------------------------------------------
+# Deliveries to private, loopback and link-local addresses are refused unless this is true
+# (`make run` sets it so that local receivers work).
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_DELIVER_INTERVAL_SECONDS = env.float("WEBHOOK_DELIVER_INTERVAL_SECONDS", default=10.0)
+WEBHOOK_DELIVERY_RETENTION_DAYS = 30
+WEBHOOK_DELIVERY_BATCH_SIZE = 20
+WEBHOOK_DELIVERY_CONCURRENCY = 8
 
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")

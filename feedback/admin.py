@@ -47,6 +47,12 @@ class FeedbackAdmin(admin.ModelAdmin):
     list_select_related = ["organization", "author"]
     inlines = [ReplyInline]
 
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        """No filtering by author in the URL: it would tell who wrote anonymous feedback."""
+        if lookup.startswith("author") and not (request and request.user.is_superuser):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
     def get_list_display(self, request: HttpRequest) -> Any:
         reveal = request.user.is_superuser
 

@@ -104,6 +104,18 @@ def _load(people: DemoPeople, today: date) -> None:
             f"assessed {team.name}: alignment {alignment}/5, confidence {conf}/5 ({quadrant.label.lower()})",
             when,
         )
+    for days_ago in range(3, PAST_DAYS, 7):
+        when = at(today, days_ago, 9)
+        check_ins.append(
+            CheckIn(
+                organization=org,
+                goal=company,
+                author=owner,
+                summary="Growth on plan overall; three teams need help.",
+                confidence=7,
+                created_at=when,
+            )
+        )
     CheckIn.objects.bulk_create(check_ins)
     Assessment.objects.bulk_create(assessments)
     _feedback(people, goals, today, entry)

@@ -130,6 +130,7 @@ class FeedbackReply(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     feedback = models.ForeignKey(Feedback, on_delete=models.CASCADE, related_name="replies")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    anonymous = models.BooleanField(default=False, help_text="The anonymous author of the feedback replying.")
     body = models.TextField()
     created_at = models.DateTimeField(default=now, editable=False)
 
@@ -139,3 +140,151 @@ class FeedbackReply(models.Model):
 
     def __str__(self) -> str:
         return f"Reply to {self.feedback_id}"
+
+
+class SubjectType(models.TextChoices):
+    GOAL = "goal", "Goal"
+    TEAM = "team", "Team"
+    ORG = "org", "Organization"
+
+
+class CorrectionSubject(models.TextChoices):
+    GOAL = "goal", "Goal"
+    TEAM = "team", "Team"
+
+
+class ScoreSnapshot(models.Model):
+    """An explainable score: `components` are weighted contributions in points that add up
+    to `score`. A new snapshot is written only when the score or a component changed."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    subject_type = models.CharField(max_length=8, choices=SubjectType.choices)
+    subject_id = models.CharField(max_length=64)
+    score = models.FloatField()
+    components = models.JSONField(default=dict)
+    computed_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["-computed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(score__gte=0) & Q(score__lte=100), name="score_range"),
+            models.UniqueConstraint(
+                fields=["organization", "subject_type", "subject_id", "computed_at"], name="score_snapshot_once"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "subject_type", "subject_id", "-computed_at"], name="score_subject"),
+            models.Index(fields=["organization", "-computed_at"], name="score_feed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_type} {self.subject_id}: {self.score}"
+
+
+class ScoreJob(models.Model):
+    """A requested recompute of an organization's scores, polled by the client."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"score job {self.pk} ({self.status})"
+
+
+class Trigger(models.TextChoices):
+    OFF_TRACK = "off_track", "Off track"
+    SCORE_BELOW_THRESHOLD = "score_below_threshold", "Score below threshold"
+    SCORE_DROP = "score_drop", "Score drop"
+    STALE_DATA = "stale_data", "Stale data"
+    STALE_CHECKIN = "stale_checkin", "Stale check-in"
+    LOW_CONFIDENCE = "low_confidence", "Low confidence"
+    HYPOTHESIS_BUSTED = "hypothesis_busted", "Hypothesis busted"
+    INTERVENTION = "intervention", "Intervention"
+    CRITICAL_QUADRANT = "critical_quadrant", "Critical quadrant"
+    INTERVENTION_OVERDUE = "intervention_overdue", "Intervention overdue"
+    HANDS_OFF_DRIFT = "hands_off_drift", "Hands-off drift"
+    PERMANENT_MICROMANAGEMENT = "permanent_micromanagement", "Permanent micromanagement"
+    MANUAL = "manual", "Manual"
+
+
+class Severity(models.TextChoices):
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    CRITICAL = "critical", "Critical"
+
+
+class CorrectionStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+    EXPIRED = "expired", "Expired"
+
+
+ACTIVE_CORRECTION = Q(status__in=[CorrectionStatus.OPEN, CorrectionStatus.ACKNOWLEDGED])
+
+
+class CourseCorrection(models.Model):
+    """A call to steer: opened by a rule (or a leader), closed when its condition clears.
+
+    At most one open or acknowledged correction per subject and trigger.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    subject_type = models.CharField(max_length=8, choices=CorrectionSubject.choices)
+    subject_id = models.CharField(max_length=64)
+    team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    trigger = models.CharField(max_length=32, choices=Trigger.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    detail = models.TextField()
+    recommended_mode = models.CharField(max_length=32, choices=LeadershipMode.choices, blank=True, default="")
+    status = models.CharField(max_length=14, choices=CorrectionStatus.choices, default=CorrectionStatus.OPEN)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    review_by = models.DateField(null=True, blank=True)
+    extension_reason = models.TextField(blank=True, default="")
+    extension_count = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(blank=True, default="")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "subject_type", "subject_id", "trigger"],
+                condition=ACTIVE_CORRECTION,
+                name="one_active_correction_per_subject_trigger",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "status"], name="correction_status"),
+            models.Index(fields=["organization", "subject_type", "subject_id"], name="correction_subject"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trigger} on {self.subject_type} {self.subject_id} ({self.status})"

@@ -6,9 +6,18 @@ from typing import Any
 from django.db.models import Count, QuerySet
 
 from alignment_service.api.access import Role
-from feedback.models import Assessment, CheckIn, Feedback, FeedbackReply, TargetType
+from feedback.models import (
+    Assessment,
+    CheckIn,
+    CourseCorrection,
+    Feedback,
+    FeedbackReply,
+    ScoreJob,
+    ScoreSnapshot,
+    TargetType,
+)
 from goals.models import Goal, StrategyPillar
-from teams.models import Membership, Organization, Team
+from teams.models import Membership, Organization, Team, TeamKind, TeamMember
 
 
 def checkin_list(*, org: Organization) -> QuerySet[CheckIn]:
@@ -70,3 +79,27 @@ def target_stewards(*, org: Organization, target_type: str, target: Any) -> set[
         return {target.lead_id} - {None}
     team = target.team
     return {target.owner_id, team.lead_id if team else None} - {None}
+
+
+def steering_members_above(*, org: Organization, team: Team) -> set[Any]:
+    """Members of the steering groups that are the team itself or one of its ancestors."""
+    teams = {t.id: t for t in Team.objects.filter(organization=org).only("id", "parent_id", "kind")}
+    steering, current, seen = [], teams.get(team.pk), set()
+    while current is not None and current.id not in seen:
+        seen.add(current.id)
+        if current.kind == TeamKind.STEERING_GROUP:
+            steering.append(current.id)
+        current = teams.get(current.parent_id) if current.parent_id else None
+    return set(TeamMember.objects.filter(team_id__in=steering).values_list("user_id", flat=True))
+
+
+def correction_list(*, org: Organization) -> QuerySet[CourseCorrection]:
+    return CourseCorrection.objects.filter(organization=org).order_by("-created_at", "-id")
+
+
+def score_list(*, org: Organization) -> QuerySet[ScoreSnapshot]:
+    return ScoreSnapshot.objects.filter(organization=org)
+
+
+def score_job(*, org: Organization, job_id: Any) -> ScoreJob | None:
+    return ScoreJob.objects.filter(organization=org, pk=job_id).first()

@@ -1,15 +1,32 @@
 """Writes for check-ins, assessments and feedback. Each owes the workers a rescore."""
 
+from datetime import date
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from alignment_service.activity.services import activity_record
 from alignment_service.api.access import Access
 from alignment_service.errors import Conflict, PermissionDenied, ValidationFailed
 from alignment_service.notifications.services import notify
+from alignment_service.notifications.webhooks import emit_event, redact_anonymous
+from alignment_service.outbox.services import outbox_enqueue
 from feedback import matrix, selectors
-from feedback.models import Assessment, CheckIn, Feedback, FeedbackKind, FeedbackReply, FeedbackStatus, TargetType
+from feedback.models import (
+    ACTIVE_CORRECTION,
+    Assessment,
+    CheckIn,
+    CorrectionStatus,
+    CourseCorrection,
+    Feedback,
+    FeedbackKind,
+    FeedbackReply,
+    FeedbackStatus,
+    ScoreJob,
+    TargetType,
+    Trigger,
+)
 from goals.models import Goal
 from goals.services import owe_rescore
 from teams.models import Team
@@ -30,6 +47,11 @@ def checkin_create(*, access: Access, goal: Goal, summary: str, confidence: int,
     activity_record(
         access=access, verb="checkin.created", subject_type="goal", subject_id=goal.pk,
         summary=f"checked in on '{goal.title}' with confidence {confidence}/10", data={"check_in": str(check_in.pk)},
+    )  # fmt: skip
+    emit_event(
+        org=access.org, event_type="checkin.created", event_key=f"checkin.created:{check_in.pk}",
+        data={"id": str(check_in.pk), "goal": str(goal.pk), "author": check_in.author_id, "summary": summary,
+              "confidence": confidence, "blockers": blockers},
     )  # fmt: skip
     owe_rescore(access.org)
     return check_in
@@ -89,6 +111,13 @@ def feedback_create(
         body=body[:1000], subject_type="feedback", subject_id=feedback.pk, dedupe_key=f"feedback.created:{feedback.pk}",
     )  # fmt: skip
     owe_rescore(access.org)
+    emit_event(
+        org=access.org, event_type="feedback.created", event_key=f"feedback.created:{feedback.pk}",
+        data=redact_anonymous({
+            "id": str(feedback.pk), "target_type": target_type, "target_id": feedback.target_id, "kind": kind,
+            "body": body, "anonymous": anonymous, "author": feedback.author_id,
+        }),
+    )  # fmt: skip
     return feedback
 
 
@@ -118,10 +147,15 @@ def feedback_set_status(*, access: Access, feedback: Feedback, status: str) -> F
 
 @transaction.atomic
 def feedback_reply(*, access: Access, feedback: Feedback, body: str) -> FeedbackReply:
-    reply = FeedbackReply.objects.create(organization=access.org, feedback=feedback, author=access.user, body=body)
+    """Reply to feedback; the anonymous author of the feedback stays anonymous in their replies."""
+    anonymous = feedback.anonymous and access.user is not None and feedback.author_id == access.user.pk
+    reply = FeedbackReply.objects.create(
+        organization=access.org, feedback=feedback, author=access.user, body=body, anonymous=anonymous
+    )
     activity_record(
         access=access, verb="feedback.replied", subject_type=feedback.target_type, subject_id=feedback.target_id,
         summary=f"replied to a {feedback.kind}", data={"feedback": str(feedback.pk), "reply": str(reply.pk)},
+        anonymous=anonymous,
     )  # fmt: skip
     recipients: set[Any] = {feedback.author_id} - {access.user.pk if access.user else None, None}
     notify(
@@ -129,3 +163,135 @@ def feedback_reply(*, access: Access, feedback: Feedback, body: str) -> Feedback
         body=body[:1000], subject_type="feedback", subject_id=feedback.pk, dedupe_key=f"feedback.replied:{reply.pk}",
     )  # fmt: skip
     return reply
+
+
+# --- Course corrections and scores ---------------------------------------------------------------
+
+
+def may_steer(access: Access, team: Team | None) -> bool:
+    """Admins, the subject team's lead, and members of a steering group above it may steer."""
+    if access.is_admin:
+        return True
+    if access.user is None or team is None:
+        return False
+    if team.lead_id == access.user.pk:
+        return True
+    return access.user.pk in selectors.steering_members_above(org=access.org, team=team)
+
+
+def _require_steerer(access: Access, team: Team | None) -> None:
+    if not may_steer(access, team):
+        raise PermissionDenied(
+            "Only the subject team's lead, a member of its steering group or an admin can steer this correction."
+        )
+
+
+def _announce(correction: CourseCorrection, event_type: str) -> None:
+    from feedback.engine import announce
+
+    announce(correction, event_type)
+
+
+@transaction.atomic
+def correction_open_manual(
+    *, access: Access, subject_type: str, subject: Goal | Team, detail: str, severity: str,
+    review_by: date | None = None, assignee: Any = None,
+) -> CourseCorrection:  # fmt: skip
+    team = subject.team if isinstance(subject, Goal) else subject
+    _require_steerer(access, team)
+    if CourseCorrection.objects.filter(
+        ACTIVE_CORRECTION, organization=access.org, subject_type=subject_type, subject_id=str(subject.pk),
+        trigger=Trigger.MANUAL,
+    ).exists():  # fmt: skip
+        raise Conflict("A manual correction is already open on this subject.", code="correction_exists")
+    correction = CourseCorrection.objects.create(
+        organization=access.org, subject_type=subject_type, subject_id=str(subject.pk), team=team,
+        trigger=Trigger.MANUAL, severity=severity, detail=detail, review_by=review_by, opened_by=access.user,
+        assignee=assignee or (team.lead if team else None),
+    )  # fmt: skip
+    activity_record(
+        access=access, verb="course_correction.opened", subject_type=subject_type, subject_id=subject.pk,
+        summary=f"opened a manual course correction: {detail[:200]}", data={"correction": str(correction.pk)},
+    )  # fmt: skip
+    _announce(correction, "course_correction.opened")
+    return correction
+
+
+def _lock_active(access: Access, correction: CourseCorrection) -> CourseCorrection:
+    correction = (
+        CourseCorrection.objects.select_for_update()
+        .select_related("team")
+        .get(pk=correction.pk, organization=access.org)
+    )
+    _require_steerer(access, correction.team)
+    if correction.status not in (CorrectionStatus.OPEN, CorrectionStatus.ACKNOWLEDGED):
+        raise Conflict(f"This correction is already {correction.status}.", code="correction_closed")
+    return correction
+
+
+@transaction.atomic
+def correction_acknowledge(*, access: Access, correction: CourseCorrection) -> CourseCorrection:
+    correction = _lock_active(access, correction)
+    if correction.status == CorrectionStatus.ACKNOWLEDGED:
+        return correction
+    correction.status = CorrectionStatus.ACKNOWLEDGED
+    correction.acknowledged_at = timezone.now()
+    correction.save(update_fields=["status", "acknowledged_at"])
+    activity_record(
+        access=access, verb="course_correction.acknowledged", subject_type=correction.subject_type,
+        subject_id=correction.subject_id, summary=f"acknowledged a {correction.trigger} correction",
+        data={"correction": str(correction.pk)},
+    )  # fmt: skip
+    _announce(correction, "course_correction.acknowledged")
+    return correction
+
+
+@transaction.atomic
+def correction_resolve(*, access: Access, correction: CourseCorrection, resolution: str) -> CourseCorrection:
+    correction = _lock_active(access, correction)
+    correction.status = CorrectionStatus.RESOLVED
+    correction.resolution = resolution
+    correction.resolved_at = timezone.now()
+    correction.resolved_by = access.user
+    correction.save(update_fields=["status", "resolution", "resolved_at", "resolved_by"])
+    activity_record(
+        access=access, verb="course_correction.resolved", subject_type=correction.subject_type,
+        subject_id=correction.subject_id, summary=f"resolved a {correction.trigger} correction",
+        data={"correction": str(correction.pk), "resolution": resolution},
+    )  # fmt: skip
+    _announce(correction, "course_correction.resolved")
+    owe_rescore(access.org)
+    return correction
+
+
+@transaction.atomic
+def correction_extend(
+    *, access: Access, correction: CourseCorrection, review_by: date, extension_reason: str
+) -> CourseCorrection:
+    """Move the review date, with a reason; every extension is counted (and watched)."""
+    correction = _lock_active(access, correction)
+    if review_by < timezone.now().date():
+        raise ValidationFailed("Must not be in the past.", code="past", attr="review_by")
+    old = correction.review_by
+    correction.review_by = review_by
+    correction.extension_reason = extension_reason
+    correction.extension_count += 1
+    correction.save(update_fields=["review_by", "extension_reason", "extension_count"])
+    activity_record(
+        access=access, verb="course_correction.extended", subject_type=correction.subject_type,
+        subject_id=correction.subject_id, summary=f"moved a correction's review date from {old} to {review_by}",
+        data={"correction": str(correction.pk), "old": str(old), "new": str(review_by), "reason": extension_reason},
+    )  # fmt: skip
+    owe_rescore(access.org)
+    return correction
+
+
+@transaction.atomic
+def score_job_request(*, access: Access) -> ScoreJob:
+    job = ScoreJob.objects.create(organization=access.org, requested_by=access.user)
+    outbox_enqueue(
+        org=access.org, task_name="feedback.run_score_job", kwargs={"org_id": str(access.org.pk), "job_id": str(job.pk)}
+    )
+    activity_record(access=access, verb="scores.recompute_requested", subject_type="org", subject_id=access.org.pk,
+                    summary="asked for the scores to be recomputed", data={"job": str(job.pk)})  # fmt: skip
+    return job

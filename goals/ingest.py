@@ -5,7 +5,7 @@ checked here with plain Python; the rules are those of `ReadingWriteSerializer`.
 """
 
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -135,6 +135,11 @@ def _observed_at(index: int, raw: Any, latest_allowed: datetime, errors: BatchEr
         return None
     if timezone.is_naive(parsed):
         errors.add(index, "observed_at", "Timestamps must include a UTC offset, e.g. 2026-01-31T09:00:00Z.")
+        return None
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:
+        errors.add(index, "observed_at", "This instant is out of range.")
         return None
     if parsed > latest_allowed:
         errors.add(index, "observed_at", "Must not be more than 5 minutes in the future.")

@@ -8,16 +8,18 @@ goal progress) are refreshed in the same transaction too, so reads reflect write
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import F, OuterRef, ProtectedError, RestrictedError, Subquery
+from django.db.models import OuterRef, ProtectedError, Q, RestrictedError, Subquery
 from django.utils import timezone
 
 from alignment_service.activity.services import activity_record
 from alignment_service.api.access import Access
 from alignment_service.errors import Conflict, PermissionDenied, PreconditionFailed, ValidationFailed
+from alignment_service.notifications.webhooks import emit_event
 from alignment_service.outbox.services import outbox_enqueue
 from goals import progress as formulas
 from goals.models import (
@@ -39,15 +41,33 @@ ROLLUP_EXCLUDED = (GoalStatus.DRAFT, GoalStatus.CANCELLED)
 
 
 def _record(
-    access: Access, verb: str, subject_type: str, subject_id: Any, summary: str, fields: dict[str, Any] | None = None
+    access: Access,
+    verb: str,
+    subject_type: str,
+    subject_id: Any,
+    summary: str,
+    fields: dict[str, Any] | None = None,
+    *,
+    data: dict[str, Any] | None = None,
 ) -> None:
-    """An activity entry; changed fields are listed by name (values may be objects)."""
-    data = {"fields": sorted(fields)} if fields else {}
+    """An activity entry with `data`; changed `fields` are listed by name (values may be objects)."""
+    data = dict(data or {})
+    if fields:
+        data["fields"] = sorted(fields)
     if fields and "strategies" in fields:
         data["strategies"] = [str(pk) for pk in fields["strategies"]]
     activity_record(
         access=access, verb=verb, subject_type=subject_type, subject_id=subject_id, summary=summary, data=data
     )
+
+
+def _emit_goal_event(org: Organization, event_type: str, goal: Goal) -> None:
+    data = {
+        "id": str(goal.pk), "title": goal.title, "team": str(goal.team_id) if goal.team_id else None,
+        "owner": goal.owner_id, "parent": str(goal.parent_id) if goal.parent_id else None, "status": goal.status,
+        "starts_on": goal.starts_on.isoformat(), "due_on": goal.due_on.isoformat(), "version": goal.version,
+    }  # fmt: skip
+    emit_event(org=org, event_type=event_type, data=data, event_key=f"{event_type}:{goal.pk}:{goal.version}")
 
 
 def owe_rescore(org: Organization) -> None:
@@ -226,9 +246,10 @@ def _require_goal_editor(access: Access, goal: Goal | None, team: Team | None) -
         return
     if (
         goal is not None
+        and team is not None
         and access.user is not None
         and goal.owner_id == access.user.pk
-        and goal.team_id == (team.pk if team else None)
+        and goal.team_id == team.pk
     ):
         return
     if team is None:
@@ -237,14 +258,22 @@ def _require_goal_editor(access: Access, goal: Goal | None, team: Team | None) -
 
 
 def _resolve_goal_dates(fields: dict[str, Any], goal: Goal | None) -> None:
-    cycle = fields.get("cycle", goal.cycle if goal else None)
+    """Dates not given come from the cycle named in this write (or, for a new goal, its cycle);
+    otherwise an existing goal keeps its dates, and a new one must give them."""
+    cycle = fields.get("cycle")
     for name, from_cycle in (("starts_on", "starts_on"), ("due_on", "ends_on")):
-        if fields.get(name) is None and (goal is None or name in fields or "cycle" in fields):
-            current = getattr(goal, name, None) if goal and "cycle" not in fields else None
-            fields[name] = getattr(cycle, from_cycle) if cycle else current
-    missing = [name for name in ("starts_on", "due_on") if fields.get(name) is None and goal is None]
-    if missing:
-        raise ValidationFailed("Give a cycle or both dates.", code="required", attr=missing[0])
+        if fields.get(name) is not None:
+            continue
+        if cycle is not None:
+            fields[name] = getattr(cycle, from_cycle)
+        else:
+            fields.pop(name, None)
+    if goal is None:
+        missing = [name for name in ("starts_on", "due_on") if name not in fields]
+        if missing:
+            raise DjangoValidationError(
+                {name: DjangoValidationError("Give a cycle or both dates.", code="required") for name in missing}
+            )
     _check_dates(fields.get("starts_on", goal and goal.starts_on), fields.get("due_on", goal and goal.due_on))
 
 
@@ -263,6 +292,7 @@ def goal_create(*, access: Access, strategies: Sequence[StrategyPillar] = (), **
     _set_strategies(goal, strategies)
     goals_refresh_progress(org=access.org)
     _record(access, "goal.created", "goal", goal.pk, f"created goal '{goal.title}'")
+    _emit_goal_event(access.org, "goal.created", goal)
     owe_rescore(access.org)
     return goal
 
@@ -297,6 +327,7 @@ def goal_update(
     goals_refresh_progress(org=access.org)
     changes = {**fields, **({"strategies": [p.pk for p in strategies]} if strategies is not None else {})}
     _record(access, "goal.updated", "goal", goal.pk, f"updated goal '{goal.title}'", changes)
+    _emit_goal_event(access.org, "goal.updated", goal)
     owe_rescore(access.org)
     return goal
 
@@ -456,7 +487,7 @@ def metric_update(
         _record(
             access, f"metric.{change.field}_changed", "metric", metric.pk,
             f"moved the {change.field} of '{metric.name}' from {change.old_value:g} to {change.new_value:g}",
-            {"field": change.field, "old": change.old_value, "new": change.new_value, "reason": reason},
+            data={"field": change.field, "old": change.old_value, "new": change.new_value, "reason": reason},
         )  # fmt: skip
     if set(fields) - {"baseline", "target"}:
         _record(access, "metric.updated", "metric", metric.pk, f"updated metric '{metric.name}'", fields)
@@ -514,19 +545,38 @@ def _as_datetime(value: Any) -> datetime | None:
 
 def _forecast_points(org: Organization, metrics: list[Any], window_days: int) -> dict[Any, list[formulas.Point]]:
     """Readings that form each metric's trend: the window ending at its latest reading, or all
-    of its readings when fewer than 3 fall in that window."""
-    ids = [metric.id for metric in metrics]
-    latest = Reading.objects.filter(metric=OuterRef("metric")).order_by("-observed_at").values("observed_at")[:1]
-    recent = (
-        Reading.objects.filter(organization=org, metric_id__in=ids)
-        .annotate(latest=Subquery(latest))
-        .filter(observed_at__gte=F("latest") - timedelta(days=window_days))
-    )
-    points = _points(recent)
-    sparse = [metric_id for metric_id in ids if len(points.get(metric_id, ())) < 3]
+    of its readings when fewer than 3 fall in that window.
+
+    Metrics are grouped by the day their window starts, so a batch that touched thousands of
+    metrics read on the same days needs a handful of conditions, not one per metric.
+    """
+    by_cutoff: dict[date, list[Any]] = defaultdict(list)
+    for metric in metrics:
+        latest = _as_datetime(metric.latest_at)
+        if latest is not None:
+            by_cutoff[_window_start_day(latest, window_days)].append(metric.id)
+    points: dict[Any, list[formulas.Point]] = defaultdict(list)
+    groups = sorted(by_cutoff.items())
+    for chunk in range(0, len(groups), 100):
+        condition = Q()
+        for cutoff, ids in groups[chunk : chunk + 100]:
+            condition |= Q(metric_id__in=ids, observed_at__gte=datetime.combine(cutoff, time.min, tzinfo=UTC))
+        points.update(_points(Reading.objects.filter(condition, organization=org)))
+    latest_by_metric = {m.id: _as_datetime(m.latest_at) for m in metrics}
+    for metric_id, metric_points in points.items():
+        latest = latest_by_metric[metric_id]
+        assert latest is not None
+        floor = latest.timestamp() - window_days * 86400
+        points[metric_id] = [p for p in metric_points if p.ts >= floor]
+    sparse = [metric.id for metric in metrics if len(points.get(metric.id, ())) < 3]
     if sparse:
         points.update(_points(Reading.objects.filter(organization=org, metric_id__in=sparse)))
     return points
+
+
+def _window_start_day(latest: datetime, window_days: int) -> date:
+    day = latest.astimezone(UTC).date()
+    return day - timedelta(days=window_days) if day > date.min + timedelta(days=window_days) else date.min
 
 
 def _points(readings: Any) -> dict[Any, list[formulas.Point]]:
@@ -596,13 +646,16 @@ def readings_ingest(*, access: Access, readings: Sequence[ReadingInput]) -> tupl
         _record(
             access, "reading.recorded", "metric", readings[0].metric.pk,
             f"recorded {readings[0].value:g} for metric {readings[0].metric.key}",
-            {"observed_at": readings[0].observed_at.isoformat(), "value": readings[0].value, "replaced": bool(updated)},
+            data={
+                "observed_at": readings[0].observed_at.isoformat(), "value": readings[0].value,
+                "replaced": bool(updated),
+            },
         )  # fmt: skip
     else:
         _record(
             access, "readings.ingested", "org", access.org.pk,
             f"ingested {len(readings)} readings for {len(metric_ids)} metric(s)",
-            {"created": created, "updated": updated, "metrics": len(metric_ids)},
+            data={"created": created, "updated": updated, "metrics": len(metric_ids)},
         )  # fmt: skip
     owe_rescore(access.org)
     return created, updated

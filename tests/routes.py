@@ -69,7 +69,10 @@ def org_routes() -> list[Route]:
 def populate(org: Any, owner: Any) -> None:
     """One of everything an organization owns, so that a route's ids name real objects."""
     from alignment_service.api.access import Access, Role, Scope
+    from alignment_service.notifications.models import WebhookEndpoint
+    from alignment_service.notifications.webhooks import webhook_ping, webhook_secret_new
     from feedback import services as feedback_services
+    from feedback.models import ScoreSnapshot
     from goals import services as goals_services
     from goals.models import Reading
     from teams import services
@@ -88,10 +91,23 @@ def populate(org: Any, owner: Any) -> None:
     feedback_services.checkin_create(access=access, goal=metric.goal, summary="Going well", confidence=7)
     feedback_services.assessment_create(access=access, team=team, alignment=4, confidence=2)
     feedback = feedback_services.feedback_create(
-        access=Access(org=org, user=member, role=Role.MEMBER), target_type="goal", target_id=str(metric.goal.pk),
-        kind="challenge", body="Is the hypothesis right?",
+        access=Access(org=org, user=member, role=Role.MEMBER),
+        target_type="goal",
+        target_id=str(metric.goal.pk),
+        kind="challenge",
+        body="Is the hypothesis right?",
     )
     feedback_services.feedback_reply(access=access, feedback=feedback, body="Let's look at the data.")
+    feedback_services.score_job_request(access=access)
+    ScoreSnapshot.objects.create(organization=org, subject_type="org", subject_id=str(org.pk), score=50, components={})
+    feedback_services.correction_open_manual(
+        access=access, subject_type="team", subject=team, detail="Pair with the platform team.", severity="warning"
+    )
+    # Made directly rather than through webhook_endpoint_create, whose URL check would resolve DNS.
+    endpoint = WebhookEndpoint.objects.create(
+        organization=org, url="https://hooks.example.com/alignment", secret=webhook_secret_new(), created_by=owner
+    )
+    webhook_ping(access=access, endpoint=endpoint)
 
 
 def fill(route: Route, org: Any) -> str:

@@ -20,6 +20,12 @@ class ActivityAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.get_fields(request, obj)
 
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        """No filtering by actor in the URL: it would tell who is behind anonymous entries."""
+        if lookup.startswith("actor_user") and not (request and request.user.is_superuser):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
     def get_list_display(self, request: HttpRequest) -> Any:
         reveal = request.user.is_superuser
 

@@ -42,7 +42,9 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         self.access = resolve_access(request, kwargs["org"])
-        self.check_access(self.action or (request.method or "").lower())
+        if self.action is None:
+            raise exceptions.MethodNotAllowed(request.method or "")
+        self.check_access(self.action)
 
     def check_access(self, action: str) -> None:
         if self.access.is_api_key:

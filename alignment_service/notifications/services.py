@@ -7,7 +7,9 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from alignment_service.notifications.email import EMAIL_KINDS
 from alignment_service.notifications.models import Notification
+from alignment_service.outbox.services import outbox_enqueue
 
 
 def notify(
@@ -29,8 +31,15 @@ def notify(
         )
         for recipient_id in sorted(set(recipient_ids))
     ]  # fmt: skip
-    created = Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(created)
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    if rows and kind in EMAIL_KINDS:
+        outbox_enqueue(
+            org=org,
+            task_name="notifications.email_pending",
+            kwargs={"org_id": str(org.pk)},
+            dedupe_key=f"email:{org.pk}",
+        )
+    return len(rows)
 
 
 def notification_mark_read(*, notification: Notification) -> Notification:

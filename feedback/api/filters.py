@@ -2,7 +2,22 @@ import django_filters
 from django.db.models import QuerySet
 
 from alignment_service.api.filters import AwareDateTimeFilter
-from feedback.models import Assessment, CheckIn, Feedback, FeedbackKind, FeedbackStatus, Quadrant, TargetType
+from feedback.models import (
+    Assessment,
+    CheckIn,
+    CorrectionStatus,
+    CorrectionSubject,
+    CourseCorrection,
+    Feedback,
+    FeedbackKind,
+    FeedbackStatus,
+    Quadrant,
+    ScoreSnapshot,
+    Severity,
+    SubjectType,
+    TargetType,
+    Trigger,
+)
 
 
 class CheckInFilter(django_filters.FilterSet):
@@ -48,3 +63,27 @@ class FeedbackFilter(django_filters.FilterSet):
 
     def by_author(self, queryset: QuerySet[Feedback], name: str, value: int) -> QuerySet[Feedback]:
         return queryset.filter(author_id=value, anonymous=False)
+
+
+class ScoreFilter(django_filters.FilterSet):
+    subject_type = django_filters.ChoiceFilter(choices=SubjectType.choices)
+    subject_id = django_filters.CharFilter()
+    since = AwareDateTimeFilter(field_name="computed_at", lookup_expr="gte")
+
+    class Meta:
+        model = ScoreSnapshot
+        fields = ["subject_type", "subject_id", "since"]
+
+
+class CourseCorrectionFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=CorrectionStatus.choices)
+    trigger = django_filters.MultipleChoiceFilter(choices=Trigger.choices)
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
+    subject_type = django_filters.ChoiceFilter(choices=CorrectionSubject.choices)
+    subject_id = django_filters.CharFilter()
+    team = django_filters.UUIDFilter(field_name="team_id")
+    assignee = django_filters.NumberFilter(field_name="assignee_id")
+
+    class Meta:
+        model = CourseCorrection
+        fields = ["status", "trigger", "severity", "subject_type", "subject_id", "team", "assignee"]

@@ -5,7 +5,22 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from feedback.models import Assessment, CheckIn, Feedback, FeedbackKind, FeedbackReply, FeedbackStatus, TargetType
+from feedback import selectors
+from feedback.models import (
+    Assessment,
+    CheckIn,
+    CorrectionSubject,
+    CourseCorrection,
+    Feedback,
+    FeedbackKind,
+    FeedbackReply,
+    FeedbackStatus,
+    LeadershipMode,
+    ScoreJob,
+    ScoreSnapshot,
+    Severity,
+    TargetType,
+)
 from goals.api.serializers import org_related
 from goals.models import Goal
 from teams.models import Team
@@ -61,6 +76,8 @@ class FeedbackSerializer(serializers.ModelSerializer):
 
 
 class FeedbackCreateSerializer(serializers.Serializer):
+    """Names a missing or unknown target together with any other problem."""
+
     target_type = serializers.ChoiceField(choices=TargetType.choices)
     target_id = serializers.CharField(
         max_length=64,
@@ -73,10 +90,34 @@ class FeedbackCreateSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=10_000)
     anonymous = serializers.BooleanField(default=False, help_text="Hide your name from everyone but admins.")
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["target_type"] != TargetType.DIRECTION and not attrs.get("target_id"):
-            raise serializers.ValidationError({"target_id": "Name the goal, team or pillar."}, code="required")
-        return attrs
+    def to_internal_value(self, data: Any) -> Any:
+        errors: dict[str, Any] = {}
+        value = None
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            errors = dict(exc.detail) if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        target_error = self._target_error(data)
+        if target_error and "target_id" not in errors:
+            errors["target_id"] = [target_error]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+    def _target_error(self, data: Any) -> Any:
+        target_type = data.get("target_type") if hasattr(data, "get") else None
+        if target_type not in TargetType.values or target_type == TargetType.DIRECTION:
+            return None
+        target_id = data.get("target_id")
+        if not target_id:
+            return serializers.ErrorDetail("Name the goal, team or pillar.", code="required")
+        org = self.context.get("org")
+        if (
+            org is not None
+            and selectors.feedback_target(org=org, target_type=target_type, target_id=str(target_id)) is None
+        ):
+            return serializers.ErrorDetail("No such target in this organization.", code="does_not_exist")
+        return None
 
 
 class FeedbackUpdateSerializer(serializers.Serializer):
@@ -84,10 +125,105 @@ class FeedbackUpdateSerializer(serializers.Serializer):
 
 
 class FeedbackReplySerializer(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField()
+
     class Meta:
         model = FeedbackReply
-        fields = ["id", "feedback", "author", "body", "created_at"]
+        fields = ["id", "feedback", "author", "anonymous", "body", "created_at"]
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_author(self, reply: FeedbackReply) -> Any:
+        if reply.anonymous and not self.context["access"].is_admin:
+            return None
+        return reply.author_id
 
 
 class FeedbackReplyCreateSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=10_000)
+
+
+class ScoreSnapshotSerializer(serializers.ModelSerializer):
+    components = serializers.DictField(
+        child=serializers.FloatField(), help_text="Points per component; they add up to `score`."
+    )
+
+    class Meta:
+        model = ScoreSnapshot
+        fields = ["id", "subject_type", "subject_id", "score", "components", "computed_at"]
+
+
+class ScoreJobSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ScoreJob
+        fields = ["id", "status", "url", "created_at", "started_at", "finished_at"]
+
+    def get_url(self, job: ScoreJob) -> str:
+        request = self.context["request"]
+        return request.build_absolute_uri(f"/api/v1/orgs/{job.organization.slug}/scores/jobs/{job.pk}/")
+
+
+class CourseCorrectionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CourseCorrection
+        fields = [
+            "id", "subject_type", "subject_id", "team", "trigger", "severity", "detail", "recommended_mode", "status",
+            "assignee", "opened_by", "review_by", "extension_reason", "extension_count", "created_at",
+            "acknowledged_at", "resolved_at", "resolution",
+        ]  # fmt: skip
+
+
+class CourseCorrectionCreateSerializer(serializers.Serializer):
+    subject_type = serializers.ChoiceField(choices=CorrectionSubject.choices)
+    subject_id = serializers.UUIDField()
+    detail = serializers.CharField(max_length=5000, help_text="What must change, and why.")
+    severity = serializers.ChoiceField(choices=Severity.choices, default=Severity.WARNING)
+    review_by = serializers.DateField(required=False, allow_null=True)
+
+
+class CourseCorrectionExtendSerializer(serializers.Serializer):
+    review_by = serializers.DateField()
+    extension_reason = serializers.CharField(max_length=5000, help_text="Why the intervention needs more time.")
+
+
+class CourseCorrectionResolveSerializer(serializers.Serializer):
+    resolution = serializers.CharField(max_length=5000)
+
+
+class DashboardScoreSerializer(serializers.Serializer):
+    score = serializers.FloatField(allow_null=True)
+    trend = serializers.FloatField(allow_null=True, help_text="Change over the last 7 days, in points.")
+
+
+class HealthCountsSerializer(serializers.Serializer):
+    on_track = serializers.IntegerField()
+    at_risk = serializers.IntegerField()
+    off_track = serializers.IntegerField()
+    no_data = serializers.IntegerField()
+
+
+class DashboardTeamSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    score = serializers.FloatField(allow_null=True)
+    trend = serializers.FloatField(allow_null=True)
+    goals = HealthCountsSerializer()
+    open_corrections = serializers.IntegerField()
+    recommended_mode = serializers.ChoiceField(choices=LeadershipMode.choices, allow_null=True)
+
+
+class OpportunitySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    title = serializers.CharField()
+    team = serializers.UUIDField(source="team_id", allow_null=True)
+    progress = serializers.FloatField()
+    expected_progress = serializers.FloatField()
+
+
+class DashboardSerializer(serializers.Serializer):
+    org = DashboardScoreSerializer()
+    teams = DashboardTeamSerializer(many=True)
+    risks = CourseCorrectionSerializer(many=True)
+    opportunities = OpportunitySerializer(many=True)
+    leadership_signals = CourseCorrectionSerializer(many=True)

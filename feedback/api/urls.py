@@ -1,3 +1,4 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from feedback.api import views
@@ -11,4 +12,10 @@ router.register(rf"{ORG}/feedback", views.FeedbackViewSet, basename="feedback")
 router.register(
     rf"{ORG}/feedback/(?P<feedback_pk>[^/.]+)/replies", views.FeedbackReplyViewSet, basename="feedback-reply"
 )
-urlpatterns = router.urls
+router.register(rf"{ORG}/scores", views.ScoreViewSet, basename="score")
+router.register(rf"{ORG}/course-corrections", views.CourseCorrectionViewSet, basename="course-correction")
+
+urlpatterns = [
+    path("orgs/<slug:org>/dashboard/", views.DashboardViewSet.as_view({"get": "retrieve"}), name="dashboard"),
+    *router.urls,
+]

@@ -1,17 +1,28 @@
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from alignment_service.api.access import Role
+from alignment_service.api.pagination import CursorPagination
 from alignment_service.api.views import OrgScopedViewSet
 from feedback import selectors, services
 from feedback.api import serializers as s
-from feedback.api.filters import AssessmentFilter, CheckInFilter, FeedbackFilter
-from feedback.models import Assessment, CheckIn, Feedback, FeedbackReply
-from teams.models import Organization
+from feedback.api.filters import AssessmentFilter, CheckInFilter, CourseCorrectionFilter, FeedbackFilter, ScoreFilter
+from feedback.dashboard import dashboard
+from feedback.models import Assessment, CheckIn, CourseCorrection, Feedback, FeedbackReply, ScoreJob, ScoreSnapshot
+from goals.models import Goal
+from teams.models import Organization, Team
+
+
+class ScoreCursorPagination(CursorPagination):
+    ordering = ("-computed_at", "-id")
+
 
 READ_AS_VIEWER_CREATE_AS_MEMBER = {"list": Role.VIEWER, "retrieve": Role.VIEWER, "create": Role.MEMBER}
 
@@ -116,3 +127,101 @@ class FeedbackReplyViewSet(CreateViaServiceMixin, mixins.ListModelMixin, OrgScop
 
     def create_kwargs(self, validated: dict[str, Any]) -> dict[str, Any]:
         return {**validated, "feedback": self.feedback}
+
+
+@extend_schema(tags=["scores"])
+class ScoreViewSet(mixins.ListModelMixin, OrgScopedViewSet):
+    """Score snapshots, newest first: each one's components add up to its score."""
+
+    model = ScoreSnapshot
+    parent_models = {"job_id": ScoreJob}
+    serializer_class = s.ScoreSnapshotSerializer
+    pagination_class = ScoreCursorPagination
+    filterset_class = ScoreFilter
+    ordering_fields: list[str] = []
+    required_roles = {"list": Role.VIEWER, "recompute": Role.ADMIN, "job": Role.VIEWER}
+
+    def get_org_queryset(self, org: Organization) -> Any:
+        return selectors.score_list(org=org)
+
+    @extend_schema(request=None, responses={202: s.ScoreJobSerializer})
+    @action(detail=False, methods=["post"])
+    def recompute(self, request: Request, org: str) -> Response:
+        job = services.score_job_request(access=self.access)
+        return Response(s.ScoreJobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        responses=s.ScoreJobSerializer,
+        parameters=[OpenApiParameter("job_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+    )
+    @action(detail=False, methods=["get"], url_path=r"jobs/(?P<job_id>[^/.]+)")
+    def job(self, request: Request, org: str, job_id: str) -> Response:
+        job = self.object_in_org(ScoreJob, job_id)
+        return Response(s.ScoreJobSerializer(job, context={"request": request}).data)
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.CourseCorrectionCreateSerializer, responses={201: s.CourseCorrectionSerializer}),
+    partial_update=extend_schema(request=s.CourseCorrectionExtendSerializer, responses=s.CourseCorrectionSerializer),
+)
+@extend_schema(tags=["course corrections"])
+class CourseCorrectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    """Calls to steer, opened by the engine's rules or by a leader (`manual`)."""
+
+    model = CourseCorrection
+    serializer_class = s.CourseCorrectionSerializer
+    filterset_class = CourseCorrectionFilter
+    ordering_fields = ["created_at", "severity", "review_by"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    required_roles = {
+        "list": Role.VIEWER, "retrieve": Role.VIEWER, "create": Role.MEMBER, "partial_update": Role.MEMBER,
+        "acknowledge": Role.MEMBER, "resolve": Role.MEMBER,
+    }  # fmt: skip
+
+    def get_org_queryset(self, org: Organization) -> Any:
+        return selectors.correction_list(org=org)
+
+    def create(self, request: Request, org: str) -> Response:
+        data = s.CourseCorrectionCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        model = Goal if values["subject_type"] == "goal" else Team
+        subject = model.objects.filter(organization=self.org, pk=values.pop("subject_id")).first()
+        if subject is None:
+            raise ValidationError({"subject_id": ["No such goal or team in this organization."]}, code="does_not_exist")
+        correction = services.correction_open_manual(access=self.access, subject=subject, **values)
+        return Response(self.get_serializer(correction).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, org: str, pk: str) -> Response:
+        data = s.CourseCorrectionExtendSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        correction = services.correction_extend(access=self.access, correction=self.get_object(), **data.validated_data)
+        return Response(self.get_serializer(correction).data)
+
+    @extend_schema(request=None, responses=s.CourseCorrectionSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, org: str, pk: str) -> Response:
+        correction = services.correction_acknowledge(access=self.access, correction=self.get_object())
+        return Response(self.get_serializer(correction).data)
+
+    @extend_schema(request=s.CourseCorrectionResolveSerializer, responses=s.CourseCorrectionSerializer)
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, org: str, pk: str) -> Response:
+        data = s.CourseCorrectionResolveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        correction = services.correction_resolve(
+            access=self.access, correction=self.get_object(), **data.validated_data
+        )
+        return Response(self.get_serializer(correction).data)
+
+
+class DashboardViewSet(OrgScopedViewSet):
+    model = ScoreSnapshot
+    required_roles = {"retrieve": Role.VIEWER}
+
+    def get_org_queryset(self, org: Organization) -> Any:
+        return selectors.score_list(org=org)
+
+    @extend_schema(responses=s.DashboardSerializer, tags=["dashboard"], summary="Everything an all-hands needs")
+    def retrieve(self, request: Request, org: str) -> Response:
+        return Response(s.DashboardSerializer(dashboard(org=self.org)).data)

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from alignment_service.api.fields import AwareDateTimeField, FiniteFloatField, OrgScopedRelatedField
+from alignment_service.api.serializers import DateOrderMixin
 from goals import progress as formulas
 from goals.models import (
     Cycle,
@@ -95,15 +96,11 @@ class CycleSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "starts_on", "ends_on", "created_at"]
 
 
-class CycleWriteSerializer(serializers.Serializer):
+class CycleWriteSerializer(DateOrderMixin, serializers.Serializer):
+    date_order = ("starts_on", "ends_on")
     name = serializers.CharField(max_length=100)
     starts_on = serializers.DateField()
     ends_on = serializers.DateField()
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if "starts_on" in attrs and "ends_on" in attrs and attrs["ends_on"] < attrs["starts_on"]:
-            raise serializers.ValidationError({"ends_on": "Must not be before starts_on."}, code="date_order")
-        return attrs
 
 
 # --- Goals ------------------------------------------------------------------------------------
@@ -127,7 +124,8 @@ class GoalSerializer(serializers.ModelSerializer):
         return [str(link.pillar_id) for link in goal.strategy_links.all()]
 
 
-class GoalWriteSerializer(serializers.Serializer):
+class GoalWriteSerializer(DateOrderMixin, serializers.Serializer):
+    date_order = ("starts_on", "due_on")
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=10_000, allow_blank=True, required=False)
     team = org_related(Team, allow_null=True, required=False, help_text="Null for a company goal.")
@@ -145,12 +143,6 @@ class GoalWriteSerializer(serializers.Serializer):
         if value <= 0:
             raise serializers.ValidationError("Must be greater than 0.", code="min_value")
         return value
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        starts_on, due_on = attrs.get("starts_on"), attrs.get("due_on")
-        if starts_on and due_on and due_on < starts_on:
-            raise serializers.ValidationError({"due_on": "Must not be before starts_on."}, code="date_order")
-        return attrs
 
 
 # --- Metrics and readings ---------------------------------------------------------------------
@@ -180,7 +172,8 @@ def time_now() -> float:
     return timezone.now().timestamp()
 
 
-class MetricWriteSerializer(serializers.Serializer):
+class MetricWriteSerializer(DateOrderMixin, serializers.Serializer):
+    date_order = ("starts_on", "due_on")
     goal = org_related(Goal)
     name = serializers.CharField(max_length=200)
     key = serializers.SlugField(max_length=100, help_text="Unique in the organization; what integrations name.")
@@ -207,9 +200,6 @@ class MetricWriteSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"target": "Must differ from the baseline."}, code="baseline_equals_target"
             )
-        starts_on, due_on = attrs.get("starts_on"), attrs.get("due_on")
-        if starts_on and due_on and due_on < starts_on:
-            raise serializers.ValidationError({"due_on": "Must not be before starts_on."}, code="date_order")
         return attrs
 
 

@@ -1,0 +1,446 @@
+"""Signed webhooks: endpoints, emitting events, and delivering them at least once.
+
+`emit_event` is what every app calls, inside the transaction that made the change: it freezes
+the payload into one pending `WebhookDelivery` per subscribed endpoint and owes a
+`webhooks.deliver_due` run through the outbox, so nothing is sent unless the change commits
+and nothing is sent from inside a transaction. `webhooks_deliver_due` (the outbox kick and a
+beat job every few seconds) claims due deliveries, sends them outside any transaction
+(`delivery.attempt`) and records the outcome. The retry schedule lives in the database
+(`next_attempt_at`), never in a Celery countdown, so a lost task or a restarted worker loses
+nothing; a worker killed mid-attempt leaves a `delivering` row whose lease expires and is
+claimed again.
+
+Payloads are shown to outside systems: callers must never put the author of anonymous feedback
+in `data`. `emit_event` enforces it anyway with `redact_anonymous`.
+"""
+
+import base64
+import json
+import logging
+import random
+import secrets
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+
+from alignment_service.activity.services import activity_record
+from alignment_service.api.access import Access, Role
+from alignment_service.errors import Conflict, ValidationFailed
+from alignment_service.notifications import delivery, ssrf
+from alignment_service.notifications.models import (
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+    WebhookEventType,
+)
+from alignment_service.notifications.services import notify
+from alignment_service.outbox.services import outbox_enqueue
+
+logger = logging.getLogger(__name__)
+
+EVENT_TYPES: tuple[str, ...] = tuple(WebhookEventType.values)
+SECRET_PREFIX = "whsec_"
+DELIVER_TASK = "webhooks.deliver_due"
+
+#: Delay before each attempt, in seconds: the first at once, then backing off to 10 hours,
+#: about 27.5 hours in all. Each delay after the first varies by ±10 % (jitter) so that
+#: deliveries failing together do not all come back together.
+RETRY_DELAYS_SECONDS: tuple[int, ...] = (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
+JITTER = 0.1
+#: Grace beyond the attempt timeout after which a `delivering` row is presumed abandoned.
+LEASE_GRACE_SECONDS = 60
+
+_random = random.SystemRandom()
+
+_EVENT_NAMESPACE = uuid.UUID("6f1d4c52-3b9e-4f7e-9a2c-6a0f3e8b1d27")
+
+
+# --- Payloads -------------------------------------------------------------------------------------
+
+
+def event_id_for(*, org: Any, event_type: str, event_key: str) -> str:
+    """The event's stable id: the same org, type and key always give the same id."""
+    return "evt_" + uuid.uuid5(_EVENT_NAMESPACE, f"{org.pk}:{event_type}:{event_key}").hex
+
+
+def redact_anonymous(data: Any) -> Any:
+    """A copy of `data` in which every object marked `"anonymous": true` has lost its author
+    (`author`, `author_id`): anonymous feedback must never reveal who gave it."""
+    if isinstance(data, dict):
+        hidden = {"author", "author_id"} if data.get("anonymous") is True else set()
+        return {key: redact_anonymous(value) for key, value in data.items() if key not in hidden}
+    if isinstance(data, list | tuple):
+        return [redact_anonymous(item) for item in data]
+    return data
+
+
+def _freeze(event_type: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The body every attempt sends, in JSON types only (dates, UUIDs and decimals as strings)."""
+    encoded = DjangoJSONEncoder().encode(redact_anonymous(data))
+    return {"type": event_type, "timestamp": now.astimezone(UTC).isoformat(), "data": json.loads(encoded)}
+
+
+# --- Emitting ---------------------------------------------------------------------------------------
+
+
+def _create_deliveries(
+    *, org: Any, endpoints: Iterable[WebhookEndpoint], event_type: str, data: dict[str, Any], event_key: str
+) -> list[WebhookDelivery]:
+    now = timezone.now()
+    event_id = event_id_for(org=org, event_type=event_type, event_key=event_key)
+    payload = _freeze(event_type, data, now)
+    rows = [
+        WebhookDelivery(
+            organization=org, endpoint=endpoint, event_id=event_id, event_type=event_type, payload=payload,
+            next_attempt_at=now, created_at=now,
+        )
+        for endpoint in endpoints
+    ]  # fmt: skip
+    if not rows:
+        return []
+    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+    outbox_enqueue(org=org, task_name=DELIVER_TASK, kwargs={}, dedupe_key=DELIVER_TASK)
+    return rows
+
+
+@transaction.atomic
+def emit_event(*, org: Any, event_type: str, data: dict[str, Any], event_key: str) -> int:
+    """Owe `event_type` with `data` to every active endpoint of `org` subscribed to it.
+
+    Call it inside the transaction that made the change: the deliveries and the outbox row
+    commit (or roll back) with it. `event_key` names the event for its caller (e.g.
+    `"course_correction.opened:<id>"`); emitting the same key again adds nothing. Returns the
+    number of endpoints the event is owed to.
+    """
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"Unknown webhook event type {event_type!r}.")
+    endpoints = [
+        endpoint
+        for endpoint in WebhookEndpoint.objects.filter(organization=org, active=True).only("id", "events")
+        if endpoint.subscribes_to(event_type)
+    ]
+    return len(_create_deliveries(org=org, endpoints=endpoints, event_type=event_type, data=data, event_key=event_key))
+
+
+# --- Endpoints ------------------------------------------------------------------------------------
+
+
+def webhook_secret_new() -> str:
+    """`whsec_` + base64 of 32 random bytes, the Standard Webhooks secret format."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def webhook_url_check(url: str) -> None:
+    """Refuse a URL that points where webhooks may not go (`ValidationFailed` on `url`)."""
+    try:
+        ssrf.check_url(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS)
+    except ssrf.UnsafeURL as exc:
+        raise ValidationFailed(str(exc), code="unsafe_url", attr="url") from None
+
+
+def webhook_events_check(events: list[str]) -> list[str]:
+    """The subscribed event types, de-duplicated; unknown ones are refused (`events.N`)."""
+    for index, event in enumerate(events):
+        if event not in EVENT_TYPES:
+            raise ValidationFailed(
+                f'"{event}" is not a valid event type.', code="invalid_choice", attr=f"events.{index}"
+            )
+    return list(dict.fromkeys(events))
+
+
+@transaction.atomic
+def webhook_endpoint_create(
+    *, access: Access, url: str, events: list[str] | None = None, description: str = "", active: bool = True
+) -> WebhookEndpoint:
+    """A new endpoint with a new secret (the caller shows `endpoint.secret` once)."""
+    webhook_url_check(url)
+    endpoint = WebhookEndpoint.objects.create(
+        organization=access.org, url=url, events=webhook_events_check(events or []), description=description,
+        active=active, secret=webhook_secret_new(), created_by=access.user,
+        disabled_at=None if active else timezone.now(), disabled_reason="" if active else "Created inactive.",
+    )  # fmt: skip
+    activity_record(
+        access=access, verb="webhook.created", subject_type="webhook", subject_id=endpoint.pk,
+        summary=f"added webhook {url}", data={"events": endpoint.events},
+    )  # fmt: skip
+    return endpoint
+
+
+@transaction.atomic
+def webhook_endpoint_update(*, access: Access, endpoint: WebhookEndpoint, **fields: Any) -> WebhookEndpoint:
+    """Change `url`, `events`, `active` or `description`. Reactivating clears the disabling and
+    the failure count; deactivating records who did it."""
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk, organization=access.org)
+    changed: dict[str, Any] = {}
+    if "url" in fields and fields["url"] != endpoint.url:
+        webhook_url_check(fields["url"])
+        endpoint.url = changed["url"] = fields["url"]
+    if "events" in fields:
+        events = webhook_events_check(fields["events"])
+        if events != endpoint.events:
+            endpoint.events = changed["events"] = events
+    if "description" in fields and fields["description"] != endpoint.description:
+        endpoint.description = changed["description"] = fields["description"]
+    if "active" in fields and fields["active"] != endpoint.active:
+        endpoint.active = changed["active"] = fields["active"]
+        if endpoint.active:
+            endpoint.disabled_at, endpoint.disabled_reason, endpoint.consecutive_failures = None, "", 0
+        else:
+            endpoint.disabled_at, endpoint.disabled_reason = timezone.now(), "Deactivated by an admin."
+    if changed:
+        endpoint.save()
+        activity_record(
+            access=access, verb="webhook.updated", subject_type="webhook", subject_id=endpoint.pk,
+            summary=f"changed webhook {endpoint.url} ({', '.join(sorted(changed))})", data=changed,
+        )  # fmt: skip
+    return endpoint
+
+
+@transaction.atomic
+def webhook_endpoint_delete(*, access: Access, endpoint: WebhookEndpoint) -> None:
+    deleted, _ = WebhookEndpoint.objects.filter(pk=endpoint.pk, organization=access.org).delete()
+    if deleted:
+        activity_record(
+            access=access, verb="webhook.deleted", subject_type="webhook", subject_id=endpoint.pk,
+            summary=f"removed webhook {endpoint.url}",
+        )  # fmt: skip
+
+
+@transaction.atomic
+def webhook_secret_rotate(*, access: Access, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """A new secret, effective at once: every attempt from now on is signed with it."""
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk, organization=access.org)
+    endpoint.secret = webhook_secret_new()
+    endpoint.save(update_fields=["secret"])
+    activity_record(
+        access=access, verb="webhook.secret_rotated", subject_type="webhook", subject_id=endpoint.pk,
+        summary=f"rotated the secret of webhook {endpoint.url}",
+    )  # fmt: skip
+    return endpoint
+
+
+def _require_active(endpoint: WebhookEndpoint) -> None:
+    if not endpoint.active:
+        raise Conflict("The endpoint is inactive; activate it first (PATCH active=true).", code="endpoint_inactive")
+
+
+@transaction.atomic
+def webhook_ping(*, access: Access, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Owe a `webhook.ping` to this endpoint only (whatever it subscribes to)."""
+    _require_active(endpoint)
+    (created,) = _create_deliveries(
+        org=access.org, endpoints=[endpoint], event_type=WebhookEventType.WEBHOOK_PING.value,
+        data={"webhook_id": str(endpoint.pk), "message": "A test event, sent on request."},
+        event_key=f"ping:{uuid.uuid4()}",
+    )  # fmt: skip
+    return created
+
+
+@transaction.atomic
+def webhook_redeliver(*, access: Access | None, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Schedule a finished delivery again, now, with the same event id and payload; the retry
+    schedule starts over. Deliveries older than the retention period cannot be redelivered.
+    `access` is None for staff acting in the admin (no activity entry)."""
+    org_id = access.org.pk if access is not None else delivery.organization_id
+    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk, organization_id=org_id)
+    if delivery.status not in (WebhookDeliveryStatus.SUCCEEDED, WebhookDeliveryStatus.FAILED):
+        raise Conflict("This delivery is still being attempted.", code="delivery_in_progress")
+    if delivery.created_at <= timezone.now() - timedelta(days=settings.WEBHOOK_DELIVERY_RETENTION_DAYS):
+        raise Conflict(
+            f"Deliveries older than {settings.WEBHOOK_DELIVERY_RETENTION_DAYS} days cannot be redelivered.",
+            code="delivery_expired",
+        )
+    _require_active(delivery.endpoint)
+    delivery.status = WebhookDeliveryStatus.PENDING
+    delivery.next_attempt_at = timezone.now()
+    delivery.schedule_offset = delivery.attempts
+    delivery.save(update_fields=["status", "next_attempt_at", "schedule_offset"])
+    org = access.org if access is not None else delivery.organization
+    outbox_enqueue(org=org, task_name=DELIVER_TASK, kwargs={}, dedupe_key=DELIVER_TASK)
+    if access is not None:
+        activity_record(
+            access=access, verb="webhook.redelivered", subject_type="webhook", subject_id=delivery.endpoint_id,
+            summary=f"redelivered {delivery.event_type} {delivery.event_id}",
+        )  # fmt: skip
+    return delivery
+
+
+# --- Selectors ----------------------------------------------------------------------------------
+
+
+def webhook_endpoint_list(*, org: Any) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(organization=org).order_by("-created_at", "-id")
+
+
+def webhook_delivery_list(*, org: Any, endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
+    return WebhookDelivery.objects.filter(organization=org, endpoint=endpoint).order_by("-created_at", "-id")
+
+
+def webhook_stats() -> dict[str, int]:
+    """For operators: deliveries by status, and endpoints switched off by failures."""
+    counts = dict.fromkeys(WebhookDeliveryStatus.values, 0)
+    for row in WebhookDelivery.objects.values("status").annotate(n=Count("id")).order_by():
+        counts[row["status"]] = row["n"]
+    disabled = WebhookEndpoint.objects.filter(active=False, disabled_at__isnull=False).count()
+    return {**counts, "endpoints_disabled": disabled}
+
+
+# --- Delivering -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Claim:
+    delivery_id: Any
+    endpoint_id: Any
+    org_id: Any
+    attempts: int
+    schedule_offset: int
+    url: str
+    secret: str
+    event_id: str
+    payload: dict[str, Any]
+
+
+def next_delay(attempt: int) -> timedelta | None:
+    """The wait after a failed `attempt` (1-based, counted since the schedule started), or
+    None when it was the last one. Jittered by ±10 %."""
+    if attempt >= len(RETRY_DELAYS_SECONDS):
+        return None
+    seconds = RETRY_DELAYS_SECONDS[attempt] * _random.uniform(1 - JITTER, 1 + JITTER)
+    return timedelta(seconds=seconds)
+
+
+def _lease_seconds() -> float:
+    return float(settings.WEBHOOK_TIMEOUT_SECONDS) + LEASE_GRACE_SECONDS
+
+
+def _claim_due(*, limit: int) -> list[_Claim]:
+    """Take up to `limit` due deliveries for this worker: pending ones whose time has come, and
+    `delivering` ones whose lease expired (their worker died). Concurrent workers skip each
+    other's rows (SKIP LOCKED where the database has it; SQLite serializes writers)."""
+    now = timezone.now()
+    lease_expired = now - timedelta(seconds=_lease_seconds())
+    with transaction.atomic():
+        due = WebhookDelivery.objects.filter(
+            Q(status=WebhookDeliveryStatus.PENDING, next_attempt_at__lte=now)
+            | Q(status=WebhookDeliveryStatus.DELIVERING, last_attempt_at__lt=lease_expired)
+        ).order_by("next_attempt_at", "id")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        rows = list(due.select_related("endpoint")[:limit])
+        if not rows:
+            return []
+        inactive = [row.pk for row in rows if not row.endpoint.active]
+        if inactive:
+            WebhookDelivery.objects.filter(pk__in=inactive).update(
+                status=WebhookDeliveryStatus.FAILED, next_attempt_at=None,
+                last_error="Not sent: the endpoint is inactive.",
+            )  # fmt: skip
+        claimed = [row for row in rows if row.endpoint.active]
+        WebhookDelivery.objects.filter(pk__in=[row.pk for row in claimed]).update(
+            status=WebhookDeliveryStatus.DELIVERING, attempts=F("attempts") + 1, last_attempt_at=now,
+            next_attempt_at=None,
+        )  # fmt: skip
+    return [
+        _Claim(
+            delivery_id=row.pk, endpoint_id=row.endpoint_id, org_id=row.organization_id, attempts=row.attempts + 1,
+            schedule_offset=row.schedule_offset, url=row.endpoint.url, secret=row.endpoint.secret,
+            event_id=row.event_id, payload=row.payload,
+        )
+        for row in claimed
+    ]  # fmt: skip
+
+
+def _send(claim: _Claim) -> delivery.AttemptResult:
+    try:
+        return delivery.attempt(
+            url=claim.url, secret=claim.secret, event_id=claim.event_id, payload=claim.payload, now=timezone.now()
+        )
+    except Exception:  # a bug must not strand the row in `delivering` until its lease runs out
+        logger.exception("Webhook attempt %s crashed", claim.event_id)
+        return delivery.AttemptResult(succeeded=False, error="Internal error while sending.")
+
+
+@transaction.atomic
+def _record(claim: _Claim, result: delivery.AttemptResult) -> str | None:
+    """Store the outcome of the attempt this worker claimed; a row another worker reclaimed
+    since (lease expired) is left alone. Returns the new status, or None if nothing changed."""
+    now = timezone.now()
+    mine = WebhookDelivery.objects.filter(
+        pk=claim.delivery_id, status=WebhookDeliveryStatus.DELIVERING, attempts=claim.attempts
+    )
+    endpoint = WebhookEndpoint.objects.filter(pk=claim.endpoint_id)
+    common = {"response_status": result.response_status, "last_error": result.error[:2000]}
+    if result.succeeded:
+        if not mine.update(status=WebhookDeliveryStatus.SUCCEEDED, next_attempt_at=None, **common):
+            return None
+        endpoint.filter(consecutive_failures__gt=0).update(consecutive_failures=0)
+        return WebhookDeliveryStatus.SUCCEEDED
+    delay = None if result.gone else next_delay(claim.attempts - claim.schedule_offset)
+    status = WebhookDeliveryStatus.FAILED if delay is None else WebhookDeliveryStatus.PENDING
+    if not mine.update(status=status, next_attempt_at=None if delay is None else now + delay, **common):
+        return None
+    endpoint.update(consecutive_failures=F("consecutive_failures") + 1)
+    if result.gone:
+        _disable(claim, now, "The receiver answered 410 Gone.")
+    elif delay is None:
+        attempts = claim.attempts - claim.schedule_offset
+        _disable(claim, now, f"Event {claim.event_id} failed {attempts} times; the last attempt: {result.error}")
+    return status
+
+
+def _disable(claim: _Claim, now: datetime, reason: str) -> None:
+    """Switch the endpoint off and tell the organization's admins and owners, once."""
+    switched = WebhookEndpoint.objects.filter(pk=claim.endpoint_id, active=True).update(
+        active=False, disabled_at=now, disabled_reason=reason[:500]
+    )
+    if not switched:
+        return
+    endpoint = WebhookEndpoint.objects.select_related("organization").get(pk=claim.endpoint_id)
+    org = endpoint.organization
+    admins = org.memberships.filter(role__in=[Role.ADMIN, Role.OWNER]).values_list("user_id", flat=True)
+    notify(
+        org=org, recipient_ids=list(admins), kind="webhook.disabled", title=f"Webhook disabled: {endpoint.url}",
+        body=f"{reason}\n\nFix the receiver, then reactivate the endpoint (PATCH active=true); failed deliveries "
+        f"can be redelivered for {settings.WEBHOOK_DELIVERY_RETENTION_DAYS} days.",
+        subject_type="webhook", subject_id=endpoint.pk, dedupe_key=f"webhook.disabled:{endpoint.pk}:{now.isoformat()}",
+    )  # fmt: skip
+    logger.warning("Webhook endpoint %s disabled: %s", endpoint.pk, reason)
+
+
+def webhooks_deliver_due(*, batch_size: int | None = None, max_batches: int = 50) -> int:
+    """Attempt every due delivery (in batches, each batch's requests in parallel, none inside a
+    transaction) and record the outcomes. Safe to run concurrently and repeatedly: a delivery
+    that succeeded is never claimed again. Returns the number of attempts made."""
+    batch_size = batch_size or settings.WEBHOOK_DELIVERY_BATCH_SIZE
+    made = 0
+    for _ in range(max_batches):
+        claims = _claim_due(limit=batch_size)
+        if not claims:
+            break
+        workers = min(len(claims), settings.WEBHOOK_DELIVERY_CONCURRENCY)
+        if workers == 1:
+            results = [_send(claims[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook") as pool:
+                results = list(pool.map(_send, claims))
+        for claim, result in zip(claims, results, strict=True):
+            _record(claim, result)
+        made += len(claims)
+    return made
+
+
+def webhook_deliveries_purge(*, now: datetime | None = None) -> int:
+    """Delete deliveries older than the retention period (they can no longer be redelivered)."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_DELIVERY_RETENTION_DAYS)
+    deleted, _ = WebhookDelivery.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,301 @@
+"""The course-correction rules (see docs/scoring.md): pure functions from an organization's
+state to the findings that hold now. `feedback.engine` opens a correction for each new finding
+and resolves open ones whose finding no longer holds.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from feedback.matrix import INTERVENTION_MODES
+from feedback.models import LeadershipMode, Severity, Trigger
+from feedback.scoring import DAY, AssessmentInputs, GoalInputs, elapsed_share, forecast_share
+from goals import progress as formulas
+
+INTERVENTION_TRIGGERS = (Trigger.INTERVENTION, Trigger.CRITICAL_QUADRANT)
+
+
+@dataclass(frozen=True)
+class TeamInputs:
+    id: Any
+    name: str
+    lead_id: Any
+    parent_lead_id: Any
+    lead_name: str
+    latest_assessment: AssessmentInputs | None
+    last_lead_checkin_ts: float | None
+
+
+@dataclass(frozen=True)
+class ActiveCorrection:
+    subject_type: str
+    subject_id: str
+    trigger: str
+    review_by: date | None
+    extension_count: int
+
+
+@dataclass(frozen=True)
+class Finding:
+    subject_type: str
+    subject_id: str
+    trigger: str
+    severity: str
+    detail: str
+    team_id: Any = None
+    recommended_mode: str = ""
+    review_by: date | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.subject_type, self.subject_id, self.trigger)
+
+
+@dataclass
+class World:
+    """Everything the rules read, loaded once per organization."""
+
+    rules: Mapping[str, Any]
+    now_ts: float
+    today: date
+    goals: list[GoalInputs]
+    teams: dict[Any, TeamInputs]
+    scores: dict[tuple[str, str], float]
+    previous_scores: dict[tuple[str, str], float]
+    active: list[ActiveCorrection] = field(default_factory=list)
+
+
+def pct(value: float) -> str:
+    return f"{round(value * 100)} %"
+
+
+def find_all(world: World) -> list[Finding]:
+    findings = [*goal_findings(world), *score_findings(world), *team_findings(world)]
+    return sorted({f.key: f for f in findings}.values(), key=lambda f: f.key)
+
+
+def _team_mode(world: World, team_id: Any) -> str:
+    team = world.teams.get(team_id)
+    assessment = team.latest_assessment if team else None
+    return assessment.recommended_mode if assessment else ""
+
+
+def goal_findings(world: World) -> Iterator[Finding]:
+    rules, now_ts = world.rules, world.now_ts
+    for goal in world.goals:
+        subject = ("goal", str(goal.id))
+        mode = _team_mode(world, goal.team_id)
+        elapsed = elapsed_share(goal, now_ts)
+        health = formulas.health(
+            progress=goal.progress, expected=elapsed,
+            tolerance=rules["health_tolerance"], at_risk_gap=rules["at_risk_gap"],
+        )  # fmt: skip
+        if health == formulas.OFF_TRACK and goal.progress is not None:
+            yield Finding(
+                *subject, Trigger.OFF_TRACK, Severity.WARNING,
+                f"'{goal.title}' is {pct(goal.progress)} of the way at {pct(elapsed)} of its window "
+                f"(more than {pct(rules['at_risk_gap'])} behind pace).",
+                goal.team_id, mode,
+            )  # fmt: skip
+        stale = [
+            m for m in goal.metrics
+            if formulas.is_stale(stale_after_days=m.stale_after_days, last_reading_ts=m.last_reading_ts, now_ts=now_ts)
+        ]  # fmt: skip
+        if stale:
+            metric = stale[0]
+            age = "no readings yet" if metric.last_reading_ts is None else (
+                f"last reading {int((now_ts - metric.last_reading_ts) // DAY)} days ago"
+            )  # fmt: skip
+            yield Finding(
+                *subject, Trigger.STALE_DATA, Severity.INFO,
+                f"{metric.name} is stale: {age}, expected every {metric.stale_after_days} days"
+                + (f" ({len(stale)} stale metrics)." if len(stale) > 1 else "."),
+                goal.team_id, mode,
+            )  # fmt: skip
+        yield from _checkin_findings(world, goal, subject, mode)
+        yield from _busted_findings(world, goal, subject, mode, elapsed)
+
+
+def _checkin_findings(world: World, goal: GoalInputs, subject: tuple[str, str], mode: str) -> Iterator[Finding]:
+    rules, now_ts = world.rules, world.now_ts
+    allowed = 2 * rules["checkin_interval_days"]
+    since_ts = max(goal.window_start_ts, goal.last_checkin_ts or goal.window_start_ts)
+    silent_days = (now_ts - since_ts) / DAY
+    if silent_days > allowed:
+        last = "no check-in yet" if goal.last_checkin_ts is None else f"last check-in {int(silent_days)} days ago"
+        yield Finding(
+            *subject, Trigger.STALE_CHECKIN, Severity.INFO,
+            f"'{goal.title}': {last}; check-ins are expected every {rules['checkin_interval_days']} days.",
+            goal.team_id, mode,
+        )  # fmt: skip
+    if goal.latest_confidence is not None and goal.latest_confidence <= rules["low_confidence"]:
+        yield Finding(
+            *subject, Trigger.LOW_CONFIDENCE, Severity.WARNING,
+            f"The latest check-in on '{goal.title}' has confidence {goal.latest_confidence}/10 "
+            f"(at or below {rules['low_confidence']}).",
+            goal.team_id, mode,
+        )  # fmt: skip
+
+
+def _busted_findings(
+    world: World, goal: GoalInputs, subject: tuple[str, str], mode: str, elapsed: float
+) -> Iterator[Finding]:
+    rules = world.rules
+    if not (goal.hypothesis.strip() or goal.open_challenges) or elapsed < rules["busted_after"]:
+        return
+    shortfalls = [
+        (share, m) for m in goal.metrics if (share := forecast_share(m)) is not None and share < rules["busted_below"]
+    ]
+    if not shortfalls:
+        return
+    share, metric = min(shortfalls, key=lambda item: item[0])
+    challenged = " A challenge on the goal questions it too." if goal.open_challenges else ""
+    yield Finding(
+        *subject, Trigger.HYPOTHESIS_BUSTED, Severity.CRITICAL,
+        f"{metric.name} forecast {pct(share)} of the way to target at {pct(elapsed)} of the cycle: "
+        f"the data does not support the hypothesis.{challenged}",
+        goal.team_id, mode,
+    )  # fmt: skip
+
+
+def score_findings(world: World) -> Iterator[Finding]:
+    threshold, drop_alert = world.rules["score_threshold"], world.rules["score_drop_alert"]
+    team_of_goal = {str(goal.id): goal.team_id for goal in world.goals}
+    for (subject_type, subject_id), score in sorted(world.scores.items()):
+        if subject_type == "org":
+            continue
+        team_id = team_of_goal.get(subject_id) if subject_type == "goal" else subject_id
+        mode = _team_mode(world, team_id)
+        if score < threshold:
+            severity = Severity.CRITICAL if score < threshold / 2 else Severity.WARNING
+            yield Finding(
+                subject_type, subject_id, Trigger.SCORE_BELOW_THRESHOLD, severity,
+                f"Alignment score {score:g} is below the threshold of {threshold}.", team_id, mode,
+            )  # fmt: skip
+        previous = world.previous_scores.get((subject_type, subject_id))
+        if previous is not None and previous - score >= drop_alert:
+            yield Finding(
+                subject_type, subject_id, Trigger.SCORE_DROP, Severity.WARNING,
+                f"Alignment score fell {previous - score:.2f} points, from {previous:g} to {score:g}.", team_id, mode,
+            )  # fmt: skip
+
+
+def team_findings(world: World) -> Iterator[Finding]:
+    interventions = list(_assessment_findings(world))
+    yield from interventions
+    yield from _overdue_findings(world, interventions)
+    yield from _drift_findings(world)
+    yield from _micromanagement_findings(world)
+
+
+def _assessment_findings(world: World) -> Iterator[Finding]:
+    days = world.rules["intervention_days"]
+    for team in world.teams.values():
+        assessment = team.latest_assessment
+        if assessment is None or assessment.recommended_mode not in INTERVENTION_MODES:
+            continue
+        review_by = date.fromtimestamp(assessment.created_ts) + timedelta(days=days)
+        ratings = f"alignment {assessment.alignment}/5, confidence {assessment.confidence}/5"
+        if assessment.recommended_mode == LeadershipMode.CRITICAL:
+            yield Finding(
+                "team", str(team.id), Trigger.CRITICAL_QUADRANT, Severity.CRITICAL,
+                f"{team.name} was assessed low on both ({ratings}): pursue alignment or rebuild confidence now; "
+                f"review by {review_by}.",
+                team.id, LeadershipMode.CRITICAL, review_by,
+            )  # fmt: skip
+        else:
+            yield Finding(
+                "team", str(team.id), Trigger.INTERVENTION, Severity.WARNING,
+                f"{team.name} needs guidance ({ratings}): close, temporary, tactical support until {review_by}, "
+                "then pull back.",
+                team.id, LeadershipMode.SELECTIVE_MICROMANAGEMENT, review_by,
+            )  # fmt: skip
+
+
+def _overdue_findings(world: World, interventions: list[Finding]) -> Iterator[Finding]:
+    """Open interventions past their review date, including ones this run is about to open."""
+    active = {(c.subject_id, c.trigger): c for c in world.active}
+    for finding in interventions:
+        active.setdefault(
+            (finding.subject_id, finding.trigger),
+            ActiveCorrection(finding.subject_type, finding.subject_id, finding.trigger, finding.review_by, 0),
+        )
+    for correction in active.values():
+        if correction.trigger not in INTERVENTION_TRIGGERS or correction.review_by is None:
+            continue
+        if correction.review_by < world.today:
+            team = world.teams.get(_as_team_key(world, correction.subject_id))
+            name = team.name if team else "The team"
+            days = (world.today - correction.review_by).days
+            yield Finding(
+                "team", correction.subject_id, Trigger.INTERVENTION_OVERDUE, Severity.WARNING,
+                f"{name}'s {correction.trigger.replace('_', ' ')} passed its review date {correction.review_by} "
+                f"{days} days ago: pull back, or extend it with a reason.",
+                team.id if team else None, _team_mode(world, team.id if team else None),
+            )  # fmt: skip
+
+
+def _as_team_key(world: World, subject_id: str) -> Any:
+    return next((key for key in world.teams if str(key) == subject_id), None)
+
+
+def _drift_findings(world: World) -> Iterator[Finding]:
+    rules, now_ts = world.rules, world.now_ts
+    drift_days = rules["drift_days"]
+    off_track: dict[Any, list[GoalInputs]] = defaultdict(list)
+    for goal in world.goals:
+        health = formulas.health(
+            progress=goal.progress, expected=elapsed_share(goal, now_ts),
+            tolerance=rules["health_tolerance"], at_risk_gap=rules["at_risk_gap"],
+        )  # fmt: skip
+        if goal.team_id is not None and health == formulas.OFF_TRACK:
+            off_track[goal.team_id].append(goal)
+    for team_id, goals in off_track.items():
+        team = world.teams.get(team_id)
+        if team is None:
+            continue
+        touches = [team.last_lead_checkin_ts, team.latest_assessment.created_ts if team.latest_assessment else None]
+        last_touch = max((ts for ts in touches if ts is not None), default=None)
+        if last_touch is not None and now_ts - last_touch <= drift_days * DAY:
+            continue
+        since = "ever" if last_touch is None else f"for {int((now_ts - last_touch) // DAY)} days"
+        yield Finding(
+            "team", str(team.id), Trigger.HANDS_OFF_DRIFT, Severity.WARNING,
+            f"{team.name} has {len(goals)} off-track goal(s) and no check-in by its lead or assessment {since} "
+            f"(more than {drift_days}).",
+            team.id, _team_mode(world, team.id),
+        )  # fmt: skip
+
+
+def _micromanagement_findings(world: World) -> Iterator[Finding]:
+    """A leader with interventions on most of the teams they lead (directly or as the parent
+    team's lead), or an intervention extended again and again."""
+    under = {c.subject_id for c in world.active if c.trigger in INTERVENTION_TRIGGERS}
+    under |= {
+        str(team.id) for team in world.teams.values()
+        if team.latest_assessment and team.latest_assessment.recommended_mode in INTERVENTION_MODES
+    }  # fmt: skip
+    led: dict[Any, list[TeamInputs]] = defaultdict(list)
+    for team in world.teams.values():
+        for leader in {team.lead_id, team.parent_lead_id} - {None}:
+            led[leader].append(team)
+    for _leader, teams in sorted(led.items(), key=lambda item: str(item[0])):
+        held = [team for team in teams if str(team.id) in under]
+        if len(held) >= 2 and len(held) * 2 > len(teams):
+            for team in held:
+                yield Finding(
+                    "team", str(team.id), Trigger.PERMANENT_MICROMANAGEMENT, Severity.CRITICAL,
+                    f"Their leader has interventions open on {len(held)} of the {len(teams)} teams they lead: "
+                    "guidance meant to be temporary is becoming the way of working.",
+                    team.id, _team_mode(world, team.id),
+                )  # fmt: skip
+    for correction in world.active:
+        if correction.trigger in INTERVENTION_TRIGGERS and correction.extension_count > 2:
+            team_key = _as_team_key(world, correction.subject_id)
+            yield Finding(
+                "team", correction.subject_id, Trigger.PERMANENT_MICROMANAGEMENT, Severity.CRITICAL,
+                f"This team's {correction.trigger.replace('_', ' ')} was extended {correction.extension_count} times.",
+                team_key, _team_mode(world, team_key),
+            )  # fmt: skip

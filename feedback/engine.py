@@ -1,0 +1,406 @@
+"""The alignment engine: rescore one organization in one pass, then steer.
+
+Loads everything set-based (a fixed number of queries whatever the size of the organization),
+scores every active goal, every team with active goals and the organization, writes a snapshot
+only where a score or a component changed, opens the course corrections whose rule now holds,
+resolves those whose rule no longer holds and expires those whose subject is gone. All of it in
+one transaction that holds the organization's row lock, so a redelivered or concurrent run
+finds the work done. Notifications, emails and webhooks are recorded in the same transaction
+and sent after commit.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Max, OuterRef, Subquery
+from django.utils import timezone
+
+from alignment_service.notifications.services import notify
+from feedback import corrections as rules_module
+from feedback import scoring
+from feedback.corrections import ActiveCorrection, Finding, TeamInputs, World
+from feedback.models import (
+    ACTIVE_CORRECTION,
+    Assessment,
+    CheckIn,
+    CorrectionStatus,
+    CourseCorrection,
+    Feedback,
+    FeedbackKind,
+    FeedbackStatus,
+    ScoreSnapshot,
+    TargetType,
+    Trigger,
+)
+from goals.models import Goal, GoalStatus, Metric
+from teams.models import Organization, Team, TeamKind
+
+
+@dataclass(frozen=True)
+class RescoreResult:
+    snapshots: int
+    opened: int
+    resolved: int
+    expired: int
+
+
+def rescore_org(*, org: Organization, now: datetime | None = None) -> RescoreResult:
+    """Score the organization and open, resolve or expire its course corrections."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        org = Organization.objects.select_for_update().get(pk=org.pk)
+        world = load_world(org, now)
+        points = score_world(world, org)
+        world.scores = {key: scoring.total(value) for key, value in points.items()}
+        snapshots = _write_snapshots(org, points, now)
+        _store_goal_scores(org, world.scores)
+        _threshold_events(org, world)
+        opened, resolved, expired = _steer(org, world, now)
+    return RescoreResult(snapshots, opened, resolved, expired)
+
+
+# --- Loading ----------------------------------------------------------------------------------
+
+
+def load_world(org: Organization, now: datetime) -> World:
+    now_ts = now.timestamp()
+    goals = _load_goals(org)
+    teams = _load_teams(org)
+    previous = {
+        (s.subject_type, s.subject_id): s.score
+        for s in ScoreSnapshot.objects.filter(organization=org, pk__in=_latest_snapshot_ids(org))
+    }
+    active = [
+        ActiveCorrection(c.subject_type, c.subject_id, c.trigger, c.review_by, c.extension_count)
+        for c in CourseCorrection.objects.filter(ACTIVE_CORRECTION, organization=org)
+    ]
+    return World(
+        rules=org.rule_settings, now_ts=now_ts, today=now.astimezone(UTC).date(), goals=goals, teams=teams,
+        scores={}, previous_scores=previous, active=active,
+    )  # fmt: skip
+
+
+def _latest_snapshot_ids(org: Organization) -> Any:
+    newest = ScoreSnapshot.objects.filter(
+        organization=org, subject_type=OuterRef("subject_type"), subject_id=OuterRef("subject_id")
+    ).order_by("-computed_at", "-id")
+    return (
+        ScoreSnapshot.objects.filter(organization=org)
+        .values("subject_type", "subject_id")
+        .annotate(newest=Subquery(newest.values("id")[:1]))
+        .values("newest")
+    )
+
+
+def _load_goals(org: Organization) -> list[scoring.GoalInputs]:
+    latest_checkin = CheckIn.objects.filter(goal=OuterRef("pk")).order_by("-created_at", "-id")
+    rows = (
+        Goal.objects.filter(organization=org, status=GoalStatus.ACTIVE)
+        .annotate(
+            strategy_count=Count("strategy_links", distinct=True),
+            latest_confidence=Subquery(latest_checkin.values("confidence")[:1]),
+            last_checkin_at=Subquery(latest_checkin.values("created_at")[:1]),
+        )
+        .order_by("id")
+    )
+    metrics: dict[Any, list[scoring.MetricInputs]] = defaultdict(list)
+    for m in Metric.objects.filter(organization=org, goal__status=GoalStatus.ACTIVE).order_by("id"):
+        metrics[m.goal_id].append(
+            scoring.MetricInputs(
+                m.id, m.key, m.name, m.baseline, m.target, m.weight, m.forecast, m.stale_after_days, m.last_reading_ts
+            )
+        )
+    concerns, challenges = _open_feedback_counts(org, TargetType.GOAL)
+    return [
+        scoring.GoalInputs(
+            id=g.id,
+            title=g.title,
+            team_id=g.team_id,
+            parent_id=g.parent_id,
+            owner_id=g.owner_id,
+            weight=g.weight,
+            progress=g.progress,
+            window_start_ts=g.window_start_ts,
+            window_end_ts=g.window_end_ts,
+            hypothesis=g.hypothesis,
+            strategy_count=g.strategy_count,
+            latest_confidence=g.latest_confidence,
+            last_checkin_ts=_ts(g.last_checkin_at),
+            open_concerns=concerns[str(g.id)],
+            open_challenges=challenges[str(g.id)],
+            metrics=tuple(metrics[g.id]),
+        )
+        for g in rows
+    ]
+
+
+def _open_feedback_counts(org: Organization, target_type: str) -> tuple[dict[str, int], dict[str, int]]:
+    concerns: dict[str, int] = defaultdict(int)
+    challenges: dict[str, int] = defaultdict(int)
+    rows = (
+        Feedback.objects.filter(
+            organization=org, target_type=target_type, kind__in=[FeedbackKind.CONCERN, FeedbackKind.CHALLENGE]
+        )
+        .exclude(status=FeedbackStatus.RESOLVED)
+        .values("target_id", "kind")
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        (concerns if row["kind"] == FeedbackKind.CONCERN else challenges)[row["target_id"]] += row["n"]
+    return concerns, challenges
+
+
+def _load_teams(org: Organization) -> dict[Any, TeamInputs]:
+    latest = Assessment.objects.filter(team=OuterRef("pk")).order_by("-created_at", "-id")
+    teams = (
+        Team.objects.filter(organization=org)
+        .select_related("lead", "parent")
+        .annotate(
+            a_alignment=Subquery(latest.values("alignment")[:1]),
+            a_confidence=Subquery(latest.values("confidence")[:1]),
+            a_mode=Subquery(latest.values("recommended_mode")[:1]),
+            a_created=Subquery(latest.values("created_at")[:1]),
+            a_assessor=Subquery(latest.values("assessor_id")[:1]),
+        )
+    )
+    lead_checkins = {
+        (row["goal__team_id"], row["author_id"]): row["last"]
+        for row in CheckIn.objects.filter(organization=org, goal__team__isnull=False)
+        .values("goal__team_id", "author_id")
+        .annotate(last=Max("created_at"))
+    }
+    result = {}
+    for team in teams:
+        assessment = None
+        if team.a_alignment is not None:
+            assessment = scoring.AssessmentInputs(
+                team.a_alignment, team.a_confidence, team.a_mode, _ts(team.a_created) or 0.0, team.a_assessor
+            )
+        result[team.id] = TeamInputs(
+            id=team.id, name=team.name, lead_id=team.lead_id,
+            parent_lead_id=team.parent.lead_id if team.parent else None,
+            lead_name=team.lead.username if team.lead else "", latest_assessment=assessment,
+            last_lead_checkin_ts=_ts(lead_checkins.get((team.id, team.lead_id))),
+        )  # fmt: skip
+    return result
+
+
+def _ts(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        from django.utils.dateparse import parse_datetime
+
+        value = parse_datetime(value)
+        if value is not None and timezone.is_naive(value):
+            value = timezone.make_aware(value, UTC)
+    return value.timestamp() if value is not None else None
+
+
+# --- Scoring ------------------------------------------------------------------------------------
+
+
+def score_world(world: World, org: Organization) -> dict[tuple[str, str], dict[str, float]]:
+    """Points per component for every active goal, every team with active goals, and the org."""
+    component_weights = scoring.weights(world.rules)
+    points: dict[tuple[str, str], dict[str, float]] = {}
+    by_team: dict[Any, list[tuple[dict[str, float], float]]] = defaultdict(list)
+    for goal in world.goals:
+        team = world.teams.get(goal.team_id)
+        assessment = team.latest_assessment if team else None
+        qualities = scoring.goal_qualities(goal, assessment, world.rules, world.now_ts)
+        goal_points = scoring.to_points(qualities, component_weights)
+        points[("goal", str(goal.id))] = goal_points
+        if goal.team_id is not None:
+            by_team[goal.team_id].append((goal_points, goal.weight))
+    for team_id, items in by_team.items():
+        team_points = scoring.weighted_points(items)
+        if team_points is not None:
+            points[("team", str(team_id))] = team_points
+    org_points = scoring.weighted_points((points[("goal", str(goal.id))], goal.weight) for goal in world.goals)
+    if org_points is not None:
+        points[("org", str(org.pk))] = org_points
+    return points
+
+
+def _write_snapshots(org: Organization, points: dict[tuple[str, str], dict[str, float]], now: datetime) -> int:
+    latest = {
+        (s.subject_type, s.subject_id): s
+        for s in ScoreSnapshot.objects.filter(organization=org, pk__in=_latest_snapshot_ids(org))
+    }
+    fresh = []
+    for (subject_type, subject_id), components in sorted(points.items()):
+        score = scoring.total(components)
+        previous = latest.get((subject_type, subject_id))
+        if previous is not None and previous.score == score and previous.components == components:
+            continue
+        fresh.append(
+            ScoreSnapshot(
+                organization=org, subject_type=subject_type, subject_id=subject_id, score=score,
+                components=components, computed_at=now,
+            )
+        )  # fmt: skip
+    ScoreSnapshot.objects.bulk_create(fresh, batch_size=1000, ignore_conflicts=True)
+    return len(fresh)
+
+
+def _store_goal_scores(org: Organization, scores: dict[tuple[str, str], float]) -> None:
+    goals = list(Goal.objects.filter(organization=org).only("id", "alignment_score"))
+    changed = []
+    for goal in goals:
+        score = scores.get(("goal", str(goal.id)))
+        if goal.alignment_score != score:
+            goal.alignment_score = score
+            changed.append(goal)
+    Goal.objects.bulk_update(changed, ["alignment_score"], batch_size=1000)
+
+
+def _threshold_events(org: Organization, world: World) -> None:
+    from alignment_service.notifications.webhooks import emit_event
+
+    threshold = world.rules["score_threshold"]
+    for (subject_type, subject_id), score in sorted(world.scores.items()):
+        previous = world.previous_scores.get((subject_type, subject_id))
+        if previous is None or (previous < threshold) == (score < threshold):
+            continue
+        direction = "below" if score < threshold else "above"
+        emit_event(
+            org=org, event_type="score.threshold_crossed",
+            data={"subject_type": subject_type, "subject_id": subject_id, "score": score, "previous": previous,
+                  "threshold": threshold, "direction": direction},
+            event_key=f"score.threshold_crossed:{subject_type}:{subject_id}:{previous}:{score}:{world.now_ts}",
+        )  # fmt: skip
+
+
+# --- Steering -----------------------------------------------------------------------------------
+
+
+def _steer(org: Organization, world: World, now: datetime) -> tuple[int, int, int]:
+    findings = {finding.key: finding for finding in rules_module.find_all(world)}
+    active = {
+        (c.subject_type, c.subject_id, c.trigger): c
+        for c in CourseCorrection.objects.filter(ACTIVE_CORRECTION, organization=org).select_related("team")
+    }
+    live_goals = {str(g.id) for g in world.goals}
+    goal_status = {str(pk): status for pk, status in Goal.objects.filter(organization=org).values_list("id", "status")}
+    live_teams = {str(pk) for pk in world.teams}
+    expired = resolved = 0
+    for key, correction in active.items():
+        subject_type, subject_id, trigger = key
+        gone = subject_id not in (live_teams if subject_type == "team" else goal_status) or (
+            subject_type == "goal" and goal_status.get(subject_id) == GoalStatus.CANCELLED
+        )
+        if gone:
+            _close(correction, CorrectionStatus.EXPIRED, "Expired: its subject was cancelled or deleted.", now)
+            expired += 1
+        elif subject_type == "goal" and subject_id not in live_goals:
+            status = goal_status[subject_id]
+            _close(correction, CorrectionStatus.RESOLVED, f"Resolved by the system: the goal is {status}.", now)
+            resolved += 1
+        elif trigger != Trigger.MANUAL and key not in findings:
+            label = Trigger(trigger).label.lower()
+            _close(
+                correction,
+                CorrectionStatus.RESOLVED,
+                f"Resolved by the system: the {label} condition no longer holds.",
+                now,
+            )
+            resolved += 1
+    new = [finding for key, finding in findings.items() if key not in active]
+    opened = _open(org, world, new, now)
+    return opened, resolved, expired
+
+
+def _close(correction: CourseCorrection, status: str, resolution: str, now: datetime) -> None:
+    correction.status = status
+    correction.resolution = resolution
+    correction.resolved_at = now
+    correction.save(update_fields=["status", "resolution", "resolved_at"])
+    announce(correction, "course_correction.resolved")
+
+
+def _open(org: Organization, world: World, findings: Iterable[Finding], now: datetime) -> int:
+    goals = {str(goal.id): goal for goal in world.goals}
+    created = []
+    for finding in findings:
+        goal = goals.get(finding.subject_id) if finding.subject_type == "goal" else None
+        team = world.teams.get(finding.team_id)
+        assignee = (goal.owner_id if goal and goal.owner_id else None) or (team.lead_id if team else None)
+        correction = CourseCorrection(
+            organization=org, subject_type=finding.subject_type, subject_id=finding.subject_id,
+            team_id=finding.team_id, trigger=finding.trigger, severity=finding.severity, detail=finding.detail,
+            recommended_mode=finding.recommended_mode, review_by=finding.review_by, assignee_id=assignee,
+            created_at=now,
+        )  # fmt: skip
+        correction.save()
+        created.append(correction)
+    for correction in created:
+        announce(correction, "course_correction.opened")
+    return len(created)
+
+
+def announce(correction: CourseCorrection, event_type: str) -> None:
+    """Tell the people who answer for the subject (inbox, then email) and the webhooks."""
+    from alignment_service.notifications.webhooks import emit_event
+
+    org = correction.organization
+    verb = event_type.rsplit(".", 1)[1]
+    title = f"Course correction {verb}: {Trigger(correction.trigger).label.lower()}"
+    body = correction.detail if verb != "resolved" else f"{correction.detail}\n\n{correction.resolution}"
+    recipients = correction_recipients(correction)
+    notify(
+        org=org, recipient_ids=recipients, kind=event_type, title=title, body=body, subject_type="course_correction",
+        subject_id=correction.pk, dedupe_key=f"{event_type}:{correction.pk}",
+    )  # fmt: skip
+    emit_event(
+        org=org, event_type=event_type, data=correction_payload(correction), event_key=f"{event_type}:{correction.pk}"
+    )
+
+
+def correction_payload(correction: CourseCorrection) -> dict[str, Any]:
+    return {
+        "id": str(correction.pk),
+        "subject_type": correction.subject_type,
+        "subject_id": correction.subject_id,
+        "trigger": correction.trigger,
+        "severity": correction.severity,
+        "detail": correction.detail,
+        "recommended_mode": correction.recommended_mode or None,
+        "status": correction.status,
+        "review_by": correction.review_by.isoformat() if correction.review_by else None,
+        "resolution": correction.resolution,
+    }
+
+
+def correction_recipients(correction: CourseCorrection) -> set[Any]:
+    """The goal's owner, the team's lead and the members of every steering group above."""
+    recipients: set[Any] = set()
+    team_ids: list[Any] = []
+    if correction.subject_type == "goal":
+        goal = Goal.objects.filter(organization_id=correction.organization_id, pk=correction.subject_id).first()
+        recipients.add(goal.owner_id if goal else None)
+        while goal is not None:
+            team_ids.append(goal.team_id)
+            goal = goal.parent
+    team_ids.append(correction.team_id)
+    teams = {team.id: team for team in Team.objects.filter(organization_id=correction.organization_id)}
+    steering: set[Any] = set()
+    for team_id in {t for t in team_ids if t is not None}:
+        team = teams.get(team_id)
+        if team_id == correction.team_id and team is not None:
+            recipients.add(team.lead_id)
+        seen: set[Any] = set()
+        while team is not None and team.id not in seen:
+            seen.add(team.id)
+            if team.kind == TeamKind.STEERING_GROUP:
+                steering.add(team.id)
+            team = teams.get(team.parent_id) if team.parent_id else None
+    if steering:
+        from teams.models import TeamMember
+
+        recipients |= set(TeamMember.objects.filter(team_id__in=steering).values_list("user_id", flat=True))
+    return recipients - {None}

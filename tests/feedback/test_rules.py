@@ -1,0 +1,250 @@
+"""Each course-correction rule, firing and clearing, over hand-built states (no database)."""
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pytest
+
+from feedback.corrections import ActiveCorrection, TeamInputs, World, find_all
+from feedback.models import LeadershipMode, Severity, Trigger
+from feedback.scoring import DAY, AssessmentInputs, GoalInputs, MetricInputs
+from teams.org_settings import DEFAULTS
+
+NOW = 1_790_000_000.0  # 2026-09-21
+TODAY = date(2026, 9, 21)
+START, END = NOW - 60 * DAY, NOW + 40 * DAY  # 60 % of the window elapsed
+
+
+def metric(**changes):
+    base = MetricInputs(
+        id="m1", key="mau", name="MAU", baseline=0.0, target=100.0, weight=1.0, forecast=100.0,
+        stale_after_days=7, last_reading_ts=NOW - DAY,
+    )  # fmt: skip
+    return replace(base, **changes)
+
+
+def goal(**changes):
+    base = GoalInputs(
+        id="g1", title="Grow", team_id="t1", parent_id="g0", owner_id=1, weight=1.0, progress=0.6,
+        window_start_ts=START, window_end_ts=END, hypothesis="", strategy_count=1, latest_confidence=7,
+        last_checkin_ts=NOW - DAY, metrics=(metric(),),
+    )  # fmt: skip
+    return replace(base, **changes)
+
+
+def team(**changes):
+    base = TeamInputs(
+        id="t1", name="Core", lead_id=1, parent_lead_id=2, lead_name="lead", latest_assessment=None,
+        last_lead_checkin_ts=NOW - DAY,
+    )  # fmt: skip
+    return replace(base, **changes)
+
+
+def assessed(alignment, confidence, days_ago=1):
+    from feedback.matrix import classify
+
+    _, mode = classify(alignment=alignment, confidence=confidence)
+    return AssessmentInputs(alignment, confidence, mode, NOW - days_ago * DAY, 2)
+
+
+def world(goals=(), teams=(), scores=None, previous=None, active=(), **rules):
+    return World(
+        rules={**DEFAULTS, **rules}, now_ts=NOW, today=TODAY, goals=list(goals),
+        teams={t.id: t for t in teams}, scores=scores or {}, previous_scores=previous or {}, active=list(active),
+    )  # fmt: skip
+
+
+def triggers(state):
+    return {(f.subject_type, f.subject_id, f.trigger) for f in find_all(state)}
+
+
+def finding(state, trigger):
+    return next(f for f in find_all(state) if f.trigger == trigger)
+
+
+def test_a_healthy_goal_and_team_raise_nothing():
+    assert triggers(world([goal()], [team()])) == set()
+
+
+@pytest.mark.parametrize(
+    ("progress", "fires"), [(0.6, False), (0.55, False), (0.4, False), (0.39, True), (0.0, True), (None, False)]
+)
+def test_off_track_fires_beyond_the_at_risk_gap(progress, fires):
+    state = world([goal(progress=progress)], [team()])
+    assert (("goal", "g1", Trigger.OFF_TRACK) in triggers(state)) is fires
+
+
+def test_off_track_detail_names_the_numbers():
+    detail = finding(world([goal(progress=0.2)], [team()]), Trigger.OFF_TRACK).detail
+    assert "20 %" in detail
+    assert "60 %" in detail
+
+
+@pytest.mark.parametrize(
+    ("last_reading_days", "stale_after", "fires"), [(1, 7, False), (7, 7, False), (8, 7, True), (None, 7, True)]
+)
+def test_stale_data(last_reading_days, stale_after, fires):
+    last = None if last_reading_days is None else NOW - last_reading_days * DAY
+    state = world([goal(metrics=(metric(last_reading_ts=last, stale_after_days=stale_after),))], [team()])
+    assert (("goal", "g1", Trigger.STALE_DATA) in triggers(state)) is fires
+
+
+def test_no_freshness_contract_is_never_stale():
+    state = world([goal(metrics=(metric(last_reading_ts=None, stale_after_days=None),))], [team()])
+    assert Trigger.STALE_DATA not in {t for *_, t in triggers(state)}
+
+
+@pytest.mark.parametrize(("days", "fires"), [(1, False), (14, False), (15, True), (None, True)])
+def test_stale_checkin_after_twice_the_interval(days, fires):
+    last = None if days is None else NOW - days * DAY
+    state = world([goal(last_checkin_ts=last)], [team()])
+    assert (("goal", "g1", Trigger.STALE_CHECKIN) in triggers(state)) is fires
+
+
+def test_stale_checkin_counts_from_the_window_start_for_new_goals():
+    young = goal(window_start_ts=NOW - 10 * DAY, last_checkin_ts=None)
+    assert ("goal", "g1", Trigger.STALE_CHECKIN) not in triggers(world([young], [team()]))
+
+
+@pytest.mark.parametrize(("confidence", "fires"), [(None, False), (4, False), (3, True), (0, True)])
+def test_low_confidence(confidence, fires):
+    state = world([goal(latest_confidence=confidence)], [team()])
+    assert (("goal", "g1", Trigger.LOW_CONFIDENCE) in triggers(state)) is fires
+
+
+@pytest.mark.parametrize(
+    ("hypothesis", "challenges", "forecast", "elapsed_days", "fires"),
+    [
+        ("Faster matches keep players", 0, 40.0, 60, True),
+        ("Faster matches keep players", 0, 50.0, 60, False),  # exactly busted_below is not below
+        ("Faster matches keep players", 0, 40.0, 40, False),  # only 40 % of the window elapsed
+        ("", 0, 40.0, 60, False),  # no hypothesis, no challenge
+        ("", 1, 40.0, 60, True),  # a challenge backed by the data
+    ],
+)
+def test_hypothesis_busted(hypothesis, challenges, forecast, elapsed_days, fires):
+    g = goal(
+        hypothesis=hypothesis, open_challenges=challenges, metrics=(metric(forecast=forecast),),
+        window_start_ts=NOW - elapsed_days * DAY, window_end_ts=NOW + (100 - elapsed_days) * DAY,
+    )  # fmt: skip
+    assert (("goal", "g1", Trigger.HYPOTHESIS_BUSTED) in triggers(world([g], [team()]))) is fires
+
+
+def test_hypothesis_busted_detail_reads_like_a_sentence():
+    g = goal(hypothesis="h", metrics=(metric(name="Engagement", forecast=41.0),))
+    detail = finding(world([g], [team()]), Trigger.HYPOTHESIS_BUSTED).detail
+    assert detail.startswith("Engagement forecast 41 % of the way to target at 60 % of the cycle")
+    assert finding(world([g], [team()]), Trigger.HYPOTHESIS_BUSTED).severity == Severity.CRITICAL
+
+
+def test_busted_works_for_decreasing_metrics():
+    crash = metric(baseline=2.0, target=0.5, forecast=1.8)  # 13 % of the way down
+    assert ("goal", "g1", Trigger.HYPOTHESIS_BUSTED) in triggers(world([goal(hypothesis="h", metrics=(crash,))]))
+
+
+@pytest.mark.parametrize(
+    ("score", "fires", "severity"),
+    [(61, False, None), (60, False, None), (59.99, True, "warning"), (29, True, "critical")],
+)
+def test_score_below_threshold(score, fires, severity):
+    state = world([goal()], [team()], scores={("goal", "g1"): score, ("team", "t1"): 80})
+    assert (("goal", "g1", Trigger.SCORE_BELOW_THRESHOLD) in triggers(state)) is fires
+    if fires:
+        assert finding(state, Trigger.SCORE_BELOW_THRESHOLD).severity == severity
+
+
+@pytest.mark.parametrize(("previous", "fires"), [(None, False), (80, False), (84.99, False), (85, True), (99, True)])
+def test_score_drop_since_the_last_snapshot(previous, fires):
+    state = world(
+        [goal()],
+        [team()],
+        scores={("team", "t1"): 70.0},
+        previous={} if previous is None else {("team", "t1"): previous},
+    )
+    assert (("team", "t1", Trigger.SCORE_DROP) in triggers(state)) is fires
+
+
+@pytest.mark.parametrize(
+    ("alignment", "confidence", "expected"),
+    [
+        (5, 5, set()),
+        (2, 5, set()),  # divergence permitted: no intervention
+        (4, 2, {Trigger.INTERVENTION}),
+        (2, 2, {Trigger.CRITICAL_QUADRANT}),
+    ],
+)
+def test_interventions_follow_the_latest_assessment(alignment, confidence, expected):
+    state = world([goal()], [team(latest_assessment=assessed(alignment, confidence))])
+    found = {t for kind, _, t in triggers(state) if kind == "team"}
+    assert found == expected
+
+
+def test_an_intervention_is_temporary_with_a_review_date():
+    state = world([goal()], [team(latest_assessment=assessed(4, 2, days_ago=1))])
+    intervention = finding(state, Trigger.INTERVENTION)
+    assert intervention.review_by == date.fromtimestamp(NOW - DAY) + timedelta(days=21)
+    assert intervention.recommended_mode == LeadershipMode.SELECTIVE_MICROMANAGEMENT
+    assert "temporary" in intervention.detail
+
+
+def test_critical_quadrant_recommends_critical_mode():
+    state = world([goal()], [team(latest_assessment=assessed(1, 1))])
+    assert finding(state, Trigger.CRITICAL_QUADRANT).recommended_mode == LeadershipMode.CRITICAL
+
+
+def test_intervention_overdue_past_review_by():
+    past = ActiveCorrection("team", "t1", Trigger.INTERVENTION, TODAY - timedelta(days=1), 0)
+    due_today = ActiveCorrection("team", "t1", Trigger.INTERVENTION, TODAY, 0)
+    assert ("team", "t1", Trigger.INTERVENTION_OVERDUE) in triggers(world([goal()], [team()], active=[past]))
+    assert ("team", "t1", Trigger.INTERVENTION_OVERDUE) not in triggers(world([goal()], [team()], active=[due_today]))
+
+
+def test_an_old_assessment_is_overdue_on_the_first_run():
+    state = world([goal()], [team(latest_assessment=assessed(2, 2, days_ago=30))])
+    assert ("team", "t1", Trigger.INTERVENTION_OVERDUE) in triggers(state)
+
+
+@pytest.mark.parametrize(
+    ("lead_checkin_days", "assessment_days", "fires"),
+    [(1, None, False), (15, None, True), (15, 3, False), (None, 20, True), (None, None, True)],
+)
+def test_hands_off_drift(lead_checkin_days, assessment_days, fires):
+    touch = None if lead_checkin_days is None else NOW - lead_checkin_days * DAY
+    assessment = None if assessment_days is None else assessed(5, 5, days_ago=assessment_days)
+    state = world([goal(progress=0.1)], [team(last_lead_checkin_ts=touch, latest_assessment=assessment)])
+    assert (("team", "t1", Trigger.HANDS_OFF_DRIFT) in triggers(state)) is fires
+
+
+def test_no_drift_without_an_off_track_goal():
+    state = world([goal(progress=0.6)], [team(last_lead_checkin_ts=None)])
+    assert ("team", "t1", Trigger.HANDS_OFF_DRIFT) not in triggers(state)
+
+
+def test_permanent_micromanagement_when_most_of_a_leaders_teams_are_under_intervention():
+    teams = [team(id=f"t{i}", name=f"T{i}", lead_id=10 + i, parent_lead_id=99) for i in range(3)]
+    teams[0] = replace(teams[0], latest_assessment=assessed(4, 2))
+    teams[1] = replace(teams[1], latest_assessment=assessed(2, 1))
+    found = triggers(world([goal(team_id="t0")], teams))
+    assert {
+        ("team", "t0", Trigger.PERMANENT_MICROMANAGEMENT),
+        ("team", "t1", Trigger.PERMANENT_MICROMANAGEMENT),
+    } <= found
+    assert ("team", "t2", Trigger.PERMANENT_MICROMANAGEMENT) not in found
+
+
+def test_one_intervention_is_not_a_pattern():
+    teams = [team(id=f"t{i}", lead_id=10 + i, parent_lead_id=99) for i in range(3)]
+    teams[0] = replace(teams[0], latest_assessment=assessed(4, 2))
+    assert Trigger.PERMANENT_MICROMANAGEMENT not in {t for *_, t in triggers(world([goal(team_id="t0")], teams))}
+
+
+@pytest.mark.parametrize(("extensions", "fires"), [(2, False), (3, True)])
+def test_permanent_micromanagement_when_an_intervention_is_extended_again_and_again(extensions, fires):
+    active = ActiveCorrection("team", "t1", Trigger.INTERVENTION, TODAY + timedelta(days=5), extensions)
+    state = world([goal()], [team()], active=[active])
+    assert (("team", "t1", Trigger.PERMANENT_MICROMANAGEMENT) in triggers(state)) is fires
+
+
+def test_same_state_same_findings():
+    state = world([goal(progress=0.1, hypothesis="h", metrics=(metric(forecast=10.0),))], [team()])
+    assert find_all(state) == find_all(state)
