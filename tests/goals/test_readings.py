@@ -15,7 +15,6 @@ from alignment_service.idempotency.models import IdempotencyRecord
 from alignment_service.idempotency.services import request_fingerprint
 from alignment_service.outbox.models import OutboxMessage
 from goals.models import Reading
-from tests.conftest import ON_POSTGRES
 from tests.factories import GoalFactory, MembershipFactory, MetricFactory
 
 
