@@ -54,9 +54,7 @@ def test_anonymous_gets_401_with_challenge(route, method, org, owner, api_client
     assert response["WWW-Authenticate"] == "Bearer"
 
 
-@pytest.mark.parametrize(
-    "route", [r for r in ROUTES if r.actions.get("post") == "create"], ids=lambda r: r.template
-)
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.actions.get("post") == "create"], ids=lambda r: r.template)
 def test_empty_create_names_each_missing_field_and_writes_nothing(route, org, owner, client_for, count_rows):
     populate(org, owner)
     client = client_for(owner)
