@@ -49,7 +49,6 @@ def load_demo_people() -> DemoPeople | None:
     Membership.objects.create(organization=org, user=owner, role=Role.OWNER)
     cpo = _user("cpo.lumen", first_name="Priya")
     Membership.objects.create(organization=org, user=cpo, role=Role.ADMIN)
-    product = Team.objects.create(organization=org, name="Product", slug="product", lead=cpo)
     steering = Team.objects.create(
         organization=org, name="Player Growth Steering Group", slug="player-growth-steering",
         kind=TeamKind.STEERING_GROUP, lead=owner,
