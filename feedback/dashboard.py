@@ -73,8 +73,8 @@ def dashboard(*, org: Organization) -> dict[str, Any]:
             {
                 "id": team.id,
                 "name": team.name,
-                "score": current.get(("team", str(team.id))),
-                "trend": _trend(current, week_ago, ("team", str(team.id))),
+                "score": current.get(("team", str(team.id))) if team.id in health_by_team else None,
+                "trend": _trend(current, week_ago, ("team", str(team.id))) if team.id in health_by_team else None,
                 "goals": dict(health_by_team[team.id]),
                 "open_corrections": open_by_team[team.id],
                 "recommended_mode": team.recommended_mode,

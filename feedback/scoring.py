@@ -134,7 +134,18 @@ def weights(rules: Mapping[str, Any]) -> dict[str, float]:
 
 
 def to_points(qualities: Mapping[str, float], component_weights: Mapping[str, float]) -> dict[str, float]:
-    return {name: round(component_weights[name] * qualities[name], 2) for name in COMPONENTS}
+    return rounded({name: component_weights[name] * qualities[name] for name in COMPONENTS})
+
+
+def rounded(exact: Mapping[str, float]) -> dict[str, float]:
+    """Components to two decimals whose sum is the exact total to two decimals: the rounding
+    difference goes to the largest component, so seven shares of a perfect 100 still add to 100."""
+    points = {name: round(exact[name], 2) for name in COMPONENTS}
+    difference = round(round(sum(exact.values()), 2) - sum(points.values()), 2)
+    if difference:
+        largest = max(COMPONENTS, key=lambda name: (exact[name], name))
+        points[largest] = round(points[largest] + difference, 2)
+    return points
 
 
 def total(points: Mapping[str, float]) -> float:
@@ -148,4 +159,4 @@ def weighted_points(items: Iterable[tuple[Mapping[str, float], float]]) -> dict[
     weight_sum = sum(weight for _, weight in items)
     if not items or weight_sum <= 0:
         return None
-    return {name: round(sum(points[name] * weight for points, weight in items) / weight_sum, 2) for name in COMPONENTS}
+    return rounded({name: sum(points[name] * weight for points, weight in items) / weight_sum for name in COMPONENTS})

@@ -204,10 +204,12 @@ def correction_open_manual(
         trigger=Trigger.MANUAL,
     ).exists():  # fmt: skip
         raise Conflict("A manual correction is already open on this subject.", code="correction_exists")
+    latest = Assessment.objects.filter(team=team).order_by("-created_at", "-id").first() if team else None
     correction = CourseCorrection.objects.create(
         organization=access.org, subject_type=subject_type, subject_id=str(subject.pk), team=team,
         trigger=Trigger.MANUAL, severity=severity, detail=detail, review_by=review_by, opened_by=access.user,
         assignee=assignee or (team.lead if team else None),
+        recommended_mode=latest.recommended_mode if latest else "",
     )  # fmt: skip
     activity_record(
         access=access, verb="course_correction.opened", subject_type=subject_type, subject_id=subject.pk,
@@ -219,7 +221,7 @@ def correction_open_manual(
 
 def _lock_active(access: Access, correction: CourseCorrection) -> CourseCorrection:
     correction = (
-        CourseCorrection.objects.select_for_update()
+        CourseCorrection.objects.select_for_update(of=("self",))
         .select_related("team")
         .get(pk=correction.pk, organization=access.org)
     )

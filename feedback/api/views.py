@@ -8,7 +8,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alignment_service.api.access import Role
+from alignment_service.api.access import Role, Scope
 from alignment_service.api.pagination import CursorPagination
 from alignment_service.api.views import OrgScopedViewSet
 from feedback import selectors, services
@@ -140,6 +140,7 @@ class ScoreViewSet(mixins.ListModelMixin, OrgScopedViewSet):
     filterset_class = ScoreFilter
     ordering_fields: list[str] = []
     required_roles = {"list": Role.VIEWER, "recompute": Role.ADMIN, "job": Role.VIEWER}
+    required_scopes = {"job": (Scope.READ,)}
 
     def get_org_queryset(self, org: Organization) -> Any:
         return selectors.score_list(org=org)

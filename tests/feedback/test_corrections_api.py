@@ -1,0 +1,626 @@
+"""Course corrections: `/orgs/{org}/course-corrections/`.
+
+Shape and filters of the list; who may steer (open a manual correction, acknowledge, resolve,
+extend): the subject team's lead, a member of a steering group above it, an admin; the error
+bodies of refused and conflicting writes; the engine opening, not repeating, resolving and
+expiring its corrections and telling the right people; the activity and webhook trail of every
+write; the list's query count at two sizes.
+"""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from alignment_service.activity.models import Activity
+from alignment_service.api.access import Role, Scope
+from alignment_service.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
+from feedback import engine
+from feedback.models import Assessment, CourseCorrection
+from goals.models import Goal, Reading
+from goals.services import goals_refresh_progress, metrics_refresh
+from teams.models import TeamMember
+from tests.factories import GoalFactory, MetricFactory, TeamFactory
+
+UTC = datetime.UTC
+DAY = datetime.timedelta(days=1)
+#: About 75 % into the factories' 2026 window.
+T = datetime.datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+FIELDS = {
+    "id", "subject_type", "subject_id", "trigger", "severity", "detail", "recommended_mode", "status", "assignee",
+    "review_by", "extension_reason", "created_at", "resolved_at", "resolution",
+}  # fmt: skip
+
+
+def api(org, path=""):
+    return f"/api/v1/orgs/{org.slug}/{path}"
+
+
+def assert_status(response, status_code, code=None):
+    assert response.status_code == status_code, response.content
+    if code is not None:
+        assert code in {error["code"] for error in response.json()["errors"]}, response.json()
+
+
+def assert_invalid(response, *fields):
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["type"] == "validation_error", body
+    assert {error["attr"] for error in body["errors"]} == set(fields), body
+
+
+def ids(response):
+    assert response.status_code == 200, response.content
+    return [item["id"] for item in response.json()["results"]]
+
+
+def today():
+    return timezone.now().date()
+
+
+@pytest.fixture
+def people(org, member_of):
+    return {
+        name: member_of(org, Role.MEMBER, username=name)
+        for name in ("lead", "steerer", "goal_owner", "other_lead", "elsewhere_steerer", "child_lead")
+    }
+
+
+@pytest.fixture
+def tree(org, people):
+    """steering (steerer) ── team (lead) ── child (child_lead);  elsewhere (elsewhere_steerer) ── other"""
+    steering = TeamFactory(organization=org, name="Steering", kind="steering_group")
+    TeamMember.objects.create(organization=org, team=steering, user=people["steerer"])
+    team = TeamFactory(organization=org, name="Team", parent=steering, lead=people["lead"])
+    child = TeamFactory(organization=org, name="Child", parent=team, lead=people["child_lead"])
+    elsewhere = TeamFactory(organization=org, name="Elsewhere", kind="steering_group")
+    TeamMember.objects.create(organization=org, team=elsewhere, user=people["elsewhere_steerer"])
+    other = TeamFactory(organization=org, name="Other", parent=elsewhere, lead=people["other_lead"])
+    return {"steering": steering, "team": team, "child": child, "elsewhere": elsewhere, "other": other}
+
+
+@pytest.fixture
+def goal(org, tree, people):
+    return GoalFactory(organization=org, team=tree["team"], owner=people["goal_owner"], title="Grow")
+
+
+@pytest.fixture
+def user(people, admin, owner, member, viewer):
+    everyone = {**people, "admin": admin, "owner": owner, "member": member, "viewer": viewer}
+    return everyone.__getitem__
+
+
+def correction(org, subject_type, subject, *, team=None, trigger="manual", severity="warning", status="open", **extra):
+    team = team if team is not None else (subject.team if subject_type == "goal" else subject)
+    return CourseCorrection.objects.create(
+        organization=org, subject_type=subject_type, subject_id=str(subject.pk), team=team, trigger=trigger,
+        severity=severity, status=status, detail=f"{trigger} on {subject_type}", **extra,
+    )  # fmt: skip
+
+
+def open_manual(client, org, subject_type, subject, **extra):
+    body = {"subject_type": subject_type, "subject_id": str(subject.pk), "detail": "Refocus on activation", **extra}
+    return client.post(api(org, "course-corrections/"), body, format="json")
+
+
+def record(org, metric, *points):
+    """Readings `(days before T, value)`, then the metric's and goals' derived values refreshed."""
+    for days_before, value in points:
+        Reading.objects.create(organization=org, metric=metric, observed_at=T - days_before * DAY, value=value)
+    metrics_refresh(org=org, metric_ids=[metric.pk])
+    goals_refresh_progress(org=org)
+
+
+def inbox(kind, correction_id):
+    return set(
+        Notification.objects.filter(
+            kind=kind, subject_type="course_correction", subject_id=str(correction_id)
+        ).values_list("recipient_id", flat=True)
+    )
+
+
+# --- Shape and filters ---------------------------------------------------------------------------
+
+
+def test_list_and_retrieve_shape(org, goal, tree, people, viewer, client_for):
+    client = client_for(people["lead"])
+    created = open_manual(client, org, "goal", goal, severity="critical", review_by="2026-12-20")
+    assert_status(created, 201)
+
+    response = client_for(viewer).get(api(org, "course-corrections/"))
+
+    assert_status(response, 200)
+    [item] = response.json()["results"]
+    assert set(item) >= FIELDS
+    assert item == created.json()
+    assert {
+        key: item[key]
+        for key in ("subject_type", "subject_id", "trigger", "severity", "detail", "status", "assignee", "review_by")
+    } == {
+        "subject_type": "goal", "subject_id": str(goal.pk), "trigger": "manual", "severity": "critical",
+        "detail": "Refocus on activation", "status": "open", "assignee": people["lead"].pk, "review_by": "2026-12-20",
+    }  # fmt: skip
+    assert (item["extension_reason"], item["resolved_at"], item["resolution"]) == ("", None, "")
+    assert datetime.datetime.fromisoformat(item["created_at"]).utcoffset() is not None
+    retrieved = client_for(viewer).get(api(org, f"course-corrections/{item['id']}/"))
+    assert_status(retrieved, 200)
+    assert retrieved.json() == item
+
+
+def test_severity_defaults_to_warning(org, goal, people, client_for):
+    response = open_manual(client_for(people["lead"]), org, "team", goal.team)
+
+    assert_status(response, 201)
+    assert (response.json()["severity"], response.json()["review_by"], response.json()["subject_type"]) == (
+        "warning", None, "team",
+    )  # fmt: skip
+
+
+def test_another_orgs_corrections_are_invisible(org, other_org, goal, viewer, outsider, client_for):
+    mine = correction(org, "goal", goal)
+    theirs = correction(other_org, "team", TeamFactory(organization=other_org))
+    client = client_for(viewer)
+
+    assert ids(client.get(api(org, "course-corrections/"))) == [str(mine.pk)]
+    assert_status(client.get(api(org, f"course-corrections/{theirs.pk}/")), 404)
+    assert_status(client.get(api(org, "course-corrections/not-a-uuid/")), 404)
+    assert_status(client_for(outsider).get(api(org, "course-corrections/")), 404)
+    assert_status(client_for(outsider).get(api(org, f"course-corrections/{mine.pk}/")), 404)
+
+
+def test_filters(org, tree, goal, viewer, client_for):
+    second = GoalFactory(organization=org, team=tree["other"])
+    rows = {
+        "a": correction(org, "goal", goal, trigger="off_track"),
+        "b": correction(org, "goal", goal, trigger="stale_data", severity="info", status="resolved"),
+        "c": correction(org, "team", tree["team"], trigger="intervention", status="acknowledged"),
+        "d": correction(org, "team", tree["other"], trigger="critical_quadrant", severity="critical"),
+        "e": correction(org, "goal", second, trigger="manual", severity="critical", status="expired"),
+    }
+    for n, row in enumerate(rows.values()):
+        CourseCorrection.objects.filter(pk=row.pk).update(created_at=T + n * DAY)
+    client = client_for(viewer)
+
+    def names(**params):
+        found = ids(client.get(api(org, "course-corrections/"), params))
+        by_id = {str(row.pk): name for name, row in rows.items()}
+        return "".join(by_id[pk] for pk in found)
+
+    assert names() == "edcba"
+    assert names(status="open") == "da"
+    assert names(status=["open", "acknowledged"]) == "dca"
+    assert names(trigger="off_track") == "a"
+    assert names(trigger=["intervention", "critical_quadrant"]) == "dc"
+    assert names(severity="critical") == "ed"
+    assert names(subject_type="goal", subject_id=str(goal.pk)) == "ba"
+    assert names(subject_type="team") == "dc"
+    assert names(team=str(tree["team"].pk)) == "cba"
+    assert names(team=str(tree["other"].pk), status="open") == "d"
+    assert_invalid(client.get(api(org, "course-corrections/"), {"status": "closed"}), "status")
+    assert_invalid(client.get(api(org, "course-corrections/"), {"trigger": "whim"}), "trigger")
+    assert_invalid(client.get(api(org, "course-corrections/"), {"team": "nope"}), "team")
+
+
+# --- Who may steer -------------------------------------------------------------------------------
+
+STEERERS = ["lead", "steerer", "admin", "owner"]
+NOT_STEERERS = ["goal_owner", "other_lead", "elsewhere_steerer", "child_lead", "member"]
+
+
+@pytest.mark.parametrize("subject_type", ["goal", "team"])
+@pytest.mark.parametrize("who", STEERERS)
+def test_leaders_open_a_manual_correction(org, goal, user, client_for, who, subject_type):
+    subject = goal if subject_type == "goal" else goal.team
+
+    response = open_manual(client_for(user(who)), org, subject_type, subject)
+
+    assert_status(response, 201)
+    row = CourseCorrection.objects.get(pk=response.json()["id"])
+    assert (row.trigger, row.subject_type, row.subject_id, row.team_id) == (
+        "manual", subject_type, str(subject.pk), goal.team_id,
+    )  # fmt: skip
+    assert row.opened_by == user(who)
+
+
+def test_a_steering_group_above_a_grandchild_may_steer_it(org, tree, people, client_for):
+    response = open_manual(client_for(people["steerer"]), org, "team", tree["child"])
+
+    assert_status(response, 201)
+
+
+@pytest.mark.parametrize("subject_type", ["goal", "team"])
+@pytest.mark.parametrize("who", [*NOT_STEERERS, "viewer"])
+def test_others_may_not_open_one(org, goal, user, client_for, count_rows, who, subject_type):
+    subject = goal if subject_type == "goal" else goal.team
+    client = client_for(user(who))
+    before = count_rows()
+
+    response = open_manual(client, org, subject_type, subject)
+
+    assert_status(response, 403)
+    assert response.json()["type"] == "client_error"
+    assert count_rows() == before
+
+
+def test_an_api_key_may_not_open_one(org, goal, key_client_for, count_rows):
+    client = key_client_for(org, (Scope.READ,))
+    before = count_rows()
+
+    assert_status(open_manual(client, org, "goal", goal), 403)
+    assert count_rows() == before
+
+
+def test_a_subject_of_another_org_is_a_400(org, other_org, goal, admin, client_for, count_rows):
+    foreign_team = TeamFactory(organization=other_org)
+    foreign_goal = GoalFactory(organization=other_org, team=foreign_team)
+    client = client_for(admin)
+    before = count_rows()
+
+    assert_invalid(open_manual(client, org, "goal", foreign_goal), "subject_id")
+    assert_invalid(open_manual(client, org, "team", foreign_team), "subject_id")
+    assert_invalid(open_manual(client, org, "goal", goal.team), "subject_id")
+    assert count_rows() == before
+
+
+def test_bad_input_lists_every_problem(org, admin, client_for, count_rows):
+    client = client_for(admin)
+    before = count_rows()
+
+    response = client.post(
+        api(org, "course-corrections/"),
+        {"subject_type": "strategy", "subject_id": "x", "severity": "loud", "review_by": "soon"},
+        format="json",
+    )
+
+    assert_invalid(response, "subject_type", "subject_id", "detail", "severity", "review_by")
+    assert count_rows() == before
+
+
+def test_a_second_manual_correction_on_a_subject_is_a_409(org, goal, people, client_for):
+    client = client_for(people["lead"])
+    first = open_manual(client, org, "goal", goal)
+    assert_status(first, 201)
+
+    assert_status(open_manual(client, org, "goal", goal), 409, "correction_exists")
+    assert CourseCorrection.objects.filter(organization=org, trigger="manual").count() == 1
+
+    assert_status(open_manual(client, org, "team", goal.team), 201)
+
+
+@pytest.mark.parametrize("closed", ["resolved", "expired"])
+def test_a_new_manual_correction_once_the_last_is_closed(org, goal, people, client_for, closed):
+    client = client_for(people["lead"])
+    first = open_manual(client, org, "goal", goal)
+    CourseCorrection.objects.filter(pk=first.json()["id"]).update(status=closed)
+
+    assert_status(open_manual(client, org, "goal", goal), 201)
+    assert CourseCorrection.objects.filter(organization=org, trigger="manual", status="open").count() == 1
+
+
+def test_a_manual_correction_carries_the_teams_recommended_mode(org, goal, people, client_for):
+    Assessment.objects.create(
+        organization=org, team=goal.team, assessor=people["lead"], alignment=2, confidence=2, quadrant="critical",
+        recommended_mode="critical",
+    )  # fmt: skip
+
+    response = open_manual(client_for(people["lead"]), org, "goal", goal)
+
+    assert_status(response, 201)
+    assert response.json()["recommended_mode"] == "critical"
+
+
+# --- Acknowledge, resolve, extend -----------------------------------------------------------------
+
+
+@pytest.fixture
+def manual(org, goal, people, client_for):
+    response = open_manual(client_for(people["lead"]), org, "goal", goal, review_by=str(today() + 7 * DAY))
+    assert_status(response, 201)
+    return CourseCorrection.objects.get(pk=response.json()["id"])
+
+
+def test_acknowledge_is_idempotent(org, manual, people, client_for):
+    client = client_for(people["steerer"])
+    url = api(org, f"course-corrections/{manual.pk}/acknowledge/")
+
+    first = client.post(url)
+    assert_status(first, 200)
+    assert first.json()["status"] == "acknowledged"
+    stamped = CourseCorrection.objects.get(pk=manual.pk).acknowledged_at
+    assert stamped is not None
+
+    again = client.post(url)
+
+    assert_status(again, 200)
+    assert again.json()["status"] == "acknowledged"
+    assert CourseCorrection.objects.get(pk=manual.pk).acknowledged_at == stamped
+    assert Activity.objects.filter(organization=org, verb="course_correction.acknowledged").count() == 1
+
+
+def test_resolve_then_resolving_again_is_a_409(org, manual, people, client_for):
+    client = client_for(people["lead"])
+    url = api(org, f"course-corrections/{manual.pk}/resolve/")
+    assert_invalid(client.post(url, {}, format="json"), "resolution")
+
+    response = client.post(url, {"resolution": "Refocused the roadmap on activation."}, format="json")
+
+    assert_status(response, 200)
+    body = response.json()
+    assert (body["status"], body["resolution"]) == ("resolved", "Refocused the roadmap on activation.")
+    assert datetime.datetime.fromisoformat(body["resolved_at"]) <= timezone.now()
+    assert_status(client.post(url, {"resolution": "again"}, format="json"), 409, "correction_closed")
+    assert_status(client.post(api(org, f"course-corrections/{manual.pk}/acknowledge/")), 409, "correction_closed")
+    extend = {"review_by": str(today() + 30 * DAY), "extension_reason": "more time"}
+    assert_status(client.patch(api(org, f"course-corrections/{manual.pk}/"), extend, format="json"), 409)
+    manual.refresh_from_db()
+    assert (manual.status, manual.resolution, manual.resolved_by) == (
+        "resolved", "Refocused the roadmap on activation.", people["lead"],
+    )  # fmt: skip
+
+
+def test_an_acknowledged_correction_can_be_resolved(org, manual, user, client_for):
+    assert_status(client_for(user("admin")).post(api(org, f"course-corrections/{manual.pk}/acknowledge/")), 200)
+
+    response = client_for(user("steerer")).post(
+        api(org, f"course-corrections/{manual.pk}/resolve/"), {"resolution": "done"}, format="json"
+    )
+
+    assert_status(response, 200)
+    assert response.json()["status"] == "resolved"
+
+
+def test_extending_review_by_counts_every_extension(org, manual, people, client_for):
+    client = client_for(people["lead"])
+    url = api(org, f"course-corrections/{manual.pk}/")
+
+    first = client.patch(url, {"review_by": str(today() + 14 * DAY), "extension_reason": "Hiring"}, format="json")
+    assert_status(first, 200)
+    assert (first.json()["review_by"], first.json()["extension_reason"], first.json()["extension_count"]) == (
+        str(today() + 14 * DAY), "Hiring", 1,
+    )  # fmt: skip
+
+    second = client.patch(url, {"review_by": str(today() + 21 * DAY), "extension_reason": "Still"}, format="json")
+
+    assert_status(second, 200)
+    assert second.json()["extension_count"] == 2
+    assert second.json()["extension_reason"] == "Still"
+
+
+def test_a_viewer_may_not_steer(org, manual, viewer, client_for, count_rows):
+    client = client_for(viewer)
+    before = count_rows()
+
+    assert_status(client.post(api(org, f"course-corrections/{manual.pk}/acknowledge/")), 403)
+    assert_status(
+        client.post(api(org, f"course-corrections/{manual.pk}/resolve/"), {"resolution": "x"}, format="json"), 403
+    )
+    extend = {"review_by": str(today() + 30 * DAY), "extension_reason": "x"}
+    assert_status(client.patch(api(org, f"course-corrections/{manual.pk}/"), extend, format="json"), 403)
+
+    assert count_rows() == before
+
+
+def test_a_bad_extension_changes_nothing(org, manual, people, client_for, count_rows):
+    client = client_for(people["lead"])
+    url = api(org, f"course-corrections/{manual.pk}/")
+    before = count_rows()
+
+    assert_invalid(client.patch(url, {"review_by": str(today() - DAY), "extension_reason": "late"}, format="json"),
+                   "review_by")  # fmt: skip
+    assert_invalid(client.patch(url, {"review_by": str(today() + 9 * DAY)}, format="json"), "extension_reason")
+    assert_invalid(client.patch(url, {"extension_reason": "why"}, format="json"), "review_by")
+
+    assert count_rows() == before
+    manual.refresh_from_db()
+    assert (manual.extension_count, manual.review_by, manual.extension_reason) == (0, today() + 7 * DAY, "")
+
+
+@pytest.mark.parametrize("who", NOT_STEERERS)
+def test_others_may_not_steer(org, manual, user, client_for, count_rows, who):
+    client = client_for(user(who))
+    before = count_rows()
+
+    assert_status(client.post(api(org, f"course-corrections/{manual.pk}/acknowledge/")), 403)
+    assert_status(
+        client.post(api(org, f"course-corrections/{manual.pk}/resolve/"), {"resolution": "x"}, format="json"), 403
+    )
+    extend = {"review_by": str(today() + 30 * DAY), "extension_reason": "x"}
+    assert_status(client.patch(api(org, f"course-corrections/{manual.pk}/"), extend, format="json"), 403)
+
+    assert count_rows() == before
+
+
+def test_every_write_is_in_the_activity_feed_and_the_webhooks(org, goal, people, client_for):
+    WebhookEndpoint.objects.create(organization=org, url="https://hooks.example.com/in", secret="whsec_dGVzdA==")
+    lead = people["lead"]
+    client = client_for(lead)
+
+    created = open_manual(client, org, "goal", goal)
+    pk = created.json()["id"]
+    client.post(api(org, f"course-corrections/{pk}/acknowledge/"))
+    extend = {"review_by": str(today() + 30 * DAY), "extension_reason": "More time"}
+    assert_status(client.patch(api(org, f"course-corrections/{pk}/"), extend, format="json"), 200)
+    client.post(api(org, f"course-corrections/{pk}/resolve/"), {"resolution": "done"}, format="json")
+
+    trail = Activity.objects.filter(organization=org, verb__startswith="course_correction.").order_by("id")
+    assert [a.verb for a in trail] == [
+        "course_correction.opened", "course_correction.acknowledged", "course_correction.extended",
+        "course_correction.resolved",
+    ]  # fmt: skip
+    assert {(a.actor_user_id, a.subject_type, a.subject_id) for a in trail} == {(lead.pk, "goal", str(goal.pk))}
+    deliveries = WebhookDelivery.objects.filter(organization=org).order_by("created_at", "id")
+    assert [d.event_type for d in deliveries] == [
+        "course_correction.opened", "course_correction.acknowledged", "course_correction.resolved",
+    ]  # fmt: skip
+    for delivery in deliveries:
+        assert delivery.payload["type"] == delivery.event_type
+        assert delivery.payload["data"]["id"] == pk
+    assert deliveries[2].payload["data"]["status"] == "resolved"
+    assert deliveries[2].payload["data"]["resolution"] == "done"
+
+
+def test_opening_notifies_the_people_who_answer(org, manual, people):
+    expected = {people["goal_owner"].pk, people["lead"].pk, people["steerer"].pk}
+
+    assert inbox("course_correction.opened", manual.pk) == expected
+
+
+def test_steering_notifies_the_people_who_answer(org, manual, goal, people, client_for):
+    expected = {people["goal_owner"].pk, people["lead"].pk, people["steerer"].pk}
+
+    client_for(people["lead"]).post(api(org, f"course-corrections/{manual.pk}/acknowledge/"))
+    client_for(people["lead"]).post(
+        api(org, f"course-corrections/{manual.pk}/resolve/"), {"resolution": "done"}, format="json"
+    )
+
+    assert inbox("course_correction.acknowledged", manual.pk) == expected
+    assert inbox("course_correction.resolved", manual.pk) == expected
+
+
+# --- The engine's corrections --------------------------------------------------------------------
+
+
+@pytest.fixture
+def off_track(org, goal):
+    """`goal` 10 % of the way at 75 % of its window."""
+    metric = MetricFactory(goal=goal, organization=org, name="Activation")
+    record(org, metric, (40, 5.0), (1, 10.0))
+    return metric
+
+
+def active(org, goal, trigger):
+    return CourseCorrection.objects.filter(
+        organization=org, subject_type="goal", subject_id=str(goal.pk), trigger=trigger
+    )
+
+
+def test_the_engine_opens_an_off_track_correction_once_and_resolves_it(org, goal, off_track, people, member):
+    engine.rescore_org(org=org, now=T)
+
+    [opened] = active(org, goal, "off_track")
+    assert (opened.status, opened.severity, opened.team_id) == ("open", "warning", goal.team_id)
+    assert opened.assignee == people["goal_owner"]
+    assert "10 %" in opened.detail
+    assert "75 %" in opened.detail
+    expected = {people["goal_owner"].pk, people["lead"].pk, people["steerer"].pk}
+    assert inbox("course_correction.opened", opened.pk) == expected
+    notifications = Notification.objects.count()
+
+    engine.rescore_org(org=org, now=T + datetime.timedelta(hours=1))
+
+    assert list(active(org, goal, "off_track")) == [opened]
+    assert Notification.objects.count() == notifications
+
+    record(org, off_track, (0, 90.0))
+    engine.rescore_org(org=org, now=T + DAY)
+
+    opened.refresh_from_db()
+    assert opened.status == "resolved"
+    assert "no longer holds" in opened.resolution
+    assert opened.resolved_at == T + DAY
+    assert not active(org, goal, "off_track").filter(status__in=["open", "acknowledged"]).exists()
+    assert inbox("course_correction.resolved", opened.pk) == expected
+
+
+def test_a_second_run_adds_no_correction_and_no_notification(org, goal, off_track):
+    engine.rescore_org(org=org, now=T)
+    corrections = set(CourseCorrection.objects.values_list("id", "status"))
+    notifications = Notification.objects.count()
+
+    result = engine.rescore_org(org=org, now=T + datetime.timedelta(hours=1))
+
+    assert (result.opened, result.resolved, result.expired) == (0, 0, 0)
+    assert set(CourseCorrection.objects.values_list("id", "status")) == corrections
+    assert Notification.objects.count() == notifications
+
+
+def test_an_acknowledged_correction_is_not_reopened(org, goal, off_track):
+    engine.rescore_org(org=org, now=T)
+    [opened] = active(org, goal, "off_track")
+    CourseCorrection.objects.filter(pk=opened.pk).update(status="acknowledged")
+
+    engine.rescore_org(org=org, now=T + datetime.timedelta(hours=1))
+
+    assert [(c.pk, c.status) for c in active(org, goal, "off_track")] == [(opened.pk, "acknowledged")]
+
+
+def test_a_cancelled_goals_corrections_expire(org, goal, off_track, people, client_for):
+    engine.rescore_org(org=org, now=T)
+    assert_status(open_manual(client_for(people["lead"]), org, "goal", goal), 201)
+    on_goal = CourseCorrection.objects.filter(organization=org, subject_type="goal", subject_id=str(goal.pk))
+    assert {"off_track", "manual"} <= set(on_goal.values_list("trigger", flat=True))
+    assert set(on_goal.values_list("status", flat=True)) == {"open"}
+
+    Goal.objects.filter(pk=goal.pk).update(status="cancelled")
+    engine.rescore_org(org=org, now=T + DAY)
+
+    assert set(on_goal.values_list("status", flat=True)) == {"expired"}
+    assert set(on_goal.values_list("resolved_at", flat=True)) == {T + DAY}
+
+
+def test_an_achieved_goals_corrections_are_resolved(org, goal, off_track):
+    engine.rescore_org(org=org, now=T)
+
+    Goal.objects.filter(pk=goal.pk).update(status="achieved")
+    engine.rescore_org(org=org, now=T + DAY)
+
+    [correction_] = active(org, goal, "off_track")
+    assert correction_.status == "resolved"
+    assert "achieved" in correction_.resolution
+
+
+def test_engine_corrections_reach_the_webhooks(org, goal, off_track):
+    WebhookEndpoint.objects.create(
+        organization=org, url="https://hooks.example.com/in", secret="whsec_dGVzdA==",
+        events=["course_correction.opened", "course_correction.resolved"],
+    )  # fmt: skip
+    engine.rescore_org(org=org, now=T)
+    [opened] = active(org, goal, "off_track")
+
+    record(org, off_track, (0, 90.0))
+    engine.rescore_org(org=org, now=T + DAY)
+
+    deliveries = WebhookDelivery.objects.filter(organization=org, payload__data__id=str(opened.pk))
+    assert sorted(d.event_type for d in deliveries) == ["course_correction.opened", "course_correction.resolved"]
+    for delivery in deliveries:
+        assert delivery.payload["data"]["trigger"] == "off_track"
+        assert delivery.payload["data"]["subject_id"] == str(goal.pk)
+    assert set(WebhookDelivery.objects.values_list("event_type", flat=True)) == {
+        "course_correction.opened", "course_correction.resolved",
+    }  # fmt: skip
+
+
+def test_the_steering_group_of_an_ancestor_goal_is_told(org, tree, people, member_of):
+    """A steering group that owns a parent goal hears of its child goal's correction, even when the
+    child's team is not under it."""
+    board_member = member_of(org, Role.MEMBER, username="board_member")
+    board = TeamFactory(organization=org, name="Board", kind="steering_group")
+    TeamMember.objects.create(organization=org, team=board, user=board_member)
+    company = GoalFactory(organization=org, team=board, title="Company")
+    child = GoalFactory(organization=org, team=tree["other"], parent=company, owner=people["goal_owner"])
+    record(org, MetricFactory(goal=child, organization=org), (1, 10.0))
+
+    engine.rescore_org(org=org, now=T)
+
+    [opened] = active(org, child, "off_track")
+    assert inbox("course_correction.opened", opened.pk) == {
+        people["goal_owner"].pk, people["other_lead"].pk, people["elsewhere_steerer"].pk, board_member.pk,
+    }  # fmt: skip
+
+
+# --- Query count -----------------------------------------------------------------------------------
+
+CORRECTIONS_QUERIES = 4
+
+
+@pytest.mark.parametrize("size", [3, 25])
+def test_list_query_count(org, tree, viewer, client_for, django_assert_num_queries, size):
+    for n in range(size):
+        subject = GoalFactory(organization=org, team=tree["team"] if n % 2 else tree["other"])
+        correction(org, "goal", subject, trigger="off_track", severity=["info", "warning", "critical"][n % 3])
+    client = client_for(viewer)
+
+    with django_assert_num_queries(CORRECTIONS_QUERIES):
+        response = client.get(api(org, "course-corrections/"))
+
+    assert len(response.json()["results"]) == size
