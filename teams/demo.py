@@ -55,6 +55,7 @@ def load_demo_people() -> DemoPeople | None:
         description="Owns the company goal of doubling monthly active players.",
     )  # fmt: skip
     TeamMember.objects.bulk_create([TeamMember(organization=org, team=steering, user=user) for user in (owner, cpo)])
+    product = Team.objects.create(organization=org, name="Product", slug="product", lead=cpo, parent=steering)
     teams = []
     for name in PRODUCT_TEAMS:
         slug = name.lower().replace(" ", "-")
