@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from alignment_service.notifications.models import Notification
 
-EMAIL_KINDS = ("course_correction.opened", "course_correction.resolved", "feedback.created")
+EMAIL_KINDS = ("course_correction.opened", "course_correction.resolved", "feedback.created", "webhook.disabled")
 EMAIL_WINDOW = timedelta(days=1)
 
 

@@ -301,7 +301,6 @@ def webhook_stats() -> dict[str, int]:
 class _Claim:
     delivery_id: Any
     endpoint_id: Any
-    org_id: Any
     attempts: int
     schedule_offset: int
     url: str
@@ -352,7 +351,7 @@ def _claim_due(*, limit: int) -> list[_Claim]:
         )  # fmt: skip
     return [
         _Claim(
-            delivery_id=row.pk, endpoint_id=row.endpoint_id, org_id=row.organization_id, attempts=row.attempts + 1,
+            delivery_id=row.pk, endpoint_id=row.endpoint_id, attempts=row.attempts + 1,
             schedule_offset=row.schedule_offset, url=row.endpoint.url, secret=row.endpoint.secret,
             event_id=row.event_id, payload=row.payload,
         )
