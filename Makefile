@@ -49,6 +49,7 @@ schema: install
 	$(CHECK_ENV) $(BIN)/python manage.py spectacular --validate --fail-on-warn --file openapi.yaml
 
 check-schema: install
+	mkdir -p var
 	$(CHECK_ENV) $(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/openapi.generated.yaml
 	diff -u openapi.yaml var/openapi.generated.yaml || (echo "openapi.yaml is out of date: run 'make schema'" && exit 1)
 
