@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 
-from alignment_service import health
+from alignment_service import health, ops
 from alignment_service.api import (
     exceptions,
     schema,  # noqa: F401  (registers schema extensions)
@@ -15,6 +15,7 @@ schema_permissions: list[type[BasePermission]] = [IsAuthenticated] if settings.S
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", ops.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=schema_permissions), name="schema"),
     path(
