@@ -4,7 +4,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-CHECK_ENV := DJANGO_SETTINGS_MODULE=alignment_service.test_settings
+# Schema and static checks run on an in-memory SQLite whatever DATABASE_URL says, so the
+# generated schema (which states integer ranges) is the same on every machine.
+CHECK_ENV := DJANGO_SETTINGS_MODULE=alignment_service.test_settings DATABASE_URL=sqlite:///:memory:
 
 .PHONY: install run test lint format schema check-schema check-migrations check-deploy clean
 

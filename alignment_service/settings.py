@@ -179,6 +179,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "alignment_service.api.pagination.LimitOffsetPagination",
+    "DEFAULT_METADATA_CLASS": "alignment_service.api.metadata.SchemaPointerMetadata",
     "DEFAULT_THROTTLE_CLASSES": [
         "alignment_service.api.throttling.UserRateThrottle",
         "alignment_service.api.throttling.ApiKeyRateThrottle",

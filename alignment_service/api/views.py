@@ -52,7 +52,7 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
             if not any(self.access.has_scope(scope) for scope in self.required_scopes.get(action, default)):
                 raise exceptions.PermissionDenied("This API key lacks the scope for this action.")
             return
-        minimal = self.required_roles.get(action)
+        minimal = self.required_roles.get(action, Role.VIEWER if action == "metadata" else None)
         if minimal is None:
             raise ImproperlyConfigured(f"{type(self).__name__} declares no role for action {action!r}.")
         if not self.access.has_role(minimal):
@@ -115,3 +115,4 @@ READ_AS_VIEWER_WRITE_AS_MEMBER: dict[str, Role] = {
     "partial_update": Role.MEMBER,
     "destroy": Role.MEMBER,
 }
+
