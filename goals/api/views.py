@@ -63,7 +63,8 @@ class WriteViaServiceMixin:
         data = self.write_serializer_class(data=request.data, partial=partial, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
         obj = type(self).update_service(access=self.access, **{self.object_kwarg: obj}, **self.update_kwargs(data))
-        return Response(self.render(obj))
+        response = Response(self.render(obj))
+        return with_etag(response, obj.version) if hasattr(obj, "version") else response
 
     def partial_update(self: Any, request: Request, org: str, pk: str) -> Response:
         return self.update(request, org, pk, partial=True)
@@ -76,6 +77,17 @@ class WriteViaServiceMixin:
 
     def render(self: Any, obj: Any) -> Any:
         return self.get_serializer(self.get_queryset().get(pk=obj.pk)).data
+
+
+class VersionedMixin:
+    """Detail reads and updates carry `ETag: "<version>"`; updates honour `If-Match` (412)."""
+
+    def retrieve(self: Any, request: Request, org: str, pk: str) -> Response:
+        obj = self.get_object()
+        return with_etag(Response(self.get_serializer(obj).data), obj.version)
+
+    def update_kwargs(self: Any, data: Any) -> dict[str, Any]:
+        return {**data.validated_data, "expected_version": if_match_version(self.request)}
 
 
 class DirectionViewSet(OrgScopedViewSet):
@@ -171,7 +183,12 @@ class CycleViewSet(
 )
 @extend_schema(tags=["goals"])
 class GoalViewSet(
-    WriteViaServiceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrgScopedViewSet
+    VersionedMixin,
+    WriteViaServiceMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    OrgScopedViewSet,
 ):
     """Company and team goals with progress, expected progress and health, read-your-writes."""
 
@@ -189,13 +206,6 @@ class GoalViewSet(
     def get_org_queryset(self, org: Organization) -> Any:
         return selectors.goal_list(org=org)
 
-    def retrieve(self, request: Request, org: str, pk: str) -> Response:
-        goal = self.get_object()
-        return with_etag(Response(self.get_serializer(goal).data), goal.version)
-
-    def update_kwargs(self, data: Any) -> dict[str, Any]:
-        return {**data.validated_data, "expected_version": if_match_version(self.request)}
-
 
 @extend_schema_view(
     create=extend_schema(request=s.MetricWriteSerializer, responses={201: s.MetricSerializer}),
@@ -204,7 +214,12 @@ class GoalViewSet(
 )
 @extend_schema(tags=["metrics"])
 class MetricViewSet(
-    WriteViaServiceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrgScopedViewSet
+    VersionedMixin,
+    WriteViaServiceMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    OrgScopedViewSet,
 ):
     """Key results. A moved baseline or target is kept in `/metrics/{id}/history/`."""
 
@@ -222,13 +237,6 @@ class MetricViewSet(
 
     def get_org_queryset(self, org: Organization) -> Any:
         return selectors.metric_list(org=org)
-
-    def retrieve(self, request: Request, org: str, pk: str) -> Response:
-        metric = self.get_object()
-        return with_etag(Response(self.get_serializer(metric).data), metric.version)
-
-    def update_kwargs(self, data: Any) -> dict[str, Any]:
-        return {**data.validated_data, "expected_version": if_match_version(self.request)}
 
     def create(self, request: Request, org: str) -> Response:
         data = s.MetricWriteSerializer(data=request.data, context=self.get_serializer_context())
