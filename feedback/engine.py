@@ -19,7 +19,8 @@ from django.db import transaction
 from django.db.models import Count, Max, OuterRef, Subquery
 from django.utils import timezone
 
-from alignment_service.notifications.services import notify
+from alignment_service.notifications.services import Notice, notify_all
+from alignment_service.notifications.webhooks import Event, emit_events
 from feedback import corrections as rules_module
 from feedback import scoring
 from feedback.corrections import ActiveCorrection, Finding, TeamInputs, World
@@ -37,7 +38,7 @@ from feedback.models import (
     Trigger,
 )
 from goals.models import Goal, GoalStatus, Metric
-from teams.models import Organization, Team, TeamKind
+from teams.models import Organization, Team, TeamKind, TeamMember
 
 
 @dataclass(frozen=True)
@@ -260,20 +261,20 @@ def _store_goal_scores(org: Organization, scores: dict[tuple[str, str], float]) 
 
 
 def _threshold_events(org: Organization, world: World) -> None:
-    from alignment_service.notifications.webhooks import emit_event
-
+    """`score.threshold_crossed` for every subject whose score crossed `score_threshold`."""
     threshold = world.rules["score_threshold"]
+    events = []
     for (subject_type, subject_id), score in sorted(world.scores.items()):
         previous = world.previous_scores.get((subject_type, subject_id))
         if previous is None or (previous < threshold) == (score < threshold):
             continue
-        direction = "below" if score < threshold else "above"
-        emit_event(
-            org=org, event_type="score.threshold_crossed",
-            data={"subject_type": subject_type, "subject_id": subject_id, "score": score, "previous": previous,
-                  "threshold": threshold, "direction": direction},
-            event_key=f"score.threshold_crossed:{subject_type}:{subject_id}:{previous}:{score}:{world.now_ts}",
-        )  # fmt: skip
+        data = {
+            "subject_type": subject_type, "subject_id": subject_id, "score": score, "previous": previous,
+            "threshold": threshold, "direction": "below" if score < threshold else "above",
+        }  # fmt: skip
+        key = f"score.threshold_crossed:{subject_type}:{subject_id}:{previous}:{score}:{world.now_ts}"
+        events.append(Event("score.threshold_crossed", data, key))
+    emit_events(org=org, events=events)
 
 
 # --- Steering -----------------------------------------------------------------------------------
@@ -283,82 +284,132 @@ def _steer(org: Organization, world: World, now: datetime) -> tuple[int, int, in
     findings = {finding.key: finding for finding in rules_module.find_all(world)}
     active = {
         (c.subject_type, c.subject_id, c.trigger): c
-        for c in CourseCorrection.objects.filter(ACTIVE_CORRECTION, organization=org).select_related("team")
+        for c in CourseCorrection.objects.filter(ACTIVE_CORRECTION, organization=org)
     }
     live_goals = {str(g.id) for g in world.goals}
     goal_status = {str(pk): status for pk, status in Goal.objects.filter(organization=org).values_list("id", "status")}
     live_teams = {str(pk) for pk in world.teams}
-    expired = resolved = 0
+    closed: list[CourseCorrection] = []
     for key, correction in active.items():
         subject_type, subject_id, trigger = key
         gone = subject_id not in (live_teams if subject_type == "team" else goal_status) or (
             subject_type == "goal" and goal_status.get(subject_id) == GoalStatus.CANCELLED
         )
         if gone:
-            _close(correction, CorrectionStatus.EXPIRED, "Expired: its subject was cancelled or deleted.", now)
-            expired += 1
+            closed.append(
+                _closed(correction, CorrectionStatus.EXPIRED, "Expired: its subject was cancelled or deleted.", now)
+            )
         elif subject_type == "goal" and subject_id not in live_goals:
             status = goal_status[subject_id]
-            _close(correction, CorrectionStatus.RESOLVED, f"Resolved by the system: the goal is {status}.", now)
-            resolved += 1
+            closed.append(
+                _closed(correction, CorrectionStatus.RESOLVED, f"Resolved by the system: the goal is {status}.", now)
+            )
         elif trigger != Trigger.MANUAL and key not in findings:
             label = Trigger(trigger).label.lower()
-            _close(
-                correction,
-                CorrectionStatus.RESOLVED,
-                f"Resolved by the system: the {label} condition no longer holds.",
-                now,
-            )
-            resolved += 1
-    new = [finding for key, finding in findings.items() if key not in active]
-    opened = _open(org, world, new, now)
-    return opened, resolved, expired
+            resolution = f"Resolved by the system: the {label} condition no longer holds."
+            closed.append(_closed(correction, CorrectionStatus.RESOLVED, resolution, now))
+    CourseCorrection.objects.bulk_update(closed, ["status", "resolution", "resolved_at"], batch_size=1000)
+    opened = _open(org, world, [finding for key, finding in findings.items() if key not in active], now)
+    audience = Audience(org)
+    announce_all(org, closed, "course_correction.resolved", audience)
+    announce_all(org, opened, "course_correction.opened", audience)
+    expired = sum(1 for c in closed if c.status == CorrectionStatus.EXPIRED)
+    return len(opened), len(closed) - expired, expired
 
 
-def _close(correction: CourseCorrection, status: str, resolution: str, now: datetime) -> None:
+def _closed(correction: CourseCorrection, status: str, resolution: str, now: datetime) -> CourseCorrection:
     correction.status = status
     correction.resolution = resolution
     correction.resolved_at = now
-    correction.save(update_fields=["status", "resolution", "resolved_at"])
-    announce(correction, "course_correction.resolved")
+    return correction
 
 
-def _open(org: Organization, world: World, findings: Iterable[Finding], now: datetime) -> int:
+def _open(org: Organization, world: World, findings: Iterable[Finding], now: datetime) -> list[CourseCorrection]:
     goals = {str(goal.id): goal for goal in world.goals}
     created = []
     for finding in findings:
         goal = goals.get(finding.subject_id) if finding.subject_type == "goal" else None
         team = world.teams.get(finding.team_id)
         assignee = (goal.owner_id if goal and goal.owner_id else None) or (team.lead_id if team else None)
-        correction = CourseCorrection(
-            organization=org, subject_type=finding.subject_type, subject_id=finding.subject_id,
-            team_id=finding.team_id, trigger=finding.trigger, severity=finding.severity, detail=finding.detail,
-            recommended_mode=finding.recommended_mode, review_by=finding.review_by, assignee_id=assignee,
-            created_at=now,
+        created.append(
+            CourseCorrection(
+                organization=org, subject_type=finding.subject_type, subject_id=finding.subject_id,
+                team_id=finding.team_id, trigger=finding.trigger, severity=finding.severity, detail=finding.detail,
+                recommended_mode=finding.recommended_mode, review_by=finding.review_by, assignee_id=assignee,
+                created_at=now,
+            )
         )  # fmt: skip
-        correction.save()
-        created.append(correction)
-    for correction in created:
-        announce(correction, "course_correction.opened")
-    return len(created)
+    return CourseCorrection.objects.bulk_create(created, batch_size=1000)
+
+
+class Audience:
+    """Who answers for a correction's subject, resolved in memory from three queries: the
+    goal's owner, the team's lead, and the members of every steering group that is the goal's
+    team, an ancestor of it, or the team of an ancestor goal."""
+
+    def __init__(self, org: Organization) -> None:
+        self.teams = {t.id: t for t in Team.objects.filter(organization=org).only("id", "parent_id", "kind", "lead_id")}
+        self.goals = {
+            str(pk): (owner_id, team_id, parent_id)
+            for pk, owner_id, team_id, parent_id in Goal.objects.filter(organization=org).values_list(
+                "id", "owner_id", "team_id", "parent_id"
+            )
+        }
+        self.steering_members: dict[Any, set[Any]] = defaultdict(set)
+        for team_id, user_id in TeamMember.objects.filter(
+            organization=org, team__kind=TeamKind.STEERING_GROUP
+        ).values_list("team_id", "user_id"):
+            self.steering_members[team_id].add(user_id)
+
+    def of(self, correction: CourseCorrection) -> set[Any]:
+        recipients: set[Any] = set()
+        team_ids: list[Any] = [correction.team_id]
+        if correction.subject_type == "goal" and correction.subject_id in self.goals:
+            recipients.add(self.goals[correction.subject_id][0])
+            goal_id: Any = correction.subject_id
+            seen: set[Any] = set()
+            while goal_id is not None and goal_id in self.goals and goal_id not in seen:
+                seen.add(goal_id)
+                _, team_id, parent_id = self.goals[goal_id]
+                team_ids.append(team_id)
+                goal_id = str(parent_id) if parent_id else None
+        lead = self.teams.get(correction.team_id) if correction.team_id else None
+        recipients.add(lead.lead_id if lead else None)
+        for team_id in {t for t in team_ids if t is not None}:
+            recipients |= self._steering_above(team_id)
+        return recipients - {None}
+
+    def _steering_above(self, team_id: Any) -> set[Any]:
+        members: set[Any] = set()
+        team, seen = self.teams.get(team_id), set()
+        while team is not None and team.id not in seen:
+            seen.add(team.id)
+            if team.kind == TeamKind.STEERING_GROUP:
+                members |= self.steering_members[team.id]
+            team = self.teams.get(team.parent_id) if team.parent_id else None
+        return members
 
 
 def announce(correction: CourseCorrection, event_type: str) -> None:
     """Tell the people who answer for the subject (inbox, then email) and the webhooks."""
-    from alignment_service.notifications.webhooks import emit_event
+    announce_all(correction.organization, [correction], event_type, Audience(correction.organization))
 
-    org = correction.organization
+
+def announce_all(org: Organization, corrections: list[CourseCorrection], event_type: str, audience: Audience) -> None:
+    if not corrections:
+        return
     verb = event_type.rsplit(".", 1)[1]
-    title = f"Course correction {verb}: {Trigger(correction.trigger).label.lower()}"
-    body = correction.detail if verb != "resolved" else f"{correction.detail}\n\n{correction.resolution}"
-    recipients = correction_recipients(correction)
-    notify(
-        org=org, recipient_ids=recipients, kind=event_type, title=title, body=body, subject_type="course_correction",
-        subject_id=correction.pk, dedupe_key=f"{event_type}:{correction.pk}",
-    )  # fmt: skip
-    emit_event(
-        org=org, event_type=event_type, data=correction_payload(correction), event_key=f"{event_type}:{correction.pk}"
-    )
+    notices = [
+        Notice(
+            recipient_ids=frozenset(audience.of(c)), kind=event_type,
+            title=f"Course correction {verb}: {Trigger(c.trigger).label.lower()}",
+            body=c.detail if verb != "resolved" else f"{c.detail}\n\n{c.resolution}",
+            subject_type="course_correction", subject_id=c.pk, dedupe_key=f"{event_type}:{c.pk}",
+        )
+        for c in corrections
+    ]  # fmt: skip
+    notify_all(org=org, notices=notices)
+    emit_events(org=org, events=[Event(event_type, correction_payload(c), f"{event_type}:{c.pk}") for c in corrections])
 
 
 def correction_payload(correction: CourseCorrection) -> dict[str, Any]:
@@ -374,33 +425,3 @@ def correction_payload(correction: CourseCorrection) -> dict[str, Any]:
         "review_by": correction.review_by.isoformat() if correction.review_by else None,
         "resolution": correction.resolution,
     }
-
-
-def correction_recipients(correction: CourseCorrection) -> set[Any]:
-    """The goal's owner, the team's lead and the members of every steering group above."""
-    recipients: set[Any] = set()
-    team_ids: list[Any] = []
-    if correction.subject_type == "goal":
-        goal = Goal.objects.filter(organization_id=correction.organization_id, pk=correction.subject_id).first()
-        recipients.add(goal.owner_id if goal else None)
-        while goal is not None:
-            team_ids.append(goal.team_id)
-            goal = goal.parent
-    team_ids.append(correction.team_id)
-    teams = {team.id: team for team in Team.objects.filter(organization_id=correction.organization_id)}
-    steering: set[Any] = set()
-    for team_id in {t for t in team_ids if t is not None}:
-        team = teams.get(team_id)
-        if team_id == correction.team_id and team is not None:
-            recipients.add(team.lead_id)
-        seen: set[Any] = set()
-        while team is not None and team.id not in seen:
-            seen.add(team.id)
-            if team.kind == TeamKind.STEERING_GROUP:
-                steering.add(team.id)
-            team = teams.get(team.parent_id) if team.parent_id else None
-    if steering:
-        from teams.models import TeamMember
-
-        recipients |= set(TeamMember.objects.filter(team_id__in=steering).values_list("user_id", flat=True))
-    return recipients - {None}

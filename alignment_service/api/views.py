@@ -115,4 +115,3 @@ READ_AS_VIEWER_WRITE_AS_MEMBER: dict[str, Role] = {
     "partial_update": Role.MEMBER,
     "destroy": Role.MEMBER,
 }
-

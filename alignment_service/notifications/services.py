@@ -1,6 +1,7 @@
 """The in-app inbox: recording notifications (idempotently) and marking them read."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,19 @@ from django.utils import timezone
 from alignment_service.notifications.email import EMAIL_KINDS
 from alignment_service.notifications.models import Notification
 from alignment_service.outbox.services import outbox_enqueue
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notification, for several recipients."""
+
+    recipient_ids: frozenset[Any]
+    kind: str
+    title: str
+    body: str
+    subject_type: str
+    subject_id: Any
+    dedupe_key: str
 
 
 def notify(
@@ -24,15 +38,24 @@ def notify(
     dedupe_key: str,
 ) -> int:
     """Put one notification in each recipient's inbox; repeating the same `dedupe_key` adds none."""
+    notice = Notice(frozenset(recipient_ids), kind, title, body, subject_type, subject_id, dedupe_key)
+    return notify_all(org=org, notices=[notice])
+
+
+def notify_all(*, org: Any, notices: Iterable[Notice]) -> int:
+    """`notify` for many notices at once: one insert, and email owed once if any needs it."""
+    notices = list(notices)
     rows = [
         Notification(
-            organization=org, recipient_id=recipient_id, kind=kind, title=title[:200], body=body,
-            subject_type=subject_type, subject_id=str(subject_id), dedupe_key=dedupe_key[:200],
+            organization=org, recipient_id=recipient_id, kind=notice.kind, title=notice.title[:200],
+            body=notice.body, subject_type=notice.subject_type, subject_id=str(notice.subject_id),
+            dedupe_key=notice.dedupe_key[:200],
         )
-        for recipient_id in sorted(set(recipient_ids))
+        for notice in notices
+        for recipient_id in sorted(notice.recipient_ids - {None})
     ]  # fmt: skip
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    if rows and kind in EMAIL_KINDS:
+    Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    if any(row.kind in EMAIL_KINDS for row in rows):
         outbox_enqueue(
             org=org,
             task_name="notifications.email_pending",
