@@ -117,8 +117,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
     else {
         "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
         "socket_timeout": BROKER_TIMEOUT_SECONDS,
-        "visibility_timeout": 3600,
-        "max_retries": 0,
+        "visibility_timeout": 900,
     }
 )
 CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_TIMEOUT_SECONDS
