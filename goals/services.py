@@ -277,6 +277,23 @@ def _resolve_goal_dates(fields: dict[str, Any], goal: Goal | None) -> None:
     _check_dates(fields.get("starts_on", goal and goal.starts_on), fields.get("due_on", goal and goal.due_on))
 
 
+#: The goal lifecycle: a draft goes live or is dropped; a live goal ends achieved, missed or
+#: cancelled; an ended goal can be reopened or withdrawn, a cancelled one revived as a draft.
+STATUS_CHANGES = {
+    GoalStatus.DRAFT: {GoalStatus.ACTIVE, GoalStatus.CANCELLED},
+    GoalStatus.ACTIVE: {GoalStatus.ACHIEVED, GoalStatus.MISSED, GoalStatus.CANCELLED, GoalStatus.DRAFT},
+    GoalStatus.ACHIEVED: {GoalStatus.ACTIVE, GoalStatus.CANCELLED},
+    GoalStatus.MISSED: {GoalStatus.ACTIVE, GoalStatus.CANCELLED},
+    GoalStatus.CANCELLED: {GoalStatus.DRAFT},
+}
+
+
+def _check_status_change(current: str, wanted: str) -> None:
+    if wanted != current and wanted not in STATUS_CHANGES[GoalStatus(current)]:
+        allowed = ", ".join(sorted(STATUS_CHANGES[GoalStatus(current)]))
+        raise Conflict(f"A {current} goal can become {allowed}, not {wanted}.", code="status_transition")
+
+
 def _set_windows(goal: Goal, org: Organization) -> None:
     goal.window_start_ts, goal.window_end_ts = formulas.window_bounds_ts(goal.starts_on, goal.due_on, org.timezone)
 
@@ -313,6 +330,8 @@ def goal_update(
         _require_goal_editor(access, goal, fields["team"])
     if "parent" in fields:
         _check_acyclic(goal, fields["parent"], Goal)
+    if "status" in fields:
+        _check_status_change(goal.status, fields["status"])
     _resolve_goal_dates(fields, goal)
     for name, value in fields.items():
         if name in GOAL_FIELDS:

@@ -466,3 +466,34 @@ def test_a_running_claim_is_a_conflict_until_it_goes_stale(org, settings):
     outcome = run_idempotently(org=org, credential="user:1", key="k", body={"a": 1}, operation=lambda: Outcome(200, {}))
     assert not outcome.replayed
     assert IdempotencyRecord.objects.get().response_status == 200
+
+
+@pytest.mark.parametrize(
+    ("current", "wanted", "allowed"),
+    [
+        ("draft", "active", True),
+        ("draft", "achieved", False),
+        ("draft", "missed", False),
+        ("active", "achieved", True),
+        ("active", "missed", True),
+        ("active", "cancelled", True),
+        ("achieved", "active", True),
+        ("cancelled", "active", False),
+        ("cancelled", "draft", True),
+    ],
+)
+def test_goal_status_follows_the_lifecycle(org, owner, current, wanted, allowed):
+    from alignment_service.api.access import Access, Role
+    from alignment_service.errors import Conflict
+    from tests.factories import GoalFactory
+
+    goal = GoalFactory(organization=org, status=current)
+    access = Access(org=org, user=owner, role=Role.OWNER)
+    if allowed:
+        assert services.goal_update(access=access, goal=goal, status=wanted).status == wanted
+    else:
+        with pytest.raises(Conflict) as refused:
+            services.goal_update(access=access, goal=goal, status=wanted)
+        assert refused.value.code == "status_transition"
+        goal.refresh_from_db()
+        assert goal.status == current
