@@ -13,6 +13,7 @@ from alignment_service.notifications.services import notify
 from alignment_service.notifications.webhooks import emit_event, redact_anonymous
 from alignment_service.outbox.services import outbox_enqueue
 from feedback import matrix, selectors
+from feedback.engine import announce
 from feedback.models import (
     ACTIVE_CORRECTION,
     Assessment,
@@ -186,12 +187,6 @@ def _require_steerer(access: Access, team: Team | None) -> None:
         )
 
 
-def _announce(correction: CourseCorrection, event_type: str) -> None:
-    from feedback.engine import announce
-
-    announce(correction, event_type)
-
-
 @transaction.atomic
 def correction_open_manual(
     *, access: Access, subject_type: str, subject: Goal | Team, detail: str, severity: str,
@@ -215,7 +210,7 @@ def correction_open_manual(
         access=access, verb="course_correction.opened", subject_type=subject_type, subject_id=subject.pk,
         summary=f"opened a manual course correction: {detail[:200]}", data={"correction": str(correction.pk)},
     )  # fmt: skip
-    _announce(correction, "course_correction.opened")
+    announce(correction, "course_correction.opened")
     return correction
 
 
@@ -244,7 +239,7 @@ def correction_acknowledge(*, access: Access, correction: CourseCorrection) -> C
         subject_id=correction.subject_id, summary=f"acknowledged a {correction.trigger} correction",
         data={"correction": str(correction.pk)},
     )  # fmt: skip
-    _announce(correction, "course_correction.acknowledged")
+    announce(correction, "course_correction.acknowledged")
     return correction
 
 
@@ -261,7 +256,7 @@ def correction_resolve(*, access: Access, correction: CourseCorrection, resoluti
         subject_id=correction.subject_id, summary=f"resolved a {correction.trigger} correction",
         data={"correction": str(correction.pk), "resolution": resolution},
     )  # fmt: skip
-    _announce(correction, "course_correction.resolved")
+    announce(correction, "course_correction.resolved")
     owe_rescore(access.org)
     return correction
 
