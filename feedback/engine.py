@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Count, Max, OuterRef, Subquery
 from django.utils import timezone
 
+from alignment_service.db import bulk_update_values
 from alignment_service.notifications.services import Notice, notify_all
 from alignment_service.notifications.webhooks import Event, emit_events
 from feedback import corrections as rules_module
@@ -257,7 +258,7 @@ def _store_goal_scores(org: Organization, scores: dict[tuple[str, str], float]) 
         if goal.alignment_score != score:
             goal.alignment_score = score
             changed.append(goal)
-    Goal.objects.bulk_update(changed, ["alignment_score"], batch_size=1000)
+    bulk_update_values(changed, ["alignment_score"])
 
 
 def _threshold_events(org: Organization, world: World) -> None:
@@ -308,7 +309,7 @@ def _steer(org: Organization, world: World, now: datetime) -> tuple[int, int, in
             label = Trigger(trigger).label.lower()
             resolution = f"Resolved by the system: the {label} condition no longer holds."
             closed.append(_closed(correction, CorrectionStatus.RESOLVED, resolution, now))
-    CourseCorrection.objects.bulk_update(closed, ["status", "resolution", "resolved_at"], batch_size=1000)
+    bulk_update_values(closed, ["status", "resolution", "resolved_at"])
     opened = _open(org, world, [finding for key, finding in findings.items() if key not in active], now)
     audience = Audience(org)
     announce_all(org, closed, "course_correction.resolved", audience)

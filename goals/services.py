@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from alignment_service.activity.services import activity_record
 from alignment_service.api.access import Access
+from alignment_service.db import bulk_update_values
 from alignment_service.errors import Conflict, PermissionDenied, PreconditionFailed, ValidationFailed
 from alignment_service.notifications.webhooks import emit_event
 from alignment_service.outbox.services import outbox_enqueue
@@ -408,7 +409,7 @@ def goals_refresh_progress(*, org: Organization) -> int:
         if value != goal.progress:
             goal.progress = value
             changed.append(goal)
-    Goal.objects.bulk_update(changed, ["progress"], batch_size=500)
+    bulk_update_values(changed, ["progress"])
     return len(changed)
 
 
@@ -448,7 +449,7 @@ def _refresh_metric_windows(org: Organization, metrics: Iterable[Metric]) -> Non
     for metric in metrics:
         metric.window_start_ts, metric.window_end_ts = _metric_window(metric, org)
         changed.append(metric)
-    Metric.objects.bulk_update(changed, ["window_start_ts", "window_end_ts"])
+    bulk_update_values(changed, ["window_start_ts", "window_end_ts"])
 
 
 @transaction.atomic
@@ -548,9 +549,7 @@ def metrics_refresh(*, org: Organization, metric_ids: Iterable[Any]) -> None:
             if metric.last_reading_ts is not None
             else None
         )
-    Metric.objects.bulk_update(
-        metrics, ["current", "last_reading_at", "last_reading_ts", "progress", "forecast"], batch_size=500
-    )
+    bulk_update_values(metrics, ["current", "last_reading_at", "last_reading_ts", "progress", "forecast"])
 
 
 def _as_datetime(value: Any) -> datetime | None:

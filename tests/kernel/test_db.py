@@ -1,0 +1,38 @@
+"""`bulk_update_values` writes exactly what the ORM would, on SQLite and PostgreSQL alike."""
+
+from datetime import UTC, datetime
+
+from alignment_service.db import bulk_update_values
+from goals.models import Metric
+from tests.factories import MetricFactory
+
+
+def test_writes_each_field_of_each_row_and_nothing_else(org):
+    first, second, untouched = (MetricFactory(goal__organization=org, organization=org) for _ in range(3))
+    first.current, first.last_reading_at, first.forecast = 12.5, datetime(2026, 3, 1, 9, 30, tzinfo=UTC), None
+    second.current, second.last_reading_at, second.forecast = None, None, -3.25
+    second.name = "not written"
+
+    assert bulk_update_values([first, second], ["current", "last_reading_at", "forecast"]) == 2
+
+    stored = {m.pk: m for m in Metric.objects.all()}
+    assert (stored[first.pk].current, stored[first.pk].last_reading_at, stored[first.pk].forecast) == (
+        12.5, datetime(2026, 3, 1, 9, 30, tzinfo=UTC), None,
+    )  # fmt: skip
+    assert (stored[second.pk].current, stored[second.pk].forecast) == (None, -3.25)
+    assert stored[second.pk].name != "not written"
+    assert stored[untouched.pk].current is None
+
+
+def test_nothing_to_write_is_no_query(django_assert_num_queries, db):
+    with django_assert_num_queries(0):
+        assert bulk_update_values([], ["current"]) == 0
+
+
+def test_large_sets_go_in_batches(org, django_assert_num_queries):
+    metrics = [MetricFactory(goal__organization=org, organization=org) for _ in range(5)]
+    for index, metric in enumerate(metrics):
+        metric.current = float(index)
+    with django_assert_num_queries(3):
+        assert bulk_update_values(metrics, ["current"], batch_size=2) == 5
+    assert sorted(Metric.objects.values_list("current", flat=True)) == [0.0, 1.0, 2.0, 3.0, 4.0]
