@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from feedback.models import Assessment, CheckIn, Feedback, FeedbackReply
+from feedback.models import Assessment, CheckIn, CourseCorrection, Feedback, FeedbackReply, ScoreJob, ScoreSnapshot
 
 
 @admin.register(CheckIn)
@@ -73,6 +73,49 @@ class FeedbackAdmin(admin.ModelAdmin):
 
     def get_search_fields(self, request: HttpRequest) -> Any:
         return ["body", "author__username"] if request.user.is_superuser else ["body"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(CourseCorrection)
+class CourseCorrectionAdmin(admin.ModelAdmin):
+    """Corrections are opened and closed by the engine and through the API; read them here."""
+
+    list_display = ["created_at", "trigger", "severity", "status", "subject_type", "team", "review_by", "organization"]
+    list_filter = ["organization", "status", "trigger", "severity", "subject_type"]
+    search_fields = ["detail", "resolution", "subject_id", "team__name"]
+    list_select_related = ["organization", "team"]
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in CourseCorrection._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(ScoreSnapshot)
+class ScoreSnapshotAdmin(admin.ModelAdmin):
+    list_display = ["computed_at", "subject_type", "subject_id", "score", "organization"]
+    list_filter = ["organization", "subject_type"]
+    search_fields = ["subject_id"]
+    list_select_related = ["organization"]
+    date_hierarchy = "computed_at"
+    readonly_fields = [field.name for field in ScoreSnapshot._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ScoreJob)
+class ScoreJobAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "organization", "status", "requested_by", "finished_at"]
+    list_filter = ["status", "organization"]
+    list_select_related = ["organization", "requested_by"]
+    readonly_fields = [field.name for field in ScoreJob._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -64,3 +64,21 @@ def test_creating_an_api_key_shows_the_secret_once_and_stores_its_digest(staff_c
     assert secret.startswith(key.prefix)
     change_page = staff_client.get(reverse("admin:teams_apikey_change", args=[key.pk])).content.decode()
     assert secret not in change_page
+
+
+def test_goals_filter_by_health_as_the_api_computes_it(staff_client, org):
+    from datetime import date
+
+    from goals.models import Goal
+    from tests.factories import GoalFactory
+
+    year_2020 = {"starts_on": date(2020, 1, 1), "due_on": date(2020, 12, 31)}
+    behind = GoalFactory(organization=org, title="Behind", **year_2020)
+    GoalFactory(organization=org, title="Unmeasured", **year_2020)
+    Goal.objects.filter(pk=behind.pk).update(progress=0.1)
+    url = reverse("admin:goals_goal_changelist")
+    off_track = staff_client.get(url, {"health": "off_track"}).content.decode()
+    no_data = staff_client.get(url, {"health": "no_data"}).content.decode()
+    assert "Behind" in off_track
+    assert "Unmeasured" not in off_track
+    assert "Unmeasured" in no_data
