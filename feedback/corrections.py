@@ -23,7 +23,6 @@ class TeamInputs:
     name: str
     lead_id: Any
     parent_lead_id: Any
-    lead_name: str
     latest_assessment: AssessmentInputs | None
     last_lead_checkin_ts: float | None
 

@@ -113,7 +113,7 @@ def _load_goals(org: Organization) -> list[scoring.GoalInputs]:
     for m in Metric.objects.filter(organization=org, goal__status=GoalStatus.ACTIVE).order_by("id"):
         metrics[m.goal_id].append(
             scoring.MetricInputs(
-                m.id, m.key, m.name, m.baseline, m.target, m.weight, m.forecast, m.stale_after_days, m.last_reading_ts
+                m.id, m.name, m.baseline, m.target, m.weight, m.forecast, m.stale_after_days, m.last_reading_ts
             )
         )
     concerns, challenges = _open_feedback_counts(org, TargetType.GOAL)
@@ -160,13 +160,12 @@ def _load_teams(org: Organization) -> dict[Any, TeamInputs]:
     latest = Assessment.objects.filter(team=OuterRef("pk")).order_by("-created_at", "-id")
     teams = (
         Team.objects.filter(organization=org)
-        .select_related("lead", "parent")
+        .select_related("parent")
         .annotate(
             a_alignment=Subquery(latest.values("alignment")[:1]),
             a_confidence=Subquery(latest.values("confidence")[:1]),
             a_mode=Subquery(latest.values("recommended_mode")[:1]),
             a_created=Subquery(latest.values("created_at")[:1]),
-            a_assessor=Subquery(latest.values("assessor_id")[:1]),
         )
     )
     lead_checkins = {
@@ -180,26 +179,18 @@ def _load_teams(org: Organization) -> dict[Any, TeamInputs]:
         assessment = None
         if team.a_alignment is not None:
             assessment = scoring.AssessmentInputs(
-                team.a_alignment, team.a_confidence, team.a_mode, _ts(team.a_created) or 0.0, team.a_assessor
+                team.a_alignment, team.a_confidence, team.a_mode, _ts(team.a_created) or 0.0
             )
         result[team.id] = TeamInputs(
             id=team.id, name=team.name, lead_id=team.lead_id,
             parent_lead_id=team.parent.lead_id if team.parent else None,
-            lead_name=team.lead.username if team.lead else "", latest_assessment=assessment,
+            latest_assessment=assessment,
             last_lead_checkin_ts=_ts(lead_checkins.get((team.id, team.lead_id))),
         )  # fmt: skip
     return result
 
 
-def _ts(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        from django.utils.dateparse import parse_datetime
-
-        value = parse_datetime(value)
-        if value is not None and timezone.is_naive(value):
-            value = timezone.make_aware(value, UTC)
+def _ts(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
 

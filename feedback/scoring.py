@@ -20,7 +20,6 @@ DAY = 86400.0
 @dataclass(frozen=True)
 class MetricInputs:
     id: Any
-    key: str
     name: str
     baseline: float
     target: float
@@ -36,7 +35,6 @@ class AssessmentInputs:
     confidence: int
     recommended_mode: str
     created_ts: float
-    assessor_id: Any
 
 
 @dataclass(frozen=True)

@@ -537,7 +537,7 @@ def metrics_refresh(*, org: Organization, metric_ids: Iterable[Any]) -> None:
     window_days = org.rule_settings["forecast_window_days"]
     points = _forecast_points(org, metrics, window_days)
     for metric in metrics:
-        latest_at = _as_datetime(metric.latest_at)
+        latest_at = metric.latest_at
         metric.current = metric.latest_value
         metric.last_reading_at = latest_at
         metric.last_reading_ts = latest_at.timestamp() if latest_at else None
@@ -552,15 +552,6 @@ def metrics_refresh(*, org: Organization, metric_ids: Iterable[Any]) -> None:
     bulk_update_values(metrics, ["current", "last_reading_at", "last_reading_ts", "progress", "forecast"])
 
 
-def _as_datetime(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    from django.utils.dateparse import parse_datetime
-
-    parsed = parse_datetime(value)
-    return parsed if parsed is None or timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
-
-
 def _forecast_points(org: Organization, metrics: list[Any], window_days: int) -> dict[Any, list[formulas.Point]]:
     """Readings that form each metric's trend: the window ending at its latest reading, or all
     of its readings when fewer than 3 fall in that window.
@@ -570,7 +561,7 @@ def _forecast_points(org: Organization, metrics: list[Any], window_days: int) ->
     """
     by_cutoff: dict[date, list[Any]] = defaultdict(list)
     for metric in metrics:
-        latest = _as_datetime(metric.latest_at)
+        latest = metric.latest_at
         if latest is not None:
             by_cutoff[_window_start_day(latest, window_days)].append(metric.id)
     points: dict[Any, list[formulas.Point]] = defaultdict(list)
@@ -580,7 +571,7 @@ def _forecast_points(org: Organization, metrics: list[Any], window_days: int) ->
         for cutoff, ids in groups[chunk : chunk + 100]:
             condition |= Q(metric_id__in=ids, observed_at__gte=datetime.combine(cutoff, time.min, tzinfo=UTC))
         points.update(_points(Reading.objects.filter(condition, organization=org)))
-    latest_by_metric = {m.id: _as_datetime(m.latest_at) for m in metrics}
+    latest_by_metric = {m.id: m.latest_at for m in metrics}
     for metric_id, metric_points in points.items():
         latest = latest_by_metric[metric_id]
         assert latest is not None

@@ -17,7 +17,7 @@ START, END = NOW - 60 * DAY, NOW + 40 * DAY  # 60 % of the window elapsed
 
 def metric(**changes):
     base = MetricInputs(
-        id="m1", key="mau", name="MAU", baseline=0.0, target=100.0, weight=1.0, forecast=100.0,
+        id="m1", name="MAU", baseline=0.0, target=100.0, weight=1.0, forecast=100.0,
         stale_after_days=7, last_reading_ts=NOW - DAY,
     )  # fmt: skip
     return replace(base, **changes)
@@ -34,7 +34,7 @@ def goal(**changes):
 
 def team(**changes):
     base = TeamInputs(
-        id="t1", name="Core", lead_id=1, parent_lead_id=2, lead_name="lead", latest_assessment=None,
+        id="t1", name="Core", lead_id=1, parent_lead_id=2, latest_assessment=None,
         last_lead_checkin_ts=NOW - DAY,
     )  # fmt: skip
     return replace(base, **changes)
@@ -44,7 +44,7 @@ def assessed(alignment, confidence, days_ago=1):
     from feedback.matrix import classify
 
     _, mode = classify(alignment=alignment, confidence=confidence)
-    return AssessmentInputs(alignment, confidence, mode, NOW - days_ago * DAY, 2)
+    return AssessmentInputs(alignment, confidence, mode, NOW - days_ago * DAY)
 
 
 def world(goals=(), teams=(), scores=None, previous=None, active=(), **rules):
