@@ -6,6 +6,8 @@ from typing import Any, cast
 from django.db import connection
 from django.db.models import Field, Model
 
+from alignment_service.errors import ValidationFailed
+
 
 def bulk_update_values(objects: Iterable[Model], fields: Sequence[str], *, batch_size: int = 2000) -> int:
     """Write `fields` of `objects` with one `UPDATE … FROM (VALUES …)` per batch.
@@ -42,3 +44,20 @@ def bulk_update_values(objects: Iterable[Model], fields: Sequence[str], *, batch
             )
             cursor.execute(sql, params)
     return len(objects)
+
+
+def check_parent_acyclic(obj: Model, parent: Model | None, *, message: str = "This would make a cycle.") -> None:
+    """Refuse `parent` when it is `obj` itself or one of its descendants (`attr` `parent`).
+
+    Walks up from `parent` through `parent_id`, one indexed lookup per level.
+    """
+    if parent is None or obj.pk is None:
+        return
+    manager = type(obj)._default_manager
+    ancestor_id: Any = parent.pk
+    seen: set[Any] = set()
+    while ancestor_id is not None and ancestor_id not in seen:
+        if ancestor_id == obj.pk:
+            raise ValidationFailed(message, code="cycle", attr="parent")
+        seen.add(ancestor_id)
+        ancestor_id = manager.filter(pk=ancestor_id).values_list("parent_id", flat=True).first()

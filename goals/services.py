@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from alignment_service.activity.services import activity_record
 from alignment_service.api.access import Access
-from alignment_service.db import bulk_update_values
+from alignment_service.db import bulk_update_values, check_parent_acyclic
 from alignment_service.errors import Conflict, PermissionDenied, PreconditionFailed, ValidationFailed
 from alignment_service.notifications.webhooks import emit_event
 from alignment_service.outbox.services import outbox_enqueue
@@ -87,19 +87,6 @@ def _delete_or_conflict(obj: Any, detail: str, code: str) -> None:
         obj.delete()
     except (ProtectedError, RestrictedError) as exc:
         raise Conflict(detail, code=code) from exc
-
-
-def _check_acyclic(obj: Any, parent: Any, model: type[Any]) -> None:
-    """A parent must not be the object itself or one of its descendants."""
-    if parent is None or obj is None or obj.pk is None:
-        return
-    ancestor_id: Any = parent.pk
-    seen: set[Any] = set()
-    while ancestor_id is not None and ancestor_id not in seen:
-        if ancestor_id == obj.pk:
-            raise ValidationFailed("This would make a cycle.", code="cycle", attr="parent")
-        seen.add(ancestor_id)
-        ancestor_id = model.objects.filter(pk=ancestor_id).values_list("parent_id", flat=True).first()
 
 
 def _is_team_lead(access: Access, team: Team | None) -> bool:
@@ -176,7 +163,7 @@ def pillar_update(*, access: Access, pillar: StrategyPillar, **fields: Any) -> S
     if "team" in fields:
         _require_pillar_editor(access, fields["team"])
     if "parent" in fields:
-        _check_acyclic(pillar, fields["parent"], StrategyPillar)
+        check_parent_acyclic(pillar, fields["parent"])
     for name, value in fields.items():
         setattr(pillar, name, value)
     pillar.save()
@@ -330,7 +317,7 @@ def goal_update(
     if "team" in fields:
         _require_goal_editor(access, goal, fields["team"])
     if "parent" in fields:
-        _check_acyclic(goal, fields["parent"], Goal)
+        check_parent_acyclic(goal, fields["parent"])
     if "status" in fields:
         _check_status_change(goal.status, fields["status"])
     _resolve_goal_dates(fields, goal)

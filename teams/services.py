@@ -13,6 +13,7 @@ from django.utils.text import slugify
 
 from alignment_service.activity.services import activity_record
 from alignment_service.api.access import Access, Role
+from alignment_service.db import check_parent_acyclic
 from alignment_service.errors import Conflict, PermissionDenied, ValidationFailed
 from alignment_service.outbox.services import outbox_enqueue
 from teams import credentials, hooks
@@ -225,19 +226,6 @@ def _unique_team_slug(org: Organization, name: str, exclude: Any = None) -> str:
     return slug
 
 
-def _check_parent(team: Team | None, parent: Team | None) -> None:
-    """A parent must be in the same organization and must not be the team or its descendant."""
-    if parent is None or team is None:
-        return
-    ancestor: Team | None = parent
-    seen = set()
-    while ancestor is not None and ancestor.pk not in seen:
-        if ancestor.pk == team.pk:
-            raise ValidationFailed("A team cannot be its own ancestor.", code="cycle", attr="parent")
-        seen.add(ancestor.pk)
-        ancestor = ancestor.parent
-
-
 TEAM_FIELDS = ("name", "slug", "kind", "parent", "lead", "description")
 
 
@@ -263,7 +251,7 @@ def team_create(*, access: Access, members: list[User] | None = None, **fields: 
 def team_update(*, access: Access, team: Team, members: list[User] | None = None, **fields: Any) -> Team:
     team = Team.objects.select_for_update().get(pk=team.pk, organization=access.org)
     if "parent" in fields:
-        _check_parent(team, fields["parent"])
+        check_parent_acyclic(team, fields["parent"], message="A team cannot be its own ancestor.")
     if (
         "slug" in fields
         and Team.objects.filter(organization=access.org, slug=fields["slug"]).exclude(pk=team.pk).exists()
