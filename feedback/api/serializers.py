@@ -5,6 +5,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from alignment_service.api.serializers import CrossFieldChecksMixin
 from feedback import selectors
 from feedback.models import (
     Assessment,
@@ -75,7 +76,7 @@ class FeedbackSerializer(serializers.ModelSerializer):
         return feedback.author_id
 
 
-class FeedbackCreateSerializer(serializers.Serializer):
+class FeedbackCreateSerializer(CrossFieldChecksMixin, serializers.Serializer):
     """Names a missing or unknown target together with any other problem."""
 
     target_type = serializers.ChoiceField(choices=TargetType.choices)
@@ -90,22 +91,12 @@ class FeedbackCreateSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=10_000)
     anonymous = serializers.BooleanField(default=False, help_text="Hide your name from everyone but admins.")
 
-    def to_internal_value(self, data: Any) -> Any:
-        errors: dict[str, Any] = {}
-        value = None
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            errors = dict(exc.detail) if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        target_error = self._target_error(data)
-        if target_error and "target_id" not in errors:
-            errors["target_id"] = [target_error]
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
+    def cross_field_errors(self, data: Any) -> dict[str, serializers.ErrorDetail]:
+        error = self._target_error(data)
+        return {"target_id": error} if error else {}
 
-    def _target_error(self, data: Any) -> Any:
-        target_type = data.get("target_type") if hasattr(data, "get") else None
+    def _target_error(self, data: Any) -> serializers.ErrorDetail | None:
+        target_type = data.get("target_type")
         if target_type not in TargetType.values or target_type == TargetType.DIRECTION:
             return None
         target_id = data.get("target_id")
