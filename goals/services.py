@@ -358,28 +358,33 @@ def _set_strategies(goal: Goal, pillars: Iterable[StrategyPillar]) -> None:
     )
 
 
-def goals_refresh_progress(*, org: Organization) -> int:
-    """Recompute every goal's stored progress; write only those that changed.
+def goals_refresh_progress(*, org: Organization, goal_ids: Iterable[Any] | None = None) -> int:
+    """Recompute stored goal progress; write only what changed.
 
     A goal with metrics averages their progress by weight (metrics without readings are left
     out); a goal without metrics averages its children's progress by their weight, draft and
-    cancelled children left out.
+    cancelled children left out. With `goal_ids` (the goals whose metrics changed), only they
+    and their ancestors are recomputed, from their siblings' stored progress; without, all.
     """
-    metrics_by_goal: dict[Any, list[tuple[float | None, float]]] = defaultdict(list)
-    for goal_id, metric_progress, weight in Metric.objects.filter(organization=org).values_list(
-        "goal_id", "progress", "weight"
-    ):
-        metrics_by_goal[goal_id].append((metric_progress, weight))
     goals = {
         goal.id: goal
         for goal in Goal.objects.filter(organization=org).only("id", "parent_id", "weight", "status", "progress")
     }
+    scope = set(goals) if goal_ids is None else _with_ancestors(goals, goal_ids)
+    metrics_by_goal: dict[Any, list[tuple[float | None, float]]] = defaultdict(list)
+    metric_rows = Metric.objects.filter(organization=org)
+    if goal_ids is not None:
+        metric_rows = metric_rows.filter(goal_id__in=scope)
+    for goal_id, metric_progress, weight in metric_rows.values_list("goal_id", "progress", "weight"):
+        metrics_by_goal[goal_id].append((metric_progress, weight))
     children: dict[Any, list[Goal]] = defaultdict(list)
     for goal in goals.values():
         children[goal.parent_id].append(goal)
     computed: dict[Any, float | None] = {}
 
     def compute(goal: Goal, path: frozenset[Any]) -> float | None:
+        if goal.id not in scope:
+            return goal.progress
         if goal.id in computed:
             return computed[goal.id]
         if goal.id in metrics_by_goal:
@@ -391,13 +396,23 @@ def goals_refresh_progress(*, org: Organization) -> int:
         return value
 
     changed = []
-    for goal in goals.values():
+    for goal_id in scope:
+        goal = goals[goal_id]
         value = compute(goal, frozenset())
         if value != goal.progress:
             goal.progress = value
             changed.append(goal)
     bulk_update_values(changed, ["progress"])
     return len(changed)
+
+
+def _with_ancestors(goals: dict[Any, Goal], goal_ids: Iterable[Any]) -> set[Any]:
+    scope: set[Any] = set()
+    for goal_id in goal_ids:
+        while goal_id in goals and goal_id not in scope:
+            scope.add(goal_id)
+            goal_id = goals[goal_id].parent_id
+    return scope
 
 
 # --- Metrics ----------------------------------------------------------------------------------
@@ -448,7 +463,7 @@ def metric_create(*, access: Access, **fields: Any) -> Metric:
     metric = Metric(organization=access.org, **{k: v for k, v in fields.items() if k in METRIC_FIELDS})
     metric.window_start_ts, metric.window_end_ts = _metric_window(metric, access.org)
     metric.save()
-    goals_refresh_progress(org=access.org)
+    goals_refresh_progress(org=access.org, goal_ids=[metric.goal_id])
     _record(access, "metric.created", "metric", metric.pk, f"added metric '{metric.name}' ({metric.key})")
     owe_rescore(access.org)
     return metric
@@ -461,6 +476,7 @@ def metric_update(
     """Change a metric; a moved baseline or target is recorded with its old and new value."""
     metric = Metric.objects.select_for_update().select_related("goal").get(pk=metric.pk, organization=access.org)
     check_version(metric.version, expected_version)
+    previous_goal_id = metric.goal_id
     if "key" in fields:
         _check_unique_key(access.org, fields["key"], exclude=metric.pk)
     _check_metric_bounds(
@@ -489,7 +505,7 @@ def metric_update(
     metric.version += 1
     metric.save()
     metrics_refresh(org=access.org, metric_ids=[metric.pk])
-    goals_refresh_progress(org=access.org)
+    goals_refresh_progress(org=access.org, goal_ids={previous_goal_id, metric.goal_id})
     for change in moved:
         _record(
             access, f"metric.{change.field}_changed", "metric", metric.pk,
@@ -506,9 +522,9 @@ def metric_update(
 def metric_delete(*, access: Access, metric: Metric) -> None:
     if Reading.objects.filter(organization=access.org, metric=metric).exists():
         raise Conflict("This metric has readings and is kept for the record.", code="metric_has_readings")
-    metric_id, name = metric.pk, metric.name
+    metric_id, name, goal_id = metric.pk, metric.name, metric.goal_id
     metric.delete()
-    goals_refresh_progress(org=access.org)
+    goals_refresh_progress(org=access.org, goal_ids=[goal_id])
     _record(access, "metric.deleted", "metric", metric_id, f"deleted metric '{name}'")
     owe_rescore(access.org)
 
@@ -636,7 +652,7 @@ def readings_ingest(*, access: Access, readings: Sequence[ReadingInput]) -> tupl
     )
     updated = sum(1 for r in readings if (r.metric.pk, r.observed_at) in existing)
     metrics_refresh(org=access.org, metric_ids=metric_ids)
-    goals_refresh_progress(org=access.org)
+    goals_refresh_progress(org=access.org, goal_ids={r.metric.goal_id for r in readings})
     created = len(readings) - updated
     if len(readings) == 1:
         _record(

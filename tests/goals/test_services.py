@@ -9,6 +9,7 @@ import datetime
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
@@ -25,8 +26,10 @@ from alignment_service.idempotency.services import (
 from alignment_service.outbox import services as outbox
 from alignment_service.outbox.models import OutboxMessage
 from goals import ingest, selectors, services
-from goals.models import DirectionVersion, Goal, MetricChange, Reading
+from goals.models import DirectionVersion, Goal, Metric, MetricChange, Reading
 from goals.services import ReadingInput
+from teams.demo import DEMO_ORG_SLUG
+from teams.models import Organization
 from tests.factories import CycleFactory, GoalFactory, MetricFactory, PillarFactory, TeamFactory
 
 UTC = datetime.UTC
@@ -497,3 +500,19 @@ def test_goal_status_follows_the_lifecycle(org, owner, current, wanted, allowed)
         assert refused.value.code == "status_transition"
         goal.refresh_from_db()
         assert goal.status == current
+
+
+def test_a_scoped_roll_up_agrees_with_a_full_one(db):
+    """Writes recompute only the touched goals and their ancestors; a full pass finds nothing left."""
+    call_command("load_demo")
+    org = Organization.objects.get(slug=DEMO_ORG_SLUG)
+    owner = org.memberships.get(role="owner").user
+    metric = Metric.objects.get(organization=org, key="store-conversion")
+    services.readings_ingest(
+        access=Access(org=org, user=owner, role=Role.OWNER),
+        readings=[ReadingInput(metric=metric, value=3.4, observed_at=timezone.now())],
+    )
+    before = dict(Goal.objects.filter(organization=org).values_list("id", "progress"))
+    assert services.goals_refresh_progress(org=org) == 0
+    assert dict(Goal.objects.filter(organization=org).values_list("id", "progress")) == before
+    assert before[metric.goal_id] == pytest.approx((3.4 - 2.0) / 1.5)
