@@ -23,7 +23,7 @@ from alignment_service.db import bulk_update_values
 from alignment_service.notifications.services import Notice, notify_all
 from alignment_service.notifications.webhooks import Event, emit_events
 from feedback import corrections as rules_module
-from feedback import scoring
+from feedback import scoring, selectors
 from feedback.corrections import ActiveCorrection, Finding, TeamInputs, World
 from feedback.models import (
     ACTIVE_CORRECTION,
@@ -372,14 +372,8 @@ class Audience:
         return recipients - {None}
 
     def _steering_above(self, team_id: Any) -> set[Any]:
-        members: set[Any] = set()
-        team, seen = self.teams.get(team_id), set()
-        while team is not None and team.id not in seen:
-            seen.add(team.id)
-            if team.kind == TeamKind.STEERING_GROUP:
-                members |= self.steering_members[team.id]
-            team = self.teams.get(team.parent_id) if team.parent_id else None
-        return members
+        groups = selectors.steering_group_ids_above(self.teams, team_id)
+        return set().union(*(self.steering_members[group] for group in groups))
 
 
 def announce(correction: CourseCorrection, event_type: str) -> None:

@@ -81,15 +81,21 @@ def target_stewards(*, org: Organization, target_type: str, target: Any) -> set[
     return {target.owner_id, team.lead_id if team else None} - {None}
 
 
-def steering_members_above(*, org: Organization, team: Team) -> set[Any]:
-    """Members of the steering groups that are the team itself or one of its ancestors."""
-    teams = {t.id: t for t in Team.objects.filter(organization=org).only("id", "parent_id", "kind")}
-    steering, current, seen = [], teams.get(team.pk), set()
+def steering_group_ids_above(teams: dict[Any, Team], team_id: Any) -> list[Any]:
+    """The steering groups among a team and its ancestors, given every team of the org by id."""
+    steering, current, seen = [], teams.get(team_id), set()
     while current is not None and current.id not in seen:
         seen.add(current.id)
         if current.kind == TeamKind.STEERING_GROUP:
             steering.append(current.id)
         current = teams.get(current.parent_id) if current.parent_id else None
+    return steering
+
+
+def steering_members_above(*, org: Organization, team: Team) -> set[Any]:
+    """Members of the steering groups that are the team itself or one of its ancestors."""
+    teams = {t.id: t for t in Team.objects.filter(organization=org).only("id", "parent_id", "kind")}
+    steering = steering_group_ids_above(teams, team.pk)
     return set(TeamMember.objects.filter(team_id__in=steering).values_list("user_id", flat=True))
 
 
