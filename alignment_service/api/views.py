@@ -11,8 +11,9 @@ from typing import Any, ClassVar
 from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
-from rest_framework import exceptions, viewsets
+from rest_framework import exceptions, status, viewsets
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 from alignment_service.api.access import Access, Role, Scope, resolve_access
 from alignment_service.errors import PreconditionFailed
@@ -115,3 +116,54 @@ READ_AS_VIEWER_WRITE_AS_MEMBER: dict[str, Role] = {
     "partial_update": Role.MEMBER,
     "destroy": Role.MEMBER,
 }
+
+
+def with_etag(response: Response, version: int) -> Response:
+    response["ETag"] = f'"{version}"'
+    return response
+
+
+# `create` through the app's service: validate `write_serializer_class`, call
+# `create_service(access=…, **create_kwargs(validated))`, render the output serializer.
+# (Comments, not docstrings, on view mixins: drf-spectacular would publish them as the
+# description of every operation of a view without a docstring of its own.)
+class ServiceCreateMixin:
+    write_serializer_class: type[Any]
+    create_service: Any
+
+    def create(self: Any, request: Request, org: str, **kwargs: Any) -> Response:
+        data = self.write_serializer_class(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        obj = type(self).create_service(access=self.access, **self.create_kwargs(dict(data.validated_data)))
+        return Response(self.render(obj), status=status.HTTP_201_CREATED)
+
+    def create_kwargs(self: Any, validated: dict[str, Any]) -> dict[str, Any]:
+        return validated
+
+    def render(self: Any, obj: Any) -> Any:
+        return self.get_serializer(self.get_queryset().get(pk=obj.pk)).data
+
+
+# `create`, `update` and `destroy` through the app's services; updates of versioned objects
+# answer with their `ETag`.
+class ServiceWriteMixin(ServiceCreateMixin):
+    update_service: Any
+    delete_service: Any
+    object_kwarg: str
+
+    def update(self: Any, request: Request, org: str, pk: str, partial: bool = False) -> Response:
+        obj = self.get_object()
+        data = self.write_serializer_class(data=request.data, partial=partial, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        obj = type(self).update_service(access=self.access, **{self.object_kwarg: obj}, **self.update_kwargs(data))
+        response = Response(self.render(obj))
+        return with_etag(response, obj.version) if hasattr(obj, "version") else response
+
+    def partial_update(self: Any, request: Request, org: str, pk: str) -> Response:
+        return self.update(request, org, pk, partial=True)
+
+    def perform_destroy(self: Any, instance: Any) -> None:
+        type(self).delete_service(access=self.access, **{self.object_kwarg: instance})
+
+    def update_kwargs(self: Any, data: Any) -> dict[str, Any]:
+        return dict(data.validated_data)

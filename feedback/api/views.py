@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from alignment_service.api.access import Role, Scope
 from alignment_service.api.pagination import CursorPagination
-from alignment_service.api.views import OrgScopedViewSet
+from alignment_service.api.views import OrgScopedViewSet, ServiceCreateMixin
 from feedback import selectors, services
 from feedback.api import serializers as s
 from feedback.api.filters import AssessmentFilter, CheckInFilter, CourseCorrectionFilter, FeedbackFilter, ScoreFilter
@@ -27,28 +27,14 @@ class ScoreCursorPagination(CursorPagination):
 READ_AS_VIEWER_CREATE_AS_MEMBER = {"list": Role.VIEWER, "retrieve": Role.VIEWER, "create": Role.MEMBER}
 
 
-class CreateViaServiceMixin:
-    create_serializer_class: type[Any]
-    create_service: Any
-
-    def create(self: Any, request: Request, org: str, **kwargs: Any) -> Response:
-        data = self.create_serializer_class(data=request.data, context=self.get_serializer_context())
-        data.is_valid(raise_exception=True)
-        obj = type(self).create_service(access=self.access, **self.create_kwargs(data.validated_data))
-        return Response(self.get_serializer(self.get_queryset().get(pk=obj.pk)).data, status=status.HTTP_201_CREATED)
-
-    def create_kwargs(self: Any, validated: dict[str, Any]) -> dict[str, Any]:
-        return validated
-
-
 @extend_schema_view(create=extend_schema(request=s.CheckInCreateSerializer, responses={201: s.CheckInSerializer}))
 @extend_schema(tags=["check-ins"])
-class CheckInViewSet(CreateViaServiceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+class CheckInViewSet(ServiceCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
     """Progress notes on goals with the author's confidence that the goal will be met."""
 
     model = CheckIn
     serializer_class = s.CheckInSerializer
-    create_serializer_class = s.CheckInCreateSerializer
+    write_serializer_class = s.CheckInCreateSerializer
     create_service = services.checkin_create
     filterset_class = CheckInFilter
     ordering_fields = ["created_at", "confidence"]
@@ -60,13 +46,13 @@ class CheckInViewSet(CreateViaServiceMixin, mixins.ListModelMixin, mixins.Retrie
 
 @extend_schema_view(create=extend_schema(request=s.AssessmentCreateSerializer, responses={201: s.AssessmentSerializer}))
 @extend_schema(tags=["assessments"])
-class AssessmentViewSet(CreateViaServiceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+class AssessmentViewSet(ServiceCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
     """The leadership matrix: a leader's alignment and confidence ratings of a team, with the
     quadrant and recommended leadership mode. A team's latest assessment is the one that counts."""
 
     model = Assessment
     serializer_class = s.AssessmentSerializer
-    create_serializer_class = s.AssessmentCreateSerializer
+    write_serializer_class = s.AssessmentCreateSerializer
     create_service = services.assessment_create
     filterset_class = AssessmentFilter
     ordering_fields = ["created_at"]
@@ -81,12 +67,12 @@ class AssessmentViewSet(CreateViaServiceMixin, mixins.ListModelMixin, mixins.Ret
     partial_update=extend_schema(request=s.FeedbackUpdateSerializer, responses=s.FeedbackSerializer),
 )
 @extend_schema(tags=["feedback"])
-class FeedbackViewSet(CreateViaServiceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+class FeedbackViewSet(ServiceCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
     """Praise, concerns, ideas and challenges on goals, teams, pillars and the direction."""
 
     model = Feedback
     serializer_class = s.FeedbackSerializer
-    create_serializer_class = s.FeedbackCreateSerializer
+    write_serializer_class = s.FeedbackCreateSerializer
     create_service = services.feedback_create
     filterset_class = FeedbackFilter
     ordering_fields = ["created_at", "updated_at"]
@@ -107,11 +93,11 @@ class FeedbackViewSet(CreateViaServiceMixin, mixins.ListModelMixin, mixins.Retri
     create=extend_schema(request=s.FeedbackReplyCreateSerializer, responses={201: s.FeedbackReplySerializer})
 )
 @extend_schema(tags=["feedback"])
-class FeedbackReplyViewSet(CreateViaServiceMixin, mixins.ListModelMixin, OrgScopedViewSet):
+class FeedbackReplyViewSet(ServiceCreateMixin, mixins.ListModelMixin, OrgScopedViewSet):
     model = FeedbackReply
     parent_models = {"feedback_pk": Feedback}
     serializer_class = s.FeedbackReplySerializer
-    create_serializer_class = s.FeedbackReplyCreateSerializer
+    write_serializer_class = s.FeedbackReplyCreateSerializer
     create_service = services.feedback_reply
     ordering_fields = ["created_at"]
     required_roles = {"list": Role.VIEWER, "create": Role.MEMBER}

@@ -13,7 +13,9 @@ from alignment_service.api.views import (
     READ_AS_VIEWER_WRITE_AS_ADMIN,
     READ_AS_VIEWER_WRITE_AS_MEMBER,
     OrgScopedViewSet,
+    ServiceWriteMixin,
     if_match_version,
+    with_etag,
 )
 from alignment_service.idempotency.services import Outcome, run_idempotently
 from goals import ingest, selectors, services
@@ -38,50 +40,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
-def with_etag(response: Response, version: int) -> Response:
-    response["ETag"] = f'"{version}"'
-    return response
-
-
-class WriteViaServiceMixin:
-    """create / update / destroy through the app's services, rendered by the output serializer."""
-
-    write_serializer_class: type[Any]
-    create_service: Any
-    update_service: Any
-    delete_service: Any
-    object_kwarg: str
-
-    def create(self: Any, request: Request, org: str) -> Response:
-        data = self.write_serializer_class(data=request.data, context=self.get_serializer_context())
-        data.is_valid(raise_exception=True)
-        obj = type(self).create_service(access=self.access, **data.validated_data)
-        return Response(self.render(obj), status=status.HTTP_201_CREATED)
-
-    def update(self: Any, request: Request, org: str, pk: str, partial: bool = False) -> Response:
-        obj = self.get_object()
-        data = self.write_serializer_class(data=request.data, partial=partial, context=self.get_serializer_context())
-        data.is_valid(raise_exception=True)
-        obj = type(self).update_service(access=self.access, **{self.object_kwarg: obj}, **self.update_kwargs(data))
-        response = Response(self.render(obj))
-        return with_etag(response, obj.version) if hasattr(obj, "version") else response
-
-    def partial_update(self: Any, request: Request, org: str, pk: str) -> Response:
-        return self.update(request, org, pk, partial=True)
-
-    def perform_destroy(self: Any, instance: Any) -> None:
-        type(self).delete_service(access=self.access, **{self.object_kwarg: instance})
-
-    def update_kwargs(self: Any, data: Any) -> dict[str, Any]:
-        return dict(data.validated_data)
-
-    def render(self: Any, obj: Any) -> Any:
-        return self.get_serializer(self.get_queryset().get(pk=obj.pk)).data
-
-
+# Detail reads and updates carry `ETag: "<version>"`; updates honour `If-Match` (412).
 class VersionedMixin:
-    """Detail reads and updates carry `ETag: "<version>"`; updates honour `If-Match` (412)."""
-
     def retrieve(self: Any, request: Request, org: str, pk: str) -> Response:
         obj = self.get_object()
         return with_etag(Response(self.get_serializer(obj).data), obj.version)
@@ -134,7 +94,7 @@ class DirectionViewSet(OrgScopedViewSet):
 )
 @extend_schema(tags=["strategy"])
 class PillarViewSet(
-    WriteViaServiceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrgScopedViewSet
+    ServiceWriteMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrgScopedViewSet
 ):
     """Strategy pillars: company-wide (admins) or a team's area strategy (its lead)."""
 
@@ -160,7 +120,7 @@ class PillarViewSet(
 )
 @extend_schema(tags=["strategy"])
 class CycleViewSet(
-    WriteViaServiceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrgScopedViewSet
+    ServiceWriteMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrgScopedViewSet
 ):
     model = Cycle
     serializer_class = s.CycleSerializer
@@ -184,7 +144,7 @@ class CycleViewSet(
 @extend_schema(tags=["goals"])
 class GoalViewSet(
     VersionedMixin,
-    WriteViaServiceMixin,
+    ServiceWriteMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
@@ -215,7 +175,7 @@ class GoalViewSet(
 @extend_schema(tags=["metrics"])
 class MetricViewSet(
     VersionedMixin,
-    WriteViaServiceMixin,
+    ServiceWriteMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
@@ -238,13 +198,9 @@ class MetricViewSet(
     def get_org_queryset(self, org: Organization) -> Any:
         return selectors.metric_list(org=org)
 
-    def create(self, request: Request, org: str) -> Response:
-        data = s.MetricWriteSerializer(data=request.data, context=self.get_serializer_context())
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
-        values.pop("reason", None)
-        metric = services.metric_create(access=self.access, **values)
-        return Response(self.render(metric), status=status.HTTP_201_CREATED)
+    def create_kwargs(self, validated: dict[str, Any]) -> dict[str, Any]:
+        validated.pop("reason", None)  # a reason explains a moved goalpost; a new metric has none
+        return validated
 
     @extend_schema(responses=s.MetricChangeSerializer(many=True))
     @action(detail=True, methods=["get"])
