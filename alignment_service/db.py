@@ -4,9 +4,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from django.db import connection
-from django.db.models import Field, Model
+from django.db.models import Field, Model, ProtectedError, RestrictedError
 
-from alignment_service.errors import ValidationFailed
+from alignment_service.errors import Conflict, ValidationFailed
 
 
 def bulk_update_values(objects: Iterable[Model], fields: Sequence[str], *, batch_size: int = 2000) -> int:
@@ -61,3 +61,11 @@ def check_parent_acyclic(obj: Model, parent: Model | None, *, message: str = "Th
             raise ValidationFailed(message, code="cycle", attr="parent")
         seen.add(ancestor_id)
         ancestor_id = manager.filter(pk=ancestor_id).values_list("parent_id", flat=True).first()
+
+
+def delete_or_conflict(obj: Model, detail: str, *, code: str) -> None:
+    """Delete `obj`, or refuse with `409 code` when rows that must outlive it still point at it."""
+    try:
+        obj.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        raise Conflict(detail, code=code) from exc

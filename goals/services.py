@@ -13,12 +13,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import OuterRef, ProtectedError, Q, RestrictedError, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from alignment_service.activity.services import activity_record
 from alignment_service.api.access import Access
-from alignment_service.db import bulk_update_values, check_parent_acyclic
+from alignment_service.db import bulk_update_values, check_parent_acyclic, delete_or_conflict
 from alignment_service.errors import Conflict, PermissionDenied, PreconditionFailed, ValidationFailed
 from alignment_service.notifications.webhooks import emit_event
 from alignment_service.outbox.services import outbox_enqueue
@@ -80,13 +80,6 @@ def check_version(current: int, expected: int | None) -> None:
     """Refuse a lost update: the client based its change on another version."""
     if expected is not None and expected != current:
         raise PreconditionFailed(f"This was changed meanwhile (now version {current}); reload and retry.")
-
-
-def _delete_or_conflict(obj: Any, detail: str, code: str) -> None:
-    try:
-        obj.delete()
-    except (ProtectedError, RestrictedError) as exc:
-        raise Conflict(detail, code=code) from exc
 
 
 def _is_team_lead(access: Access, team: Team | None) -> bool:
@@ -175,7 +168,7 @@ def pillar_update(*, access: Access, pillar: StrategyPillar, **fields: Any) -> S
 def pillar_delete(*, access: Access, pillar: StrategyPillar) -> None:
     _require_pillar_editor(access, pillar.team)
     pillar_id, title = pillar.pk, pillar.title
-    _delete_or_conflict(pillar, "Pillars refine this one; move them first.", "pillar_in_use")
+    delete_or_conflict(pillar, "Pillars refine this one; move them first.", code="pillar_in_use")
     _record(access, "strategy.deleted", "strategy", pillar_id, f"deleted strategy pillar '{title}'")
     owe_rescore(access.org)
 
@@ -212,7 +205,7 @@ def _check_unique_cycle_name(org: Organization, name: str, exclude: Any = None) 
 @transaction.atomic
 def cycle_delete(*, access: Access, cycle: Cycle) -> None:
     cycle_id, name = cycle.pk, cycle.name
-    _delete_or_conflict(cycle, "Goals use this cycle; move them first.", "cycle_in_use")
+    delete_or_conflict(cycle, "Goals use this cycle; move them first.", code="cycle_in_use")
     _record(access, "cycle.deleted", "cycle", cycle_id, f"deleted cycle {name}")
 
 
@@ -345,7 +338,7 @@ def goal_delete(*, access: Access, goal: Goal) -> None:
     if Reading.objects.filter(organization=access.org, metric__goal=goal).exists():
         raise Conflict("This goal has readings: cancel it instead of deleting it.", code="goal_has_readings")
     goal_id, title = goal.pk, goal.title
-    _delete_or_conflict(goal, "Other goals contribute to this one; move them first.", "goal_has_children")
+    delete_or_conflict(goal, "Other goals contribute to this one; move them first.", code="goal_has_children")
     goals_refresh_progress(org=access.org)
     _record(access, "goal.deleted", "goal", goal_id, f"deleted goal '{title}'")
     owe_rescore(access.org)

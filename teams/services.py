@@ -7,13 +7,12 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 from django.utils.text import slugify
 
 from alignment_service.activity.services import activity_record
 from alignment_service.api.access import Access, Role
-from alignment_service.db import check_parent_acyclic
+from alignment_service.db import check_parent_acyclic, delete_or_conflict
 from alignment_service.errors import Conflict, PermissionDenied, ValidationFailed
 from alignment_service.outbox.services import outbox_enqueue
 from teams import credentials, hooks
@@ -284,10 +283,7 @@ def team_delete(*, access: Access, team: Team) -> None:
     if Team.objects.filter(parent=team).exists():
         raise Conflict("Move or delete this team's child teams first.", code="team_has_children")
     team_id, name = team.pk, team.name
-    try:
-        team.delete()
-    except (ProtectedError, RestrictedError) as exc:
-        raise Conflict("Move this team's goals and strategies to another team first.", code="team_in_use") from exc
+    delete_or_conflict(team, "Move this team's goals and strategies to another team first.", code="team_in_use")
     activity_record(
         access=access, verb="team.deleted", subject_type="team", subject_id=team_id, summary=f"deleted {name}"
     )
