@@ -1,9 +1,23 @@
-"""Database helpers that the ORM has no fast form for."""
+"""Database helpers that the ORM has no fast form for, and the rules of locking.
 
+Locking rules (PostgreSQL), so that writes beside a rescore never deadlock:
+- Row locks are `FOR NO KEY UPDATE`, never `FOR UPDATE`: every insert of a child row takes
+  `FOR KEY SHARE` on its parent at commit (foreign keys), which `FOR UPDATE` blocks.
+- Set-based updates lock their rows in primary-key order first (`bulk_update_values`), so two
+  writers touching overlapping sets queue instead of deadlocking.
+- One rescore per organization at a time is an advisory lock (`try_org_lock`), which no row
+  lock or foreign-key check waits for.
+- Writes that change stored progress (readings, goals, metrics, the settings they derive
+  from) take the organization's `derived_values` advisory lock (`lock_org`) as their first
+  lock: goals and metrics are locked in several orders by nature (a metric, then the goals
+  above it; a goal, then its metrics), so such writes of one organization run one at a time.
+"""
+
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Field, Model, ProtectedError, RestrictedError
 
 from alignment_service.errors import Conflict, ValidationFailed
@@ -17,7 +31,7 @@ def bulk_update_values(objects: Iterable[Model], fields: Sequence[str], *, batch
     (PostgreSQL, and SQLite from 3.33). Values are prepared by each field, as the ORM would.
     Returns the number of objects sent (SQLite reports no row count for a statement with `WITH`).
     """
-    objects = list(objects)
+    objects = sorted(objects, key=lambda obj: obj.pk)
     if not objects:
         return 0
     model = type(objects[0])
@@ -37,13 +51,64 @@ def bulk_update_values(objects: Iterable[Model], fields: Sequence[str], *, batch
             for obj in batch:
                 params += [c.get_db_prep_save(getattr(obj, c.attname), connection) for c in columns]
             values = ", ".join([placeholder] * len(batch))
+            key = quote(pk.column)
             # Identifiers come from the model's metadata (quoted); every value is a parameter.
-            sql = (
-                f"WITH v({names}) AS (VALUES {values}) "  # noqa: S608
-                f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{quote(pk.column)} = v.{quote(pk.column)}"
-            )
+            sql = f"WITH v({names}) AS (VALUES {values}) "
+            if postgres:
+                # Lock the rows in key order before writing them (see the locking rules above).
+                sql += (
+                    f", locked AS MATERIALIZED (SELECT {key} FROM {table} WHERE {key} IN (SELECT {key} FROM v) "  # noqa: S608
+                    f"ORDER BY {key} FOR NO KEY UPDATE) "
+                    f"UPDATE {table} SET {assignments} FROM v JOIN locked ON locked.{key} = v.{key} "
+                    f"WHERE {table}.{key} = v.{key}"
+                )
+            else:
+                sql += f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{key} = v.{key}"  # noqa: S608
             cursor.execute(sql, params)
     return len(objects)
+
+
+#: SQLSTATEs of a write that lost a race inside the database and may simply be run again:
+#: deadlock detected, serialization failure, lock not available (`lock_timeout`).
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    """True when `exc` is a deadlock, serialization failure or lock timeout."""
+    if not isinstance(exc, DatabaseError):
+        return False
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+def try_org_lock(purpose: str, org_id: Any) -> bool:
+    """Take the transaction-scoped advisory lock `(purpose, org_id)` if it is free.
+
+    On SQLite, whose transactions take the write lock at BEGIN, there is nothing to take.
+    """
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_lock_key(purpose), _lock_key(str(org_id))])
+        return bool(cursor.fetchone()[0])
+
+
+DERIVED_VALUES_LOCK = "derived_values"
+
+
+def lock_org(purpose: str, org_id: Any) -> None:
+    """Wait (up to `lock_timeout`) for the transaction-scoped advisory lock `(purpose, org_id)`.
+
+    Take it before any row lock of the transaction, or it can be part of a deadlock.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_lock_key(purpose), _lock_key(str(org_id))])
+
+
+def _lock_key(text: str) -> int:
+    return zlib.crc32(text.encode()) - 2**31
 
 
 def check_parent_acyclic(obj: Model, parent: Model | None, *, message: str = "This would make a cycle.") -> None:

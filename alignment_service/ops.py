@@ -35,9 +35,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
 def collect() -> list[tuple[str, str, dict[str, str], float]]:
     """(name, help, labels, value) for every sample."""
     samples: list[tuple[str, str, dict[str, str], float]] = [
-        ("alignment_outbox_pending", "Owed work not yet published to the broker.", {},
-         OutboxMessage.objects.filter(dispatched_at__isnull=True).count()),
-        ("alignment_outbox_lag_seconds", "Age of the oldest unpublished outbox row.", {}, outbox_lag_seconds()),
+        ("alignment_outbox_pending", "Owed work not yet done by a worker.", {},
+         OutboxMessage.objects.filter(completed_at__isnull=True).count()),
+        ("alignment_outbox_lag_seconds", "Age of the oldest owed outbox row.", {}, outbox_lag_seconds()),
     ]  # fmt: skip
     depth = queue_depth()
     if depth is not None:

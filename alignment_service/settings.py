@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "alignment_service.api.middleware.RequestIDMiddleware",
     "alignment_service.api.middleware.BodySizeLimitMiddleware",
+    "alignment_service.api.middleware.TransientRetryMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -84,6 +86,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # No statement waits long for a lock: a write that would is refused (55P03) and retried.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c lock_timeout={env.int('DATABASE_LOCK_TIMEOUT_MS', default=2000)}"
+    )
+# A write that lost a race in the database (deadlock, serialization failure, lock timeout)
+# runs again this many times before it answers 503 with Retry-After.
+TRANSIENT_RETRIES = env.int("TRANSIENT_RETRIES", default=3)
 
 # --- Redis: broker and cache ------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -136,6 +145,14 @@ OUTBOX_DRAIN_INTERVAL_SECONDS = env.float("OUTBOX_DRAIN_INTERVAL_SECONDS", defau
 RESCORE_INTERVAL_SECONDS = env.float("RESCORE_INTERVAL_SECONDS", default=900.0)
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
 OUTBOX_BROKER_BACKOFF_SECONDS = env.float("OUTBOX_BROKER_BACKOFF_SECONDS", default=5.0)
+# Owed work published but not reported done within this long (doubling per attempt) is
+# published again: the broker lost it, or the worker running it died.
+OUTBOX_LEASE_SECONDS = env.float("OUTBOX_LEASE_SECONDS", default=30.0)
+TASK_MAX_RETRIES = env.int("TASK_MAX_RETRIES", default=8)
+# The outbox's own jobs have a queue of their own, so a backlog of work never delays the
+# drain that publishes it. A worker consumes every declared queue unless told otherwise (-Q).
+CELERY_TASK_QUEUES = [Queue(CELERY_TASK_DEFAULT_QUEUE), Queue("outbox")]
+CELERY_TASK_ROUTES = {"outbox.*": {"queue": "outbox"}}
 
 # --- Accounts ---------------------------------------------------------------------------------
 SIGNUP_ENABLED = env.bool("SIGNUP_ENABLED", default=True)
@@ -198,7 +215,7 @@ REST_FRAMEWORK = {
 DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_FORMATTER_CLASS": "alignment_service.api.exceptions.ErrorFormatter",
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "409", "413", "429"],
+    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "409", "413", "429", "503"],
 }
 
 SPECTACULAR_SETTINGS = {

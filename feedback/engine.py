@@ -7,8 +7,14 @@ resolves those whose rule no longer holds and expires those whose subject is gon
 one transaction that holds the organization's row lock, so a redelivered or concurrent run
 finds the work done. Notifications, emails and webhooks are recorded in the same transaction
 and sent after commit.
+
+One rescore per organization runs at a time, under an advisory lock (never the organization's
+row, whose foreign-key checks every concurrent insert needs); a second one finds it taken and
+raises `RescoreBusy`, and its task runs again shortly. The engine writes no row that API writes
+lock: goal scores live in `GoalScore`.
 """
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,7 +25,7 @@ from django.db import transaction
 from django.db.models import Count, Max, OuterRef, Subquery
 from django.utils import timezone
 
-from alignment_service.db import bulk_update_values
+from alignment_service.db import bulk_update_values, try_org_lock
 from alignment_service.notifications.services import Notice, notify_all
 from alignment_service.notifications.webhooks import Event, emit_events
 from feedback import corrections as rules_module
@@ -38,8 +44,12 @@ from feedback.models import (
     TargetType,
     Trigger,
 )
-from goals.models import Goal, GoalStatus, Metric
+from goals.models import Goal, GoalScore, GoalStatus, Metric
 from teams.models import Organization, Team, TeamKind, TeamMember
+
+
+class RescoreBusy(Exception):
+    """Another rescore of the same organization holds its lock; run again shortly."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,9 @@ def rescore_org(*, org: Organization, now: datetime | None = None) -> RescoreRes
     """Score the organization and open, resolve or expire its course corrections."""
     now = now or timezone.now()
     with transaction.atomic():
-        org = Organization.objects.select_for_update().get(pk=org.pk)
+        if not try_org_lock("rescore", org.pk):
+            raise RescoreBusy(f"A rescore of {org.pk} is running.")
+        org = Organization.objects.get(pk=org.pk)
         world = load_world(org, now)
         points = score_world(world, org)
         world.scores = {key: scoring.total(value) for key, value in points.items()}
@@ -242,14 +254,18 @@ def _write_snapshots(org: Organization, points: dict[tuple[str, str], dict[str, 
 
 
 def _store_goal_scores(org: Organization, scores: dict[tuple[str, str], float]) -> None:
-    goals = list(Goal.objects.filter(organization=org).only("id", "alignment_score"))
-    changed = []
-    for goal in goals:
-        score = scores.get(("goal", str(goal.id)))
-        if goal.alignment_score != score:
-            goal.alignment_score = score
-            changed.append(goal)
-    bulk_update_values(changed, ["alignment_score"])
+    """Keep `GoalScore` equal to the goal scores of this pass, writing only what changed."""
+    fresh = {uuid.UUID(subject_id): score for (kind, subject_id), score in scores.items() if kind == "goal"}
+    stored = dict(GoalScore.objects.filter(organization=org).values_list("goal_id", "score"))
+    GoalScore.objects.filter(organization=org, goal_id__in=stored.keys() - fresh.keys()).delete()
+    changed = sorted((goal_id, score) for goal_id, score in fresh.items() if stored.get(goal_id) != score)
+    GoalScore.objects.bulk_create(
+        [GoalScore(goal_id=goal_id, organization=org, score=score) for goal_id, score in changed],
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=["goal"],
+        update_fields=["score"],
+    )
 
 
 def _threshold_events(org: Organization, world: World) -> None:

@@ -8,11 +8,12 @@ from django.utils import timezone
 
 from alignment_service.activity.services import activity_record
 from alignment_service.api.access import Access
+from alignment_service.db import is_transient_db_error
 from alignment_service.errors import Conflict, PermissionDenied, ValidationFailed
 from alignment_service.notifications.services import notify
 from alignment_service.notifications.webhooks import emit_event, redact_anonymous
 from alignment_service.outbox.services import outbox_enqueue
-from feedback import matrix, selectors
+from feedback import engine, matrix, selectors
 from feedback.engine import announce
 from feedback.models import (
     ACTIVE_CORRECTION,
@@ -30,7 +31,7 @@ from feedback.models import (
 )
 from goals.models import Goal
 from goals.services import owe_rescore
-from teams.models import Team
+from teams.models import Organization, Team
 
 STATUS_ORDER = [FeedbackStatus.OPEN, FeedbackStatus.ACKNOWLEDGED, FeedbackStatus.RESOLVED]
 
@@ -125,7 +126,7 @@ def feedback_create(
 @transaction.atomic
 def feedback_set_status(*, access: Access, feedback: Feedback, status: str) -> Feedback:
     """Move feedback forward: open → acknowledged → resolved, by the target's owner or lead."""
-    feedback = Feedback.objects.select_for_update().get(pk=feedback.pk, organization=access.org)
+    feedback = Feedback.objects.select_for_update(no_key=True).get(pk=feedback.pk, organization=access.org)
     target = selectors.feedback_target(org=access.org, target_type=feedback.target_type, target_id=feedback.target_id)
     user_id = access.user.pk if access.user else None
     if not access.is_admin and user_id not in selectors.target_stewards(
@@ -216,7 +217,7 @@ def correction_open_manual(
 
 def _lock_active(access: Access, correction: CourseCorrection) -> CourseCorrection:
     correction = (
-        CourseCorrection.objects.select_for_update(of=("self",))
+        CourseCorrection.objects.select_for_update(no_key=True, of=("self",))
         .select_related("team")
         .get(pk=correction.pk, organization=access.org)
     )
@@ -287,8 +288,27 @@ def correction_extend(
 def score_job_request(*, access: Access) -> ScoreJob:
     job = ScoreJob.objects.create(organization=access.org, requested_by=access.user)
     outbox_enqueue(
-        org=access.org, task_name="feedback.run_score_job", kwargs={"org_id": str(access.org.pk), "job_id": str(job.pk)}
-    )
+        org=access.org, task_name="feedback.run_score_job",
+        kwargs={"org_id": str(access.org.pk), "job_id": str(job.pk)}, dedupe_key=f"score_job:{access.org.pk}",
+    )  # fmt: skip
     activity_record(access=access, verb="scores.recompute_requested", subject_type="org", subject_id=access.org.pk,
                     summary="asked for the scores to be recomputed", data={"job": str(job.pk)})  # fmt: skip
     return job
+
+
+def score_jobs_run(*, org_id: str) -> str:
+    """One rescore for every job of the organization waiting now. A rescore that lost a race
+    (another one running, a deadlock) leaves them running for the retry; a bug fails them."""
+    ids = list(ScoreJob.objects.filter(organization_id=org_id, status__in=ScoreJob.ACTIVE).values_list("pk", flat=True))
+    ScoreJob.objects.filter(pk__in=ids, started_at__isnull=True).update(started_at=timezone.now())
+    ScoreJob.objects.filter(pk__in=ids).update(status=ScoreJob.Status.RUNNING)
+    try:
+        engine.rescore_org(org=Organization.objects.get(pk=org_id))
+    except Exception as exc:
+        if not (isinstance(exc, engine.RescoreBusy) or is_transient_db_error(exc)):
+            ScoreJob.objects.filter(pk__in=ids).update(
+                status=ScoreJob.Status.FAILED, finished_at=timezone.now(), error=type(exc).__name__
+            )
+        raise
+    ScoreJob.objects.filter(pk__in=ids).update(status=ScoreJob.Status.SUCCEEDED, finished_at=timezone.now())
+    return "succeeded"

@@ -117,7 +117,6 @@ class Goal(models.Model):
     progress = models.FloatField(null=True, blank=True, editable=False)
     window_start_ts = models.FloatField(editable=False)
     window_end_ts = models.FloatField(editable=False)
-    alignment_score = models.FloatField(null=True, blank=True, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(default=now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -142,6 +141,29 @@ class Goal(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def alignment_score(self) -> float | None:
+        """The engine's latest score of this goal (`select_related("current_score")` in lists)."""
+        try:
+            return self.current_score.score
+        except GoalScore.DoesNotExist:
+            return None
+
+
+class GoalScore(models.Model):
+    """A goal's latest alignment score, written by the engine alone.
+
+    It lives off the goal's row so that a rescore never locks goals, which API writes lock
+    (progress roll-ups) in their own order.
+    """
+
+    goal = models.OneToOneField(Goal, on_delete=models.CASCADE, primary_key=True, related_name="current_score")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+
+    def __str__(self) -> str:
+        return f"{self.goal_id}: {self.score}"
 
 
 class GoalStrategy(models.Model):

@@ -70,7 +70,11 @@ def cycle_list(*, org: Organization) -> QuerySet[Cycle]:
 
 def goal_list(*, org: Organization, now_ts: float | None = None) -> QuerySet[Goal]:
     links = GoalStrategy.objects.only("goal_id", "pillar_id").order_by("pillar_id")
-    queryset = Goal.objects.filter(organization=org).prefetch_related(Prefetch("strategy_links", queryset=links))
+    queryset = (
+        Goal.objects.filter(organization=org)
+        .select_related("current_score")
+        .prefetch_related(Prefetch("strategy_links", queryset=links))
+    )
     return with_health(queryset, org, now_ts).order_by("due_on", "title", "id")
 
 

@@ -5,11 +5,12 @@ the outbox, in the same transaction. Derived values (metric current, forecast an
 goal progress) are refreshed in the same transaction too, so reads reflect writes.
 """
 
+import functools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -18,7 +19,13 @@ from django.utils import timezone
 
 from alignment_service.activity.services import activity_record
 from alignment_service.api.access import Access
-from alignment_service.db import bulk_update_values, check_parent_acyclic, delete_or_conflict
+from alignment_service.db import (
+    DERIVED_VALUES_LOCK,
+    bulk_update_values,
+    check_parent_acyclic,
+    delete_or_conflict,
+    lock_org,
+)
 from alignment_service.errors import Conflict, PermissionDenied, PreconditionFailed, ValidationFailed
 from alignment_service.notifications.webhooks import emit_event
 from alignment_service.outbox.services import outbox_enqueue
@@ -38,6 +45,7 @@ from goals.models import (
 from teams.models import Organization, Team
 
 RESCORE_TASK = "feedback.rescore_org"
+T = TypeVar("T")
 ROLLUP_EXCLUDED = (GoalStatus.DRAFT, GoalStatus.CANCELLED)
 
 
@@ -69,6 +77,19 @@ def _emit_goal_event(org: Organization, event_type: str, goal: Goal) -> None:
         "starts_on": goal.starts_on.isoformat(), "due_on": goal.due_on.isoformat(), "version": goal.version,
     }  # fmt: skip
     emit_event(org=org, event_type=event_type, data=data, event_key=f"{event_type}:{goal.pk}:{goal.version}")
+
+
+def writes_derived_values(service: Callable[..., T]) -> Callable[..., T]:
+    """Run `service` atomically, one at a time per organization among the writes that change
+    stored progress (see the locking rules in `alignment_service.db`)."""
+
+    @functools.wraps(service)
+    @transaction.atomic
+    def run(*args: Any, **kwargs: Any) -> T:
+        lock_org(DERIVED_VALUES_LOCK, kwargs["access"].org.pk)
+        return service(*args, **kwargs)
+
+    return run
 
 
 def owe_rescore(org: Organization) -> None:
@@ -112,7 +133,7 @@ def direction_update(
     *, access: Access, vision: str, mission: str, values: list[dict[str, str]], expected_version: int | None = None
 ) -> DirectionVersion:
     """Make a new version of the direction; versions are numbered 1, 2, … per organization."""
-    Organization.objects.select_for_update().filter(pk=access.org.pk).first()
+    Organization.objects.select_for_update(no_key=True).filter(pk=access.org.pk).first()
     current = DirectionVersion.objects.filter(organization=access.org).order_by("-version").first()
     check_version(current.version if current else 0, expected_version)
     direction = DirectionVersion.objects.create(
@@ -279,7 +300,7 @@ def _set_windows(goal: Goal, org: Organization) -> None:
     goal.window_start_ts, goal.window_end_ts = formulas.window_bounds_ts(goal.starts_on, goal.due_on, org.timezone)
 
 
-@transaction.atomic
+@writes_derived_values
 def goal_create(*, access: Access, strategies: Sequence[StrategyPillar] = (), **fields: Any) -> Goal:
     _require_goal_editor(access, None, fields.get("team"))
     _resolve_goal_dates(fields, None)
@@ -295,7 +316,7 @@ def goal_create(*, access: Access, strategies: Sequence[StrategyPillar] = (), **
     return goal
 
 
-@transaction.atomic
+@writes_derived_values
 def goal_update(
     *,
     access: Access,
@@ -304,7 +325,7 @@ def goal_update(
     expected_version: int | None = None,
     **fields: Any,
 ) -> Goal:
-    goal = Goal.objects.select_for_update().get(pk=goal.pk, organization=access.org)
+    goal = Goal.objects.select_for_update(no_key=True).get(pk=goal.pk, organization=access.org)
     check_version(goal.version, expected_version)
     _require_goal_editor(access, goal, goal.team)
     if "team" in fields:
@@ -314,6 +335,7 @@ def goal_update(
     if "status" in fields:
         _check_status_change(goal.status, fields["status"])
     _resolve_goal_dates(fields, goal)
+    before = (goal.window_start_ts, goal.window_end_ts, goal.parent_id, goal.status, goal.weight)
     for name, value in fields.items():
         if name in GOAL_FIELDS:
             setattr(goal, name, value)
@@ -322,9 +344,11 @@ def goal_update(
     goal.save()
     if strategies is not None:
         _set_strategies(goal, strategies)
-    _refresh_metric_windows(access.org, goal.metrics.all())
-    metrics_refresh(org=access.org, metric_ids=goal.metrics.values_list("id", flat=True))
-    goals_refresh_progress(org=access.org)
+    if before[:2] != (goal.window_start_ts, goal.window_end_ts):
+        _refresh_metric_windows(access.org, goal.metrics.all())
+        metrics_refresh(org=access.org, metric_ids=goal.metrics.values_list("id", flat=True))
+    if before != (goal.window_start_ts, goal.window_end_ts, goal.parent_id, goal.status, goal.weight):
+        goals_refresh_progress(org=access.org, goal_ids={goal.pk, before[2]} - {None})
     changes = {**fields, **({"strategies": [p.pk for p in strategies]} if strategies is not None else {})}
     _record(access, "goal.updated", "goal", goal.pk, f"updated goal '{goal.title}'", changes)
     _emit_goal_event(access.org, "goal.updated", goal)
@@ -332,7 +356,7 @@ def goal_update(
     return goal
 
 
-@transaction.atomic
+@writes_derived_values
 def goal_delete(*, access: Access, goal: Goal) -> None:
     _require_goal_editor(access, goal, goal.team)
     if Reading.objects.filter(organization=access.org, metric__goal=goal).exists():
@@ -447,7 +471,7 @@ def _refresh_metric_windows(org: Organization, metrics: Iterable[Metric]) -> Non
     bulk_update_values(changed, ["window_start_ts", "window_end_ts"])
 
 
-@transaction.atomic
+@writes_derived_values
 def metric_create(*, access: Access, **fields: Any) -> Metric:
     _check_unique_key(access.org, fields["key"])
     _check_metric_bounds(fields.get("direction", MetricDirection.INCREASE), fields["baseline"], fields["target"])
@@ -462,12 +486,14 @@ def metric_create(*, access: Access, **fields: Any) -> Metric:
     return metric
 
 
-@transaction.atomic
+@writes_derived_values
 def metric_update(
     *, access: Access, metric: Metric, reason: str = "", expected_version: int | None = None, **fields: Any
 ) -> Metric:
     """Change a metric; a moved baseline or target is recorded with its old and new value."""
-    metric = Metric.objects.select_for_update().select_related("goal").get(pk=metric.pk, organization=access.org)
+    metric = (
+        Metric.objects.select_for_update(no_key=True).select_related("goal").get(pk=metric.pk, organization=access.org)
+    )
     check_version(metric.version, expected_version)
     previous_goal_id = metric.goal_id
     if "key" in fields:
@@ -511,7 +537,7 @@ def metric_update(
     return metric
 
 
-@transaction.atomic
+@writes_derived_values
 def metric_delete(*, access: Access, metric: Metric) -> None:
     if Reading.objects.filter(organization=access.org, metric=metric).exists():
         raise Conflict("This metric has readings and is kept for the record.", code="metric_has_readings")
@@ -605,7 +631,7 @@ class ReadingInput:
     note: str = ""
 
 
-@transaction.atomic
+@writes_derived_values
 def reading_record(*, access: Access, reading: ReadingInput) -> tuple[Reading, bool]:
     """Store a reading; the same (metric, observed_at) again replaces the value."""
     created, _ = readings_ingest(access=access, readings=[reading])
@@ -613,7 +639,7 @@ def reading_record(*, access: Access, reading: ReadingInput) -> tuple[Reading, b
     return stored, created == 1
 
 
-@transaction.atomic
+@writes_derived_values
 def readings_ingest(*, access: Access, readings: Sequence[ReadingInput]) -> tuple[int, int]:
     """Upsert validated readings all at once; returns (created, updated)."""
     if not readings:
@@ -634,8 +660,9 @@ def readings_ingest(*, access: Access, readings: Sequence[ReadingInput]) -> tupl
             organization=access.org, metric=r.metric, observed_at=r.observed_at, value=r.value,
             source=r.source, note=r.note, created_at=now, updated_at=now,
         )
-        for r in readings
+        for r in sorted(readings, key=lambda r: (str(r.metric.pk), r.observed_at))
     ]  # fmt: skip
+    # Sorted, so two batches that share readings take their index locks in the same order.
     Reading.objects.bulk_create(
         rows,
         batch_size=1000,

@@ -12,7 +12,7 @@ from django.utils.text import slugify
 
 from alignment_service.activity.services import activity_record
 from alignment_service.api.access import Access, Role
-from alignment_service.db import check_parent_acyclic, delete_or_conflict
+from alignment_service.db import DERIVED_VALUES_LOCK, check_parent_acyclic, delete_or_conflict, lock_org
 from alignment_service.errors import Conflict, PermissionDenied, ValidationFailed
 from alignment_service.outbox.services import outbox_enqueue
 from teams import credentials, hooks
@@ -92,7 +92,8 @@ def org_update(
     timezone_name: str | None = None,
     rule_settings: dict[str, Any] | None = None,
 ) -> Organization:
-    org = Organization.objects.select_for_update().get(pk=access.org.pk)
+    lock_org(DERIVED_VALUES_LOCK, access.org.pk)  # new settings may change every derived value
+    org = Organization.objects.select_for_update(no_key=True).get(pk=access.org.pk)
     before = {"timezone": org.timezone, **org.rule_settings}
     if name is not None:
         org.name = name
@@ -132,7 +133,7 @@ def _require_owner_to_touch_owners(access: Access, *roles: str) -> None:
 
 
 def _lock_owners(org: Organization) -> list[Membership]:
-    return list(Membership.objects.select_for_update().filter(organization=org, role=Role.OWNER))
+    return list(Membership.objects.select_for_update(no_key=True).filter(organization=org, role=Role.OWNER))
 
 
 @transaction.atomic
@@ -173,6 +174,7 @@ def member_change_role(*, access: Access, membership: Membership, role: Role) ->
 @transaction.atomic
 def member_remove(*, access: Access, membership: Membership) -> None:
     """Remove a member; their history stays, teams they lead are left without a lead."""
+    lock_org(DERIVED_VALUES_LOCK, access.org.pk)  # their goals are left unowned
     leaving_by_themselves = access.user is not None and membership.user_id == access.user.pk
     if not leaving_by_themselves and not access.is_admin:
         raise PermissionDenied("Only an admin can remove other members.")
@@ -248,7 +250,7 @@ def team_create(*, access: Access, members: list[User] | None = None, **fields: 
 
 @transaction.atomic
 def team_update(*, access: Access, team: Team, members: list[User] | None = None, **fields: Any) -> Team:
-    team = Team.objects.select_for_update().get(pk=team.pk, organization=access.org)
+    team = Team.objects.select_for_update(no_key=True).get(pk=team.pk, organization=access.org)
     if "parent" in fields:
         check_parent_acyclic(team, fields["parent"], message="A team cannot be its own ancestor.")
     if (

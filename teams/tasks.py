@@ -1,17 +1,11 @@
 from celery import shared_task
 
+from alignment_service.outbox.services import owed_task
 from teams import services
 from teams.models import Membership
 
 
-@shared_task(
-    name="teams.send_welcome_email",
-    ignore_result=True,
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=8,
-)
+@owed_task(name="teams.send_welcome_email", retry_on=(OSError,))
 def send_welcome_email(*, org_id: str, membership_id: str) -> bool:
     membership = (
         Membership.objects.select_related("user", "organization")

@@ -1,6 +1,7 @@
 """One error shape for every 4xx and 5xx:
 `{"type", "errors": [{"code", "detail", "attr"}]}`, plus `request_id` on server errors."""
 
+import logging
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
@@ -14,7 +15,10 @@ from rest_framework.fields import get_error_detail
 from rest_framework.response import Response
 
 from alignment_service.api.middleware import current_request_id
+from alignment_service.db import is_transient_db_error
 from alignment_service.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
 
 
 class ApplicationAPIException(exceptions.APIException):
@@ -29,6 +33,16 @@ class ConcurrentConflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This conflicts with a concurrent change; reload and retry."
     default_code = "conflict"
+
+
+class RetryLater(exceptions.APIException):
+    """A write lost a race inside the database (deadlock, serialization failure, lock
+    timeout); nothing of it was stored. `TransientRetryMiddleware` runs it again first."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is busy with a concurrent change; nothing was stored. Retry shortly."
+    default_code = "retry"
+    wait = 1
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -49,6 +63,8 @@ def as_api_exception(exc: Exception) -> Exception:
         return exceptions.ValidationError(detail if isinstance(detail, dict) else {"non_field_errors": detail})
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
+    if is_transient_db_error(exc):
+        return RetryLater()
     if isinstance(exc, IntegrityError):
         return ConcurrentConflict()
     return exc
@@ -57,6 +73,17 @@ def as_api_exception(exc: Exception) -> Exception:
 class ErrorHandler(ExceptionHandler):
     def convert_known_exceptions(self, exc: Exception) -> Exception:
         return super().convert_known_exceptions(as_api_exception(exc))
+
+    def get_response(self, exc: exceptions.APIException, data: dict[str, Any]) -> Response:
+        response = super().get_response(exc, data)
+        response.retryable = isinstance(exc, RetryLater)  # type: ignore[attr-defined]
+        return response
+
+    def report_exception(self, exc: exceptions.APIException, response: Response) -> None:
+        if isinstance(exc, RetryLater):  # a lost race, not a bug: no error report
+            logger.info("A write lost a race in the database: %r", self.exc)
+            return
+        super().report_exception(exc, response)
 
 
 class ErrorFormatter(ExceptionFormatter):

@@ -1,7 +1,10 @@
-"""Request ids on every response and log line; a body-size guard that answers 413 in JSON."""
+"""Request ids on every response and log line; a body-size guard that answers 413 in JSON;
+writes that lost a race in the database run again."""
 
 import logging
+import random
 import re
+import time
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -58,3 +61,28 @@ class BodySizeLimitMiddleware:
             detail = f"The request body is larger than {settings.MAX_REQUEST_BODY_BYTES} bytes."
             return JsonResponse(error_body("client_error", "payload_too_large", detail), status=413)
         return self.get_response(request)
+
+
+class TransientRetryMiddleware:
+    """Run a request again when the database refused it for a lost race (the exception
+    handler marks such an answer `retryable`: a 503 with `Retry-After`, nothing stored).
+
+    Each service commits or rolls back as a whole, so a request refused this way left nothing
+    behind and running it again is safe. The body is read first so that it can be parsed again.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return self.get_response(request)
+        request.body  # noqa: B018 - cached on the request, so every attempt can parse it
+        response = self.get_response(request)
+        for attempt in range(settings.TRANSIENT_RETRIES):
+            if not getattr(response, "retryable", False):
+                break
+            logging.getLogger(__name__).info("Retrying %s %s after a lost race", request.method, request.path)
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not secrecy
+            response = self.get_response(request)
+        return response

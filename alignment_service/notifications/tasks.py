@@ -3,6 +3,7 @@ from celery import shared_task
 from alignment_service.notifications import email
 from alignment_service.notifications.services import notifications_purge
 from alignment_service.notifications.webhooks import webhook_deliveries_purge, webhooks_deliver_due
+from alignment_service.outbox.services import owed_task
 
 
 @shared_task(name="notifications.purge", ignore_result=True)
@@ -13,7 +14,7 @@ def purge() -> int:
 # Webhook delivery drains every organization's due deliveries (like `outbox.drain`), so it takes
 # no `org_id`; what is due is read from the database each run, which makes a redelivered or
 # overlapping run harmless.
-@shared_task(name="webhooks.deliver_due", ignore_result=True)
+@owed_task(name="webhooks.deliver_due")
 def webhooks_deliver() -> int:
     return webhooks_deliver_due()
 
@@ -23,14 +24,7 @@ def webhooks_purge() -> int:
     return webhook_deliveries_purge()
 
 
-@shared_task(
-    name="notifications.email_pending",
-    ignore_result=True,
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=8,
-)
+@owed_task(name="notifications.email_pending", retry_on=(OSError,))
 def email_pending(*, org_id: str) -> int:
     from django.apps import apps
 

@@ -206,7 +206,7 @@ def webhook_endpoint_create(
 def webhook_endpoint_update(*, access: Access, endpoint: WebhookEndpoint, **fields: Any) -> WebhookEndpoint:
     """Change `url`, `events`, `active` or `description`. Reactivating clears the disabling and
     the failure count; deactivating records who did it."""
-    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk, organization=access.org)
+    endpoint = WebhookEndpoint.objects.select_for_update(no_key=True).get(pk=endpoint.pk, organization=access.org)
     changed: dict[str, Any] = {}
     if "url" in fields and fields["url"] != endpoint.url:
         webhook_url_check(fields["url"])
@@ -245,7 +245,7 @@ def webhook_endpoint_delete(*, access: Access, endpoint: WebhookEndpoint) -> Non
 @transaction.atomic
 def webhook_secret_rotate(*, access: Access, endpoint: WebhookEndpoint) -> WebhookEndpoint:
     """A new secret, effective at once: every attempt from now on is signed with it."""
-    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk, organization=access.org)
+    endpoint = WebhookEndpoint.objects.select_for_update(no_key=True).get(pk=endpoint.pk, organization=access.org)
     endpoint.secret = webhook_secret_new()
     endpoint.save(update_fields=["secret"])
     activity_record(
@@ -278,7 +278,7 @@ def webhook_redeliver(*, access: Access | None, delivery: WebhookDelivery) -> We
     schedule starts over. Deliveries older than the retention period cannot be redelivered.
     `access` is None for staff acting in the admin (no activity entry)."""
     org_id = access.org.pk if access is not None else delivery.organization_id
-    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk, organization_id=org_id)
+    delivery = WebhookDelivery.objects.select_for_update(no_key=True).get(pk=delivery.pk, organization_id=org_id)
     if delivery.status not in (WebhookDeliveryStatus.SUCCEEDED, WebhookDeliveryStatus.FAILED):
         raise Conflict("This delivery is still being attempted.", code="delivery_in_progress")
     if delivery.created_at <= timezone.now() - timedelta(days=settings.WEBHOOK_DELIVERY_RETENTION_DAYS):
@@ -361,7 +361,7 @@ def _claim_due(*, limit: int) -> list[_Claim]:
             | Q(status=WebhookDeliveryStatus.DELIVERING, last_attempt_at__lt=lease_expired)
         ).order_by("next_attempt_at", "id")
         if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True, of=("self",))
+            due = due.select_for_update(skip_locked=True, no_key=True, of=("self",))
         rows = list(due.select_related("endpoint")[:limit])
         if not rows:
             return []

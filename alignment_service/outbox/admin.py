@@ -5,8 +5,8 @@ from alignment_service.outbox.models import OutboxMessage
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(admin.ModelAdmin):
-    list_display = ["id", "task_name", "organization", "created_at", "dispatched_at", "attempts"]
-    list_filter = ["task_name", ("dispatched_at", admin.EmptyFieldListFilter)]
+    list_display = ["id", "task_name", "organization", "created_at", "dispatched_at", "completed_at", "attempts"]
+    list_filter = ["task_name", ("completed_at", admin.EmptyFieldListFilter)]
     search_fields = ["task_name", "dedupe_key", "last_error"]
     readonly_fields = [f.name for f in OutboxMessage._meta.fields]
 

@@ -1,40 +1,50 @@
 """The durable queue for worker jobs.
 
 `outbox_enqueue` records owed work inside the caller's transaction and asks for a kick after
-commit; the kick and the periodic `outbox.drain` job publish pending rows to Celery. A broker
-outage leaves rows pending (never fails the request); they go out once the broker is back.
+commit; the kick and the periodic `outbox.drain` job publish owed rows to Celery. A row is
+done when its task says so (`outbox_complete`, called by `owed_task`), not when it is
+published: a broker that loses its messages, or a worker that dies mid-task, leaves the row
+owed and it goes out again once its lease (`OUTBOX_LEASE_SECONDS`, doubling per attempt)
+runs out. Rows that share a dedupe key coalesce: while one message of the group is in
+flight, newer rows wait for it to finish, then go out together as one message.
 Delivery is at least once: tasks must be idempotent.
 """
 
+import functools
 import logging
+import random
 import time
-from datetime import timedelta
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
-from celery import current_app
+from celery import current_app, shared_task
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from alignment_service.db import is_transient_db_error
 from alignment_service.outbox.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
+
+#: The keyword the outbox adds to a task's arguments to name the rows it completes.
+DISPATCH_KWARG = "outbox_dispatch"
+_MAX_LEASE_DOUBLINGS = 6
 
 _broker_down_until = 0.0
 
 
 def outbox_enqueue(*, org: Any, task_name: str, kwargs: dict[str, Any], dedupe_key: str = "") -> None:
     """Owe `task_name(**kwargs)` to the workers once the current transaction commits."""
-    message = OutboxMessage(organization=org, task_name=task_name, kwargs=kwargs, dedupe_key=dedupe_key)
-    if dedupe_key:
-        OutboxMessage.objects.bulk_create([message], ignore_conflicts=True)
-    else:
-        message.save()
+    OutboxMessage.objects.create(organization=org, task_name=task_name, kwargs=kwargs, dedupe_key=dedupe_key)
     transaction.on_commit(outbox_kick, robust=True)
 
 
 def outbox_kick() -> None:
-    """Publish what is pending now; never raise (the periodic drain retries)."""
+    """Publish what is owed now; never raise (the periodic drain retries)."""
     if time.monotonic() < _broker_down_until:
         return
     try:
@@ -43,40 +53,115 @@ def outbox_kick() -> None:
         logger.warning("Outbox kick failed; the periodic drain will retry", exc_info=True)
 
 
-def outbox_dispatch_pending(*, batch_size: int = 500) -> int:
-    """Publish pending rows in order; stop at the first broker error. Returns rows published."""
-    global _broker_down_until
+def _owed() -> QuerySet[OutboxMessage]:
+    return OutboxMessage.objects.filter(completed_at__isnull=True)
+
+
+def outbox_dispatch_pending(*, batch_size: int = 500, now: datetime | None = None) -> int:
+    """Publish owed rows that are due, one message per group; stop at the first broker error.
+
+    Returns the number of messages published.
+    """
+    now = now or timezone.now()
     published = 0
     with transaction.atomic():
-        pending = OutboxMessage.objects.filter(dispatched_at__isnull=True).order_by("id")
+        in_flight = _groups_in_flight(now)
+        due = _owed().filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        for task_name, dedupe_key in in_flight:
+            due = due.exclude(task_name=task_name, dedupe_key=dedupe_key)
         if connection.features.has_select_for_update_skip_locked:
-            pending = pending.select_for_update(skip_locked=True)
-        for message in pending[:batch_size]:
-            try:
-                current_app.send_task(message.task_name, kwargs=message.kwargs, retry=False)
-            except Exception as exc:
-                _broker_down_until = time.monotonic() + settings.OUTBOX_BROKER_BACKOFF_SECONDS
-                OutboxMessage.objects.filter(pk=message.pk).update(
-                    attempts=message.attempts + 1, last_error=repr(exc)[:2000]
-                )
-                logger.warning("Broker unavailable; %s stays pending", message)
+            due = due.select_for_update(skip_locked=True, no_key=True)
+        groups: dict[tuple[str, str], OutboxMessage] = {}
+        for message in due.order_by("id")[:batch_size]:
+            groups[(message.task_name, message.dedupe_key or f"#{message.pk}")] = message
+        for message in groups.values():
+            if not _publish(message, now):
                 break
-            OutboxMessage.objects.filter(pk=message.pk).update(
-                dispatched_at=timezone.now(), attempts=message.attempts + 1, last_error=""
-            )
             published += 1
     return published
 
 
+def _groups_in_flight(now: datetime) -> set[tuple[str, str]]:
+    return set(
+        _owed()
+        .exclude(dedupe_key="")
+        .filter(dispatch_id__isnull=False, next_attempt_at__gt=now)
+        .values_list("task_name", "dedupe_key")
+        .distinct()
+    )
+
+
+def _publish(newest: OutboxMessage, now: datetime) -> bool:
+    """Send one message for `newest` and every due row of its group that no other dispatcher
+    holds; False if the broker is down."""
+    global _broker_down_until
+    group = _owed().filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), task_name=newest.task_name)
+    group = group.filter(dedupe_key=newest.dedupe_key) if newest.dedupe_key else group.filter(pk=newest.pk)
+    if connection.features.has_select_for_update_skip_locked:
+        group = group.select_for_update(skip_locked=True, no_key=True)
+    group = OutboxMessage.objects.filter(pk__in=list(group.values_list("pk", flat=True)))
+    dispatch_id = uuid.uuid4()
+    try:
+        current_app.send_task(newest.task_name, kwargs={**newest.kwargs, DISPATCH_KWARG: str(dispatch_id)}, retry=False)
+    except Exception as exc:
+        _broker_down_until = time.monotonic() + settings.OUTBOX_BROKER_BACKOFF_SECONDS
+        group.update(attempts=F("attempts") + 1, last_error=repr(exc)[:2000])
+        logger.warning("Broker unavailable; %s stays owed", newest)
+        return False
+    lease = settings.OUTBOX_LEASE_SECONDS * 2 ** min(newest.attempts, _MAX_LEASE_DOUBLINGS)
+    group.update(
+        dispatched_at=now, dispatch_id=dispatch_id, next_attempt_at=now + timedelta(seconds=lease),
+        attempts=F("attempts") + 1, last_error="",
+    )  # fmt: skip
+    return True
+
+
+def outbox_complete(*, dispatch_id: str) -> int:
+    """The task published as `dispatch_id` did its work: its rows are done. Kicks the rest of
+    their group, which waited for it."""
+    done = _owed().filter(dispatch_id=dispatch_id).update(completed_at=timezone.now())
+    transaction.on_commit(outbox_kick, robust=True)
+    return done
+
+
+def owed_task(*, name: str, retry_on: tuple[type[BaseException], ...] = (), **options: Any) -> Callable[..., Any]:
+    """A Celery task run through the outbox: completes its rows when it returns, and runs
+    again with backoff when it loses a race (a deadlock, a lock timeout, or `retry_on`)."""
+
+    def decorate(work: Callable[..., Any]) -> Any:
+        @shared_task(name=name, bind=True, ignore_result=True, max_retries=settings.TASK_MAX_RETRIES, **options)
+        @functools.wraps(work)
+        def run(self: Any, **kwargs: Any) -> Any:
+            dispatch_id = kwargs.pop(DISPATCH_KWARG, None)
+            try:
+                result = work(**kwargs)
+            except Exception as exc:
+                if isinstance(exc, retry_on) or is_transient_db_error(exc):
+                    raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
+                raise
+            if dispatch_id:
+                outbox_complete(dispatch_id=dispatch_id)
+            return result
+
+        return run
+
+    return decorate
+
+
+def retry_delay(retries: int) -> float:
+    """Exponential backoff with full jitter: up to 0.5 s, 1 s, 2 s, … capped at 60 s."""
+    return random.uniform(0, min(60.0, 0.5 * 2**retries))  # noqa: S311 - jitter, not secrecy
+
+
 def outbox_purge(*, now: Any = None) -> int:
-    """Delete rows dispatched more than `OUTBOX_RETENTION_DAYS` ago."""
+    """Delete rows done more than `OUTBOX_RETENTION_DAYS` ago."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.OUTBOX_RETENTION_DAYS)
-    deleted, _ = OutboxMessage.objects.filter(dispatched_at__lt=cutoff).delete()
+    deleted, _ = OutboxMessage.objects.filter(completed_at__lt=cutoff).delete()
     return deleted
 
 
 def outbox_lag_seconds(*, now: Any = None) -> float:
-    oldest = OutboxMessage.objects.filter(dispatched_at__isnull=True).order_by("id").first()
+    oldest = _owed().order_by("id").first()
     if oldest is None:
         return 0.0
     return max(0.0, ((now or timezone.now()) - oldest.created_at).total_seconds())

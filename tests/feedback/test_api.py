@@ -859,7 +859,8 @@ def test_rescores_owed_coalesce(org, goal, people, author, feedback_on, client_f
     write(org, goal, people, author, feedback_on, client_for)
     write(org, goal, people, author, feedback_on, client_for)
 
-    assert pending_rescores(org).count() == 1
+    assert pending_rescores(org).count() == 2
+    assert {owed.dedupe_key for owed in pending_rescores(org)} == {f"rescore:{org.pk}"}, "they go out as one"
 
 
 def test_a_refused_write_owes_no_rescore(org, goal, people, viewer, client_for):

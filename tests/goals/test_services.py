@@ -325,7 +325,7 @@ def test_writes_owe_one_rescore_per_org_until_it_is_dispatched(org, as_admin):
 
     OutboxMessage.objects.update(dispatched_at=timezone.now())
     record(as_admin, metric, 2, at(2))
-    assert pending(org).count() == 1
+    assert pending(org).count() == 1, "owed anew while the first is in flight"
     assert OutboxMessage.objects.filter(task_name=RESCORE_TASK).count() == 2
 
 
