@@ -140,6 +140,8 @@ OUTBOX_BROKER_BACKOFF_SECONDS = env.float("OUTBOX_BROKER_BACKOFF_SECONDS", defau
 # --- Accounts ---------------------------------------------------------------------------------
 SIGNUP_ENABLED = env.bool("SIGNUP_ENABLED", default=True)
 AUTH_TOKEN_TTL_HOURS = env.int("AUTH_TOKEN_TTL_HOURS", default=24 * 7)
+INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=14)
+INVITATION_RETENTION_DAYS = env.int("INVITATION_RETENTION_DAYS", default=30)
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

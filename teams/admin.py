@@ -8,7 +8,17 @@ from django.http import HttpRequest
 
 from alignment_service.api.access import Scope
 from teams import services
-from teams.models import ApiKey, AuthToken, Membership, Organization, Team, TeamMember, User
+from teams.models import (
+    ApiKey,
+    AuthToken,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Organization,
+    Team,
+    TeamMember,
+    User,
+)
 
 
 @admin.register(User)
@@ -164,3 +174,35 @@ class AuthTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read-mostly: invitations are made and answered through the API; here they can be
+    looked up and revoked."""
+
+    list_display = ["__str__", "organization", "role", "status", "created_at", "expires_at", "responded_at"]
+    list_filter = ["status", "role", "organization"]
+    search_fields = ["email", "username", "organization__name", "organization__slug"]
+    list_select_related = ["organization"]
+    fields = [
+        "organization", "email", "username", "invitee", "role", "status", "invited_by",
+        "created_at", "expires_at", "responded_at", "emailed_at",
+    ]  # fmt: skip
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Invitation | None = None) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected pending invitations", permissions=["view"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+        from django.utils import timezone
+
+        revoked = queryset.filter(status=InvitationStatus.PENDING).update(
+            status=InvitationStatus.REVOKED, responded_at=timezone.now()
+        )
+        self.message_user(request, f"Revoked {revoked} invitation(s).")

@@ -1,7 +1,7 @@
 from celery import shared_task
 
 from teams import services
-from teams.models import Membership
+from teams.models import Invitation, Membership
 
 
 @shared_task(
@@ -26,3 +26,27 @@ def send_welcome_email(*, org_id: str, membership_id: str) -> bool:
 @shared_task(name="teams.purge_expired_tokens", ignore_result=True)
 def purge_expired_tokens() -> int:
     return services.auth_tokens_purge_expired()
+
+
+@shared_task(
+    name="teams.send_invitation_email",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=8,
+)
+def send_invitation_email(*, org_id: str, invitation_id: str) -> bool:
+    invitation = (
+        Invitation.objects.select_related("organization", "invitee")
+        .filter(organization_id=org_id, pk=invitation_id, emailed_at__isnull=True)
+        .first()
+    )
+    if invitation is None:
+        return False
+    return services.invitation_email_send(invitation=invitation)
+
+
+@shared_task(name="teams.purge_invitations", ignore_result=True)
+def purge_invitations() -> int:
+    return services.invitations_purge()

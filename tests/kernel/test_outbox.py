@@ -115,16 +115,18 @@ def test_write_succeeds_with_broker_down_and_work_goes_out_once_it_is_back(
     client = client_for(owner)
     newcomer = UserFactory()
     with broker(UNREACHABLE_BROKER), django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"/api/v1/orgs/{org.slug}/members/", {"user": newcomer.username}, format="json")
+        response = client.post(
+            f"/api/v1/orgs/{org.slug}/invitations/", {"user": newcomer.username, "role": "member"}, format="json"
+        )
     assert response.status_code == 201
-    message = OutboxMessage.objects.get(task_name="teams.send_welcome_email")
+    message = OutboxMessage.objects.get(task_name="teams.send_invitation_email")
     assert message.dispatched_at is None
 
     sent = []
     monkeypatch.setattr(main_app, "send_task", lambda name, **kw: sent.append(kw["kwargs"]))
     monkeypatch.setattr(outbox, "_broker_down_until", 0.0)
     assert drain() == 1
-    assert sent == [{"org_id": str(org.pk), "membership_id": response.json()["id"]}]
+    assert sent == [{"org_id": str(org.pk), "invitation_id": response.json()["id"]}]
     message.refresh_from_db()
     assert message.dispatched_at is not None
     assert drain() == 0, "published work is not published again"
