@@ -176,6 +176,12 @@ class AuthTokenAdmin(admin.ModelAdmin):
         return False
 
 
+INVITATION_FIELDS = [
+    "organization", "email", "username", "invitee", "role", "status", "invited_by",
+    "created_at", "expires_at", "responded_at", "emailed_at",
+]  # fmt: skip
+
+
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
     """Read-mostly: invitations are made and answered through the API; here they can be
@@ -185,11 +191,8 @@ class InvitationAdmin(admin.ModelAdmin):
     list_filter = ["status", "role", "organization"]
     search_fields = ["email", "username", "organization__name", "organization__slug"]
     list_select_related = ["organization"]
-    fields = [
-        "organization", "email", "username", "invitee", "role", "status", "invited_by",
-        "created_at", "expires_at", "responded_at", "emailed_at",
-    ]  # fmt: skip
-    readonly_fields = fields
+    fields = tuple(INVITATION_FIELDS)
+    readonly_fields = tuple(INVITATION_FIELDS)
     actions = ["revoke"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
