@@ -219,6 +219,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "teams.models.Role",
         "ScopeEnum": "teams.models.ApiKeyScope",
         "TeamKindEnum": "teams.models.TeamKind",
+        "InvitationStatusEnum": "teams.models.InvitationStatus",
         "FeedbackKindEnum": "feedback.models.FeedbackKind",
         "GoalStatusEnum": "goals.models.GoalStatus",
         "FeedbackStatusEnum": "feedback.models.FeedbackStatus",
