@@ -484,3 +484,14 @@ def test_a_user_id_outside_the_org_is_answered_like_a_missing_one(
             assert response.status_code == 400, response.content
             answers.append(response.content.decode().replace(str(pk), "<id>"))
         assert answers[0] == answers[1], (path, answers)
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_the_invitee_side_needs_credentials(org: Organization, owner: User, api_client: APIClient, method: str) -> None:
+    invitation = make_invitation(org, owner, email="ada@example.com", role=Role.MEMBER)
+    path = mine() if method == "get" else mine(f"{invitation.pk}/accept/")
+
+    response = getattr(api_client, method)(path)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Bearer"
