@@ -6,7 +6,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from alignment_service.api.access import Scope
+from alignment_service.api.access import Access, Scope
 from teams import services
 from teams.models import (
     ApiKey,
@@ -203,9 +203,8 @@ class InvitationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected pending invitations", permissions=["view"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
-        from django.utils import timezone
-
-        revoked = queryset.filter(status=InvitationStatus.PENDING).update(
-            status=InvitationStatus.REVOKED, responded_at=timezone.now()
-        )
-        self.message_user(request, f"Revoked {revoked} invitation(s).")
+        pending = queryset.filter(status=InvitationStatus.PENDING).select_related("organization")
+        for invitation in pending:
+            # Recorded without an actor: the operator is not necessarily a member of the org.
+            services.invitation_revoke(access=Access(org=invitation.organization), invitation=invitation)
+        self.message_user(request, f"Revoked {len(pending)} invitation(s).")

@@ -164,7 +164,7 @@ def _membership_create(
         with transaction.atomic():
             membership = Membership.objects.create(organization=access.org, user=user, role=role)
     except IntegrityError:
-        raise Conflict("This user is already a member.", code="already_member", attr="user") from None
+        raise Conflict("This user is already a member.", code="already_member") from None
     outbox_enqueue(
         org=access.org,
         task_name="teams.send_welcome_email",

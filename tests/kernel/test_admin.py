@@ -85,6 +85,7 @@ def test_goals_filter_by_health_as_the_api_computes_it(staff_client, org):
 
 
 def test_invitations_are_read_only_in_the_admin_but_can_be_revoked(staff_client, org, owner):
+    from alignment_service.activity.models import Activity
     from alignment_service.api.access import Access, Role
 
     invitation = services.invitation_create(
@@ -103,3 +104,5 @@ def test_invitations_are_read_only_in_the_admin_but_can_be_revoked(staff_client,
     assert response.status_code == 200
     invitation.refresh_from_db()
     assert (invitation.status, invitation.role) == ("revoked", "member")
+    entry = Activity.objects.filter(organization=org).latest("id")
+    assert (entry.verb, entry.actor_user_id) == ("invitation.revoked", None)
