@@ -195,7 +195,7 @@ def _load(people: DemoPeople, today: date) -> None:
     window = window_bounds_ts(starts_on, due_on, org.timezone)
     company = _goal(
         org, cycle, window, title="Double monthly active players year over year", owner=owner,
-        team=None, parent=None, weight=1,
+        team=None, parent=None, weight=1, created_at=_created(today, PAST_DAYS + 7),
         hypothesis="Activation, engagement and retention together double monthly active players.",
     )  # fmt: skip
     GoalStrategy.objects.bulk_create([GoalStrategy(organization=org, goal=company, pillar=p) for p in pillars])
@@ -211,7 +211,7 @@ def _load(people: DemoPeople, today: date) -> None:
         )
         goal = _goal(
             org, cycle, window, title=plan.goal, owner=team.lead, team=team, parent=company, weight=1,
-            hypothesis=plan.hypothesis,
+            hypothesis=plan.hypothesis, created_at=_created(today, PAST_DAYS + 3),
         )  # fmt: skip
         GoalStrategy.objects.create(organization=org, goal=goal, pillar=area)
         for key, name, unit, baseline, target in plan.metrics:
@@ -221,6 +221,11 @@ def _load(people: DemoPeople, today: date) -> None:
     services.metrics_refresh(org=org, metric_ids=Metric.objects.filter(organization=org).values_list("id", flat=True))
     services.goals_refresh_progress(org=org)
     services.owe_rescore(access.org)
+
+
+def _created(today: date, days_ago: int) -> datetime:
+    """When the demo's history says a goal was created (the activity feed says the same)."""
+    return datetime.combine(today - timedelta(days=days_ago), time(10, 0), tzinfo=UTC)
 
 
 def _goal(org: Any, cycle: Cycle, window: tuple[float, float], **fields: Any) -> Goal:
