@@ -141,6 +141,9 @@ OUTBOX_BROKER_BACKOFF_SECONDS = env.float("OUTBOX_BROKER_BACKOFF_SECONDS", defau
 SIGNUP_ENABLED = env.bool("SIGNUP_ENABLED", default=True)
 AUTH_TOKEN_TTL_HOURS = env.int("AUTH_TOKEN_TTL_HOURS", default=24 * 7)
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "pages:orgs"
+LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
