@@ -238,7 +238,8 @@ def leadership_matrix(teams: Sequence[dict[str, Any]], *, width: int = 860, heig
         shown = members if len(members) <= MATRIX_LINES_PER_CELL else members[: MATRIX_LINES_PER_CELL - 1]
         for i, team in enumerate(shown):
             parts.append(
-                f'<g class="matrix-team" data-team="{escape(team["name"])}"><circle cx="{x0}" cy="{y0 + i * 20 - 5}" '
+                f'<g class="matrix-team mq-{escape(team.get("quadrant") or "")}" data-team="{escape(team["name"])}">'
+                f'<circle cx="{x0}" cy="{y0 + i * 20 - 5}" '
                 f'r="5"/><text x="{x0 + 10}" y="{y0 + i * 20}">{escape(team["name"])}</text></g>'
             )
         if len(shown) < len(members):
