@@ -67,12 +67,24 @@ def org_picker(request: HttpRequest) -> HttpResponse:
     return render(request, "pages/org_picker.html", {"memberships": memberships})
 
 
+TV_SCREENS = 5  # the score, the teams, the matrix, the risks, opportunities and signals
+
+
+def _tv(request: HttpRequest) -> dict[str, Any]:
+    """TV mode shows one section a screen, full size, and moves to the next every minute."""
+    try:
+        screen = min(max(int(request.GET.get("screen", "1")), 1), TV_SCREENS)
+    except ValueError:
+        screen = 1
+    return {"tv": request.GET.get("tv") == "1", "screen": screen, "screens": TV_SCREENS,
+            "next_screen": screen % TV_SCREENS + 1}  # fmt: skip
+
+
 @require_GET
 @org_page(Role.VIEWER)
 def allhands(request: HttpRequest, access: Access) -> HttpResponse:
-    tv = request.GET.get("tv") == "1"
     page = build.allhands_context(allhands_payload(org=access.org))
-    return render(request, "pages/allhands.html", _base(access, **page, tv=tv, frozen=None))
+    return render(request, "pages/allhands.html", _base(access, **page, **_tv(request), frozen=None))
 
 
 @require_http_methods(["GET", "POST"])
@@ -99,8 +111,7 @@ def snapshot(request: HttpRequest, access: Access, snapshot_id: str) -> HttpResp
     if frozen is None:
         return not_found(request)
     page = build.allhands_context(frozen.payload)
-    tv = request.GET.get("tv") == "1"
-    return render(request, "pages/allhands.html", _base(access, **page, tv=tv, frozen=frozen))
+    return render(request, "pages/allhands.html", _base(access, **page, **_tv(request), frozen=frozen))
 
 
 @require_GET

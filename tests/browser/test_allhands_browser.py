@@ -97,10 +97,12 @@ def test_the_all_hands_in_a_real_browser(browser_ready: str, live_server: Any, d
             assert page_count(page.pdf(format="A4", landscape=True)) >= 5, "a page per section at least"
             page.emulate_media(media="screen")
 
-            page.goto(f"{base}/orgs/{DEMO_ORG_SLUG}/?tv=1")
-            assert page.locator("meta[http-equiv='refresh']").get_attribute("content") == "60"
             page.set_viewport_size({"width": 1920, "height": 1080})
-            page.screenshot(path=str(SCREENSHOTS / "allhands-tv.png"))
+            for screen, name in enumerate(("score", "teams", "matrix", "risks", "signals"), start=1):
+                page.goto(f"{base}/orgs/{DEMO_ORG_SLUG}/?tv=1&screen={screen}")
+                refresh = page.locator("meta[http-equiv='refresh']").get_attribute("content")
+                assert refresh == f"60;url=?tv=1&screen={screen % 5 + 1}"
+                page.screenshot(path=str(SCREENSHOTS / f"allhands-tv-{screen}-{name}.png"))
 
             page.goto(base + demo["goal_path"])
             assert page.locator("h1").inner_text() == demo["goal_title"]
