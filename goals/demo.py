@@ -1,9 +1,10 @@
 """The demo organization's direction and cascade, with a year of daily readings.
 
 Dates are relative to the day it is loaded: the cycle runs from 270 days ago to 95 days
-ahead, so the cascade is about three quarters through its year. Most teams are on pace;
-Matchmaking and Store are clearly off track, Anti-Cheat is going the wrong way, Localization
-stopped reporting three weeks ago (stale) and Esports trails a little (at risk).
+ahead, so the cascade is about three quarters through its year. Most teams are on pace and
+Performance is ahead of it; Matchmaking and Store are clearly off track, Anti-Cheat is going the
+wrong way, Localization stopped reporting three weeks ago (stale) and Esports trails a little
+(at risk).
 """
 
 import random
@@ -136,6 +137,7 @@ PLANS = {
         "60 fps on a five-year-old phone",
         "Smooth play lifts activation on low-end devices.",
         (("perf-crash-rate", "Crash rate", "%", 2.0, 0.5), ("perf-fps-p10", "10th-percentile fps", "fps", 32, 55)),
+        pace=1.25,
     ),
     "Localization": TeamPlan(
         0,
