@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # generated schema (which states integer ranges) is the same on every machine.
 CHECK_ENV := DJANGO_SETTINGS_MODULE=alignment_service.test_settings DATABASE_URL=sqlite:///:memory:
 
-.PHONY: install run test lint format schema check-schema check-migrations check-deploy clean
+.PHONY: install run test check-browser lint format schema check-schema check-migrations check-deploy clean
 
 install: $(STAMP)
 
@@ -29,6 +29,7 @@ run: install
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py load_demo
 	@echo ""
+	@echo "  All-hands: http://127.0.0.1:$(PORT)/orgs/lumen-games/ (sign in: demo / demo-password-2026)"
 	@echo "  API docs:  http://127.0.0.1:$(PORT)/api/docs/"
 	@echo "  Admin:     http://127.0.0.1:$(PORT)/admin/ (create a superuser: $(BIN)/python manage.py createsuperuser)"
 	@echo "  Stop everything with Ctrl-C."
@@ -37,6 +38,12 @@ run: install
 
 test: install
 	$(BIN)/pytest
+
+# The browser test for real: Playwright drives the system's Chromium against a live server that
+# the test starts on 127.0.0.1 and stops; axe-core comes from npm. Missing pieces fail here.
+check-browser: install
+	test -f node_modules/axe-core/axe.min.js || npm ci --no-audit --no-fund
+	REQUIRE_BROWSER=1 $(BIN)/pytest tests/browser -p no:cacheprovider
 
 lint: install
 	$(BIN)/ruff check .

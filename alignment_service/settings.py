@@ -160,6 +160,9 @@ AUTH_TOKEN_TTL_HOURS = env.int("AUTH_TOKEN_TTL_HOURS", default=24 * 7)
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=14)
 INVITATION_RETENTION_DAYS = env.int("INVITATION_RETENTION_DAYS", default=30)
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "pages:orgs"
+LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 
@@ -17,6 +19,15 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", ops.metrics, name="metrics"),
     path("admin/", admin.site.urls),
+    # Pages for people, signed in with a session (the API is under /api/).
+    path("", RedirectView.as_view(pattern_name="pages:orgs"), name="home"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(template_name="pages/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("orgs/", include("feedback.pages.urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=schema_permissions), name="schema"),
     path(
         "api/docs/",

@@ -3,7 +3,16 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from feedback.models import Assessment, CheckIn, CourseCorrection, Feedback, FeedbackReply, ScoreJob, ScoreSnapshot
+from feedback.models import (
+    AllHandsSnapshot,
+    Assessment,
+    CheckIn,
+    CourseCorrection,
+    Feedback,
+    FeedbackReply,
+    ScoreJob,
+    ScoreSnapshot,
+)
 
 
 @admin.register(CheckIn)
@@ -118,4 +127,21 @@ class ScoreJobAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in ScoreJob._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(AllHandsSnapshot)
+class AllHandsSnapshotAdmin(admin.ModelAdmin):
+    """Frozen all-hands never change: they can be listed and deleted, not edited."""
+
+    list_display = ["created_at", "title", "organization", "created_by"]
+    list_filter = ["organization"]
+    search_fields = ["title"]
+    list_select_related = ["organization", "created_by"]
+    readonly_fields = [field.name for field in AllHandsSnapshot._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

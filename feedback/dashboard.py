@@ -3,13 +3,15 @@
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import Case, F, OuterRef, Subquery, Value, When, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from feedback.models import ACTIVE_CORRECTION, Assessment, CourseCorrection, ScoreSnapshot, Severity, Trigger
 from goals import progress as formulas
-from goals.models import GoalStatus
+from goals.models import Cycle, GoalStatus
 from goals.selectors import goal_list
 from teams.models import Organization, Team, TeamKind
 
@@ -20,21 +22,21 @@ MAX_RISKS, MAX_OPPORTUNITIES = 50, 20
 
 
 def _scores_as_of(org: Organization, at: datetime | None) -> dict[tuple[str, str], float]:
-    """Each subject's newest score at `at` (now when None)."""
-    newest = ScoreSnapshot.objects.filter(
-        organization=org, subject_type=OuterRef("subject_type"), subject_id=OuterRef("subject_id")
-    )
+    """The organization's and each team's newest score at `at` (now when None): one pass over
+    their snapshots, ranked newest first per subject (no subquery per snapshot)."""
+    snapshots = ScoreSnapshot.objects.filter(organization=org, subject_type__in=["org", "team"])
     if at is not None:
-        newest = newest.filter(computed_at__lte=at)
-    ids = (
-        ScoreSnapshot.objects.filter(organization=org)
-        .values("subject_type", "subject_id")
-        .annotate(newest=Subquery(newest.order_by("-computed_at", "-id").values("id")[:1]))
-        .values("newest")
-    )
+        snapshots = snapshots.filter(computed_at__lte=at)
+    newest = snapshots.annotate(
+        rank=Window(
+            RowNumber(),
+            partition_by=[F("subject_type"), F("subject_id")],
+            order_by=[F("computed_at").desc(), F("id").desc()],
+        )
+    ).filter(rank=1)
     return {
-        (s.subject_type, s.subject_id): s.score
-        for s in ScoreSnapshot.objects.filter(pk__in=ids).only("subject_type", "subject_id", "score")
+        (subject_type, subject_id): score
+        for subject_type, subject_id, score in newest.values_list("subject_type", "subject_id", "score")
     }
 
 
@@ -47,10 +49,15 @@ def _trend(now: dict[tuple[str, str], float], before: dict[tuple[str, str], floa
 def dashboard(*, org: Organization) -> dict[str, Any]:
     current = _scores_as_of(org, None)
     week_ago = _scores_as_of(org, timezone.now() - timedelta(days=TREND_DAYS))
-    latest_mode = Assessment.objects.filter(team=OuterRef("pk")).order_by("-created_at", "-id")
+    latest = Assessment.objects.filter(team=OuterRef("pk")).order_by("-created_at", "-id")
     teams = list(
         Team.objects.filter(organization=org, kind=TeamKind.TEAM)
-        .annotate(recommended_mode=Subquery(latest_mode.values("recommended_mode")[:1]))
+        .annotate(
+            recommended_mode=Subquery(latest.values("recommended_mode")[:1]),
+            alignment=Subquery(latest.values("alignment")[:1]),
+            confidence=Subquery(latest.values("confidence")[:1]),
+            quadrant=Subquery(latest.values("quadrant")[:1]),
+        )
         .order_by("name", "id")
     )
     goals: list[Any] = list(goal_list(org=org).filter(status=GoalStatus.ACTIVE))
@@ -78,6 +85,9 @@ def dashboard(*, org: Organization) -> dict[str, Any]:
                 "goals": dict(health_by_team[team.id]),
                 "open_corrections": open_by_team[team.id],
                 "recommended_mode": team.recommended_mode,
+                "alignment": team.alignment,
+                "confidence": team.confidence,
+                "quadrant": team.quadrant,
             }
             for team in teams
         ],
@@ -87,3 +97,48 @@ def dashboard(*, org: Organization) -> dict[str, Any]:
         "opportunities": ahead[:MAX_OPPORTUNITIES],
         "leadership_signals": [c for c in active if c.trigger in LEADERSHIP_TRIGGERS],
     }
+
+
+def current_cycle(*, org: Organization) -> Cycle | None:
+    """The cycle running today, else the one that started last."""
+    today = timezone.localdate(timezone=ZoneInfo(org.timezone))
+    cycles = Cycle.objects.filter(organization=org, starts_on__lte=today).order_by(
+        Case(When(ends_on__gte=today, then=Value(0)), default=Value(1)), "-starts_on", "name"
+    )
+    return cycles.first()
+
+
+def score_history(
+    *, org: Organization, since: datetime, until: datetime | None = None, step: timedelta = timedelta(days=7)
+) -> dict[tuple[str, str], list[tuple[datetime, float]]]:
+    """The organization's and each team's score at every `step` from `since` to `until` (now),
+    each the newest snapshot at or before that instant (as the dashboard reads them); one query."""
+    until = until or timezone.now()
+    instants = []
+    at = until
+    while at >= since:
+        instants.append(at)
+        at -= step
+    instants.reverse()
+    rows = (
+        ScoreSnapshot.objects.filter(
+            organization=org, subject_type__in=["org", "team"], computed_at__lte=until, computed_at__gte=since - step
+        )
+        .order_by("computed_at", "id")
+        .values_list("subject_type", "subject_id", "computed_at", "score")
+    )
+    by_subject: dict[tuple[str, str], list[tuple[datetime, float]]] = defaultdict(list)
+    for subject_type, subject_id, computed_at, score in rows:
+        by_subject[(subject_type, subject_id)].append((computed_at, score))
+    return {key: _sampled(snapshots, instants) for key, snapshots in by_subject.items()}
+
+
+def _sampled(snapshots: list[tuple[datetime, float]], instants: list[datetime]) -> list[tuple[datetime, float]]:
+    series, index, score = [], 0, None
+    for at in instants:
+        while index < len(snapshots) and snapshots[index][0] <= at:
+            score = snapshots[index][1]
+            index += 1
+        if score is not None:
+            series.append((at, score))
+    return series

@@ -9,10 +9,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from alignment_service.activity.models import Activity
 from alignment_service.api.access import Scope
-from feedback import matrix
+from feedback import history, matrix
 from feedback.models import Assessment, CheckIn, Feedback, FeedbackReply, FeedbackStatus
 from goals.demo import PAST_DAYS
 from goals.models import Goal
@@ -42,6 +43,14 @@ def load_demo_iteration(people: DemoPeople, *, today: date | None = None) -> Non
     today = today or date.today()
     with transaction.atomic():
         _load(people, today)
+
+
+def load_demo_history(people: DemoPeople, *, today: date | None = None) -> int:
+    """Weekly score snapshots back to the start of the cycle, as the engine would have written
+    them from what was known each week; the number of snapshots written."""
+    today = today or date.today()
+    now = timezone.now()
+    return history.backfill(people.org, history.weekly_instants(at(today, PAST_DAYS, 0), now))
 
 
 def _load(people: DemoPeople, today: date) -> None:

@@ -98,10 +98,12 @@ def load_world(org: Organization, now: datetime) -> World:
     )  # fmt: skip
 
 
-def _latest_snapshot_ids(org: Organization) -> Any:
+def _latest_snapshot_ids(org: Organization, up_to: datetime | None = None) -> Any:
     newest = ScoreSnapshot.objects.filter(
         organization=org, subject_type=OuterRef("subject_type"), subject_id=OuterRef("subject_id")
     ).order_by("-computed_at", "-id")
+    if up_to is not None:
+        newest = newest.filter(computed_at__lte=up_to)
     return (
         ScoreSnapshot.objects.filter(organization=org)
         .values("subject_type", "subject_id")
@@ -232,10 +234,18 @@ def score_world(world: World, org: Organization) -> dict[tuple[str, str], dict[s
     return points
 
 
-def _write_snapshots(org: Organization, points: dict[tuple[str, str], dict[str, float]], now: datetime) -> int:
+def write_history_snapshots(org: Organization, points: dict[tuple[str, str], dict[str, float]], at: datetime) -> int:
+    """Hook for `feedback.history`: snapshots of a past instant, written the way a rescore
+    writes them, against what stood at that instant (no steering, no events)."""
+    return _write_snapshots(org, points, at, up_to=at)
+
+
+def _write_snapshots(
+    org: Organization, points: dict[tuple[str, str], dict[str, float]], now: datetime, up_to: datetime | None = None
+) -> int:
     latest = {
         (s.subject_type, s.subject_id): s
-        for s in ScoreSnapshot.objects.filter(organization=org, pk__in=_latest_snapshot_ids(org))
+        for s in ScoreSnapshot.objects.filter(organization=org, pk__in=_latest_snapshot_ids(org, up_to))
     }
     fresh = []
     for (subject_type, subject_id), components in sorted(points.items()):

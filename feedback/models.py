@@ -290,3 +290,24 @@ class CourseCorrection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trigger} on {self.subject_type} {self.subject_id} ({self.status})"
+
+
+class AllHandsSnapshot(models.Model):
+    """The all-hands view frozen at an instant. `payload` is the data the page rendered (the
+    dashboard's response and the score history), so its permalink shows what was shown, forever."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    title = models.CharField(max_length=200)
+    payload = models.JSONField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="allhands_snapshot_feed")]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.created_at:%Y-%m-%d})"

@@ -14,9 +14,11 @@ from alignment_service.notifications.services import notify
 from alignment_service.notifications.webhooks import emit_event, redact_anonymous
 from alignment_service.outbox.services import outbox_enqueue
 from feedback import engine, matrix, selectors
+from feedback.allhands import allhands_payload
 from feedback.engine import announce
 from feedback.models import (
     ACTIVE_CORRECTION,
+    AllHandsSnapshot,
     Assessment,
     CheckIn,
     CorrectionStatus,
@@ -312,3 +314,19 @@ def score_jobs_run(*, org_id: str) -> str:
         raise
     ScoreJob.objects.filter(pk__in=ids).update(status=ScoreJob.Status.SUCCEEDED, finished_at=timezone.now())
     return "succeeded"
+
+
+@transaction.atomic
+def allhands_snapshot_create(*, access: Access, title: str) -> AllHandsSnapshot:
+    """Freeze the all-hands view as of now (admins only)."""
+    if not access.is_admin:
+        raise PermissionDenied("Only an admin can freeze the all-hands view.")
+    title = title.strip()[:200] or f"All-hands {timezone.now():%Y-%m-%d}"
+    snapshot = AllHandsSnapshot.objects.create(
+        organization=access.org, title=title, payload=allhands_payload(org=access.org), created_by=access.user
+    )
+    activity_record(
+        access=access, verb="allhands.frozen", subject_type="org", subject_id=access.org.pk,
+        summary=f"froze the all-hands view as '{title}'", data={"snapshot": str(snapshot.pk)},
+    )  # fmt: skip
+    return snapshot

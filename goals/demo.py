@@ -1,9 +1,10 @@
 """The demo organization's direction and cascade, with a year of daily readings.
 
 Dates are relative to the day it is loaded: the cycle runs from 270 days ago to 95 days
-ahead, so the cascade is about three quarters through its year. Most teams are on pace;
-Matchmaking and Store are clearly off track, Anti-Cheat is going the wrong way, Localization
-stopped reporting three weeks ago (stale) and Esports trails a little (at risk).
+ahead, so the cascade is about three quarters through its year. Most teams are on pace and
+Performance is ahead of it; Matchmaking and Store are clearly off track, Anti-Cheat is going the
+wrong way, Localization stopped reporting three weeks ago (stale) and Esports trails a little
+(at risk).
 """
 
 import random
@@ -136,6 +137,7 @@ PLANS = {
         "60 fps on a five-year-old phone",
         "Smooth play lifts activation on low-end devices.",
         (("perf-crash-rate", "Crash rate", "%", 2.0, 0.5), ("perf-fps-p10", "10th-percentile fps", "fps", 32, 55)),
+        pace=1.25,
     ),
     "Localization": TeamPlan(
         0,
@@ -195,7 +197,7 @@ def _load(people: DemoPeople, today: date) -> None:
     window = window_bounds_ts(starts_on, due_on, org.timezone)
     company = _goal(
         org, cycle, window, title="Double monthly active players year over year", owner=owner,
-        team=None, parent=None, weight=1,
+        team=None, parent=None, weight=1, created_at=_created(today, PAST_DAYS + 7),
         hypothesis="Activation, engagement and retention together double monthly active players.",
     )  # fmt: skip
     GoalStrategy.objects.bulk_create([GoalStrategy(organization=org, goal=company, pillar=p) for p in pillars])
@@ -211,7 +213,7 @@ def _load(people: DemoPeople, today: date) -> None:
         )
         goal = _goal(
             org, cycle, window, title=plan.goal, owner=team.lead, team=team, parent=company, weight=1,
-            hypothesis=plan.hypothesis,
+            hypothesis=plan.hypothesis, created_at=_created(today, PAST_DAYS + 3),
         )  # fmt: skip
         GoalStrategy.objects.create(organization=org, goal=goal, pillar=area)
         for key, name, unit, baseline, target in plan.metrics:
@@ -221,6 +223,11 @@ def _load(people: DemoPeople, today: date) -> None:
     services.metrics_refresh(org=org, metric_ids=Metric.objects.filter(organization=org).values_list("id", flat=True))
     services.goals_refresh_progress(org=org)
     services.owe_rescore(access.org)
+
+
+def _created(today: date, days_ago: int) -> datetime:
+    """When the demo's history says a goal was created (the activity feed says the same)."""
+    return datetime.combine(today - timedelta(days=days_ago), time(10, 0), tzinfo=UTC)
 
 
 def _goal(org: Any, cycle: Cycle, window: tuple[float, float], **fields: Any) -> Goal:

@@ -101,6 +101,7 @@ def populate(org: Any, owner: Any) -> None:
     feedback_services.feedback_reply(access=access, feedback=feedback, body="Let's look at the data.")
     feedback_services.score_job_request(access=access)
     ScoreSnapshot.objects.create(organization=org, subject_type="org", subject_id=str(org.pk), score=50, components={})
+    feedback_services.allhands_snapshot_create(access=access, title="All-hands")
     feedback_services.correction_open_manual(
         access=access, subject_type="team", subject=team, detail="Pair with the platform team.", severity="warning"
     )

@@ -17,6 +17,7 @@ from feedback.models import (
     FeedbackReply,
     FeedbackStatus,
     LeadershipMode,
+    Quadrant,
     ScoreJob,
     ScoreSnapshot,
     Severity,
@@ -202,6 +203,9 @@ class DashboardTeamSerializer(serializers.Serializer):
     goals = HealthCountsSerializer()
     open_corrections = serializers.IntegerField()
     recommended_mode = serializers.ChoiceField(choices=LeadershipMode.choices, allow_null=True)
+    alignment = serializers.IntegerField(allow_null=True, help_text="The latest assessment's alignment (1..5).")
+    confidence = serializers.IntegerField(allow_null=True, help_text="The latest assessment's confidence (1..5).")
+    quadrant = serializers.ChoiceField(choices=Quadrant.choices, allow_null=True)
 
 
 class OpportunitySerializer(serializers.Serializer):

@@ -23,7 +23,10 @@ UTC = datetime.UTC
 DAY = datetime.timedelta(days=1)
 #: About 75 % into the factories' 2026 window.
 T = datetime.datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
-TEAM_FIELDS = {"id", "name", "score", "trend", "goals", "open_corrections", "recommended_mode"}
+TEAM_FIELDS = {
+    "id", "name", "score", "trend", "goals", "open_corrections", "recommended_mode", "alignment", "confidence",
+    "quadrant",
+}  # fmt: skip
 HEALTH_FIELDS = {"on_track", "at_risk", "off_track", "no_data"}
 CORRECTION_FIELDS = {
     "id", "subject_type", "subject_id", "trigger", "severity", "detail", "recommended_mode", "status", "assignee",
@@ -127,6 +130,9 @@ def test_shape_and_team_rows(org, viewer, client_for):
     assert by_name["Beta"]["goals"] == {"on_track": 1, "at_risk": 0, "off_track": 0, "no_data": 0}
     assert by_name["Alpha"]["open_corrections"] > 0
     assert (by_name["Alpha"]["recommended_mode"], by_name["Beta"]["recommended_mode"]) == ("scalable", None)
+    alpha_matrix = {key: by_name["Alpha"][key] for key in ("alignment", "confidence", "quadrant")}
+    assert alpha_matrix == {"alignment": 4, "confidence": 5, "quadrant": "full_support"}
+    assert (by_name["Beta"]["alignment"], by_name["Beta"]["confidence"], by_name["Beta"]["quadrant"]) == (None,) * 3
     assert body["risks"], "the off-track goal opened corrections"
     for risk in body["risks"]:
         assert set(risk) >= CORRECTION_FIELDS

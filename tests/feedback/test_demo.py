@@ -3,7 +3,8 @@
 from django.core.management import call_command
 
 from feedback import engine
-from feedback.models import Assessment, CourseCorrection, Feedback, Quadrant, Trigger
+from feedback.dashboard import dashboard
+from feedback.models import Assessment, CourseCorrection, Feedback, Quadrant, ScoreSnapshot, Trigger
 from goals import progress as formulas
 from goals.selectors import goal_list
 from teams.demo import DEMO_ORG_SLUG, DEMO_USERNAME
@@ -30,7 +31,17 @@ def test_the_demo_loads_once_and_tells_its_story(db, capsys):
     assert {a.quadrant for a in Assessment.objects.filter(organization=org)} == set(Quadrant.values)
     assert Feedback.objects.filter(organization=org, kind="challenge", target_type="goal").exists()
 
+    weekly = ScoreSnapshot.objects.filter(organization=org, subject_type="org").order_by("computed_at")
+    assert weekly.count() >= 30, "a weekly score history back to the start of the cycle"
+    assert len({s.score for s in weekly}) > 10
+    assert not CourseCorrection.objects.filter(organization=org).exists(), "the backfill does not steer"
+
     result = engine.rescore_org(org=org)
+    board = dashboard(org=org)
+    assert board["org"]["trend"] is not None
+    assert all(team["trend"] is not None for team in board["teams"] if team["score"] is not None)
+    assert sum(team["score"] is not None for team in board["teams"]) == 15
+    assert [goal.title for goal in board["opportunities"]] == ["60 fps on a five-year-old phone"]
     assert result.opened >= 5
     triggers = set(CourseCorrection.objects.filter(organization=org).values_list("trigger", flat=True))
     assert {

@@ -68,6 +68,7 @@ def test_snapshots_cannot_be_written_twice_for_the_same_instant(demo):
     engine.rescore_org(org=demo, now=now)
     written = ScoreSnapshot.objects.filter(organization=demo).count()
     with transaction.atomic():
-        ScoreSnapshot.objects.all().update(components={})  # as if a second worker saw stale state
+        # As if a second worker saw stale state: this run's snapshots look outdated to it.
+        ScoreSnapshot.objects.filter(computed_at=now).update(components={})
     engine.rescore_org(org=demo, now=now)
     assert ScoreSnapshot.objects.filter(organization=demo).count() == written
