@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -123,6 +124,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
 CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_TIMEOUT_SECONDS
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# Webhook deliveries wait on other people's servers: they have their own queue and workers, so
+# a slow receiver never holds up scoring, the outbox drain or email (docs/webhooks.md).
+CELERY_WEBHOOK_QUEUE = env.str("CELERY_WEBHOOK_QUEUE", default="webhooks")
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(CELERY_WEBHOOK_QUEUE))
+CELERY_TASK_ROUTES = {"webhooks.deliver_due": {"queue": CELERY_WEBHOOK_QUEUE}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -247,7 +253,13 @@ WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 WEBHOOK_DELIVER_INTERVAL_SECONDS = env.float("WEBHOOK_DELIVER_INTERVAL_SECONDS", default=10.0)
 WEBHOOK_DELIVERY_RETENTION_DAYS = 30
 WEBHOOK_DELIVERY_BATCH_SIZE = 20
-WEBHOOK_DELIVERY_CONCURRENCY = 8
+# Attempts running at once in one `webhooks.deliver_due` run (threads; each waits on the network),
+# and per endpoint across every worker, so that one slow receiver cannot take every slot.
+WEBHOOK_DELIVERY_CONCURRENCY = env.int("WEBHOOK_DELIVERY_CONCURRENCY", default=32)
+WEBHOOK_DELIVERY_PER_ENDPOINT = env.int("WEBHOOK_DELIVERY_PER_ENDPOINT", default=2)
+# How long one `webhooks.deliver_due` run keeps claiming new work before it finishes and leaves
+# the rest to the next run (beat starts one every WEBHOOK_DELIVER_INTERVAL_SECONDS).
+WEBHOOK_DISPATCH_MAX_SECONDS = env.float("WEBHOOK_DISPATCH_MAX_SECONDS", default=60.0)
 
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
