@@ -1,5 +1,6 @@
 """Settings, all read from the environment (see `.env.example` for every variable)."""
 
+import sys
 from pathlib import Path
 
 import environ
@@ -83,7 +84,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    # Persistent connections are safe only where the threads are a fixed pool (gunicorn's
+    # gthread workers, Celery's processes): each thread keeps one. Django's `runserver` starts
+    # a thread per request and never closes a dead thread's connection, so it gets none.
+    RUNSERVER = len(sys.argv) > 1 and sys.argv[1] == "runserver"
+    DATABASES["default"]["CONN_MAX_AGE"] = 0 if RUNSERVER else env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 # --- Redis: broker and cache ------------------------------------------------------------------
@@ -269,6 +274,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="alignment@localhost"
 # --- Static files, i18n ------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Under DEBUG (`make run`, served by gunicorn) WhiteNoise also finds files in the apps and
+# picks up changes, so nothing waits for collectstatic.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
