@@ -12,7 +12,9 @@ from pathlib import Path
 
 import environ
 
-environ.Env.read_env(Path(__file__).resolve().parent / ".env")  # as the settings do; the environment wins
+_dotenv = Path(__file__).resolve().parent / ".env"
+if _dotenv.exists():  # as the settings do; a variable already set in the environment wins
+    environ.Env.read_env(_dotenv)
 
 _on_sqlite = os.environ.get("DATABASE_URL", "sqlite").startswith("sqlite")
 
