@@ -262,9 +262,9 @@ WEBHOOK_DELIVERY_BATCH_SIZE = 20
 # and per endpoint across every worker, so that one slow receiver cannot take every slot.
 WEBHOOK_DELIVERY_CONCURRENCY = env.int("WEBHOOK_DELIVERY_CONCURRENCY", default=32)
 WEBHOOK_DELIVERY_PER_ENDPOINT = env.int("WEBHOOK_DELIVERY_PER_ENDPOINT", default=2)
-# How long one `webhooks.deliver_due` run keeps claiming new work before it finishes and leaves
-# the rest to the next run (beat starts one every WEBHOOK_DELIVER_INTERVAL_SECONDS).
-WEBHOOK_DISPATCH_MAX_SECONDS = env.float("WEBHOOK_DISPATCH_MAX_SECONDS", default=20.0)
+# How long one `webhooks.deliver_due` run keeps claiming new work; then it hands on to a fresh
+# run (another worker process) and finishes the attempts it started.
+WEBHOOK_DISPATCH_MAX_SECONDS = env.float("WEBHOOK_DISPATCH_MAX_SECONDS", default=60.0)
 
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")

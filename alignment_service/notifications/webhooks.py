@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
@@ -366,13 +367,11 @@ def _due() -> QuerySet[WebhookDelivery]:
     )
 
 
-def _in_flight_by_endpoint(endpoint_ids: set[Any]) -> Counter[Any]:
+def _in_flight_by_endpoint() -> Counter[Any]:
     """Attempts running now (a live lease), per endpoint, in every worker."""
     live_since = timezone.now() - timedelta(seconds=_lease_seconds())
     rows = (
-        WebhookDelivery.objects.filter(
-            endpoint_id__in=endpoint_ids, status=WebhookDeliveryStatus.DELIVERING, last_attempt_at__gte=live_since
-        )
+        WebhookDelivery.objects.filter(status=WebhookDeliveryStatus.DELIVERING, last_attempt_at__gte=live_since)
         .values("endpoint_id")
         .annotate(n=Count("id"))
         .order_by()
@@ -380,12 +379,21 @@ def _in_flight_by_endpoint(endpoint_ids: set[Any]) -> Counter[Any]:
     return Counter({row["endpoint_id"]: row["n"] for row in rows})
 
 
-def _candidate_ids(*, limit: int, per_endpoint: int) -> list[Any]:
-    """The oldest due deliveries, at most `per_endpoint` of each endpoint, so that one endpoint
-    with a backlog cannot fill a claim. (PostgreSQL refuses FOR UPDATE beside a window function:
-    the rows are locked in a second query.)"""
+#: Endpoints that have been answering first, then by age: a backlog of failing ones never
+#: stands between a healthy endpoint and a free slot.
+_CLAIM_ORDER = ("endpoint__consecutive_failures", "next_attempt_at", "id")
+
+
+def _candidate_ids(*, limit: int, busy: Counter[Any], with_suspects: bool) -> list[Any]:
+    """Due deliveries that may be attempted now: none of endpoints already at their bound, and
+    at most the bound of any one endpoint's backlog. (PostgreSQL refuses FOR UPDATE beside a
+    window function: the rows are locked in a second query.)"""
+    per_endpoint = settings.WEBHOOK_DELIVERY_PER_ENDPOINT
+    due = _due().exclude(endpoint_id__in=[endpoint for endpoint, n in busy.items() if n >= per_endpoint])
+    if not with_suspects:
+        due = due.filter(endpoint__consecutive_failures=0)
     rank = Window(RowNumber(), partition_by=[F("endpoint_id")], order_by=[F("next_attempt_at").asc(), F("id").asc()])
-    ranked = _due().annotate(rank=rank).filter(rank__lte=per_endpoint).order_by("next_attempt_at", "id")
+    ranked = due.annotate(rank=rank).filter(rank__lte=per_endpoint).order_by(*_CLAIM_ORDER)
     return list(ranked.values_list("pk", flat=True)[:limit])
 
 
@@ -397,11 +405,12 @@ def _claim_due(*, limit: int, suspect_limit: int | None = None) -> list[_Claim]:
     serializes writers)."""
     per_endpoint = settings.WEBHOOK_DELIVERY_PER_ENDPOINT
     suspect_limit = limit if suspect_limit is None else suspect_limit
-    candidates = _candidate_ids(limit=limit * 2, per_endpoint=per_endpoint)
+    busy = _in_flight_by_endpoint()
+    candidates = _candidate_ids(limit=limit * 2, busy=busy, with_suspects=suspect_limit > 0)
     if not candidates:
         return []
     with transaction.atomic():
-        due = _due().filter(pk__in=candidates).order_by("next_attempt_at", "id")
+        due = _due().filter(pk__in=candidates).order_by(*_CLAIM_ORDER)
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
         rows = list(due.select_related("endpoint"))
@@ -411,7 +420,6 @@ def _claim_due(*, limit: int, suspect_limit: int | None = None) -> list[_Claim]:
                 status=WebhookDeliveryStatus.FAILED, next_attempt_at=None,
                 last_error="Not sent: the endpoint is inactive.",
             )  # fmt: skip
-        busy = _in_flight_by_endpoint({row.endpoint_id for row in rows})
         claimed: list[WebhookDelivery] = []
         for row in rows:
             suspect = row.endpoint.consecutive_failures > 0
@@ -500,28 +508,47 @@ def webhooks_deliver_due(*, max_seconds: float | None = None) -> int:
     inside a transaction; a free slot is filled at once, so a delivery never waits for another
     to finish (there are no batches). Per endpoint at most `WEBHOOK_DELIVERY_PER_ENDPOINT` run
     at once, and endpoints whose last attempt failed share at most half of the slots, so slow
-    or dead receivers cannot take the slots of healthy ones. New work is claimed for
-    `max_seconds` (`WEBHOOK_DISPATCH_MAX_SECONDS`; at least once); then the attempts still running are
-    finished (each is bounded by `WEBHOOK_TIMEOUT_SECONDS`). Safe to run concurrently and
-    repeatedly: a delivery that succeeded is never claimed again. Returns the attempts made."""
+    or dead receivers cannot take the slots of healthy ones. The run ends when nothing is left
+    in flight or due. After `max_seconds` (`WEBHOOK_DISPATCH_MAX_SECONDS`) it stops claiming,
+    hands new work to a fresh run (`webhooks.deliver_due` is published again, for another
+    worker process) and finishes the attempts it started, each bounded by
+    `WEBHOOK_TIMEOUT_SECONDS`. Safe to run concurrently and repeatedly: a delivery that
+    succeeded is never claimed again. Returns the attempts made."""
     slots = settings.WEBHOOK_DELIVERY_CONCURRENCY
     claim_until = time.monotonic() + (settings.WEBHOOK_DISPATCH_MAX_SECONDS if max_seconds is None else max_seconds)
     in_flight: dict[Future[delivery.AttemptResult], _Claim] = {}
-    made, first_round = 0, True
+    made, first_round, handed_off = 0, True, False
     with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="webhook") as pool:
         while True:
-            if (first_round or time.monotonic() < claim_until) and len(in_flight) < slots:
-                first_round = False
-                suspects = sum(claim.suspect for claim in in_flight.values())
-                batch = min(slots - len(in_flight), settings.WEBHOOK_DELIVERY_BATCH_SIZE)
-                for claim in _claim_due(limit=batch, suspect_limit=slots // 2 - suspects):
+            claiming = first_round or time.monotonic() < claim_until
+            if claiming and len(in_flight) < slots:
+                for claim in _claim_more(in_flight, slots):
                     in_flight[pool.submit(_send, claim)] = claim
+            first_round = False
             if not in_flight:
                 return made
+            if not claiming and not handed_off:
+                handed_off = _hand_off()
             done, _ = wait(in_flight, timeout=CLAIM_POLL_SECONDS, return_when=FIRST_COMPLETED)
             for future in done:
                 _record(in_flight.pop(future), future.result())
                 made += 1
+
+
+def _claim_more(in_flight: dict[Any, _Claim], slots: int) -> list[_Claim]:
+    suspects = sum(claim.suspect for claim in in_flight.values())
+    batch = min(slots - len(in_flight), settings.WEBHOOK_DELIVERY_BATCH_SIZE)
+    return _claim_due(limit=batch, suspect_limit=slots // 2 - suspects)
+
+
+def _hand_off() -> bool:
+    """Ask for a fresh run while this one finishes its last attempts, so that work becoming due
+    meanwhile is not left waiting for them (beat's next run covers a broker error)."""
+    try:
+        current_app.send_task(DELIVER_TASK, retry=False)
+    except Exception:
+        logger.warning("Could not hand webhook delivery on to a fresh run", exc_info=True)
+    return True
 
 
 def webhook_deliveries_purge(*, now: datetime | None = None) -> int:

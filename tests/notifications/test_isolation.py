@@ -146,30 +146,45 @@ def test_one_endpoint_has_at_most_two_attempts_running(org, make_receiver, make_
     assert recorded_at[healthy.pk] - started < HEALTHY_WITHIN, "the healthy endpoint's went first"
 
 
-def test_a_run_stops_claiming_after_its_time_budget(org, make_receiver, make_endpoint):
+def test_a_run_past_its_time_budget_hands_new_work_to_a_fresh_run(org, make_receiver, make_endpoint, monkeypatch):
+    published = []
+    monkeypatch.setattr(webhooks.current_app, "send_task", lambda name, **options: published.append(name))
     make_endpoint(make_receiver(mode="hang").url)
     for n in range(4):
         emit(org, key=f"event-{n}")
+
     started = time.monotonic()
-    assert deliver_for(0.0) == 2, "what it claimed first is finished; the rest is left for the next run"
+    assert webhooks.webhooks_deliver_due(max_seconds=0.0) == 2, "it finishes what it claimed first, no more"
+
     assert time.monotonic() - started < TIMEOUT + 0.5
-    assert WebhookDelivery.objects.filter(status="pending", attempts=0).count() == 2
+    assert WebhookDelivery.objects.filter(status="pending", attempts=0).count() == 2, "left to the fresh run"
+    assert published == ["webhooks.deliver_due"]
 
 
-def deliver_for(seconds: float) -> int:
-    return webhooks.webhooks_deliver_due(max_seconds=seconds)
+def test_a_run_that_ends_idle_hands_nothing_on(org, receiver, make_endpoint, monkeypatch):
+    published = []
+    monkeypatch.setattr(webhooks.current_app, "send_task", lambda name, **options: published.append(name))
+    make_endpoint(receiver.url)
+    emit(org)
+    assert webhooks.webhooks_deliver_due(max_seconds=0.0) == 1
+    assert published == []
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_an_event_emitted_while_slow_receivers_hang_is_delivered_at_once(org, make_receiver, make_endpoint, settings):
-    """The realistic case: sixteen receivers hang in a running dispatch, then a healthy
-    endpoint's event is committed. The running dispatch picks it up without waiting."""
+    """The realistic case: sixteen receivers hang in a running dispatch, each with a backlog
+    that must wait (one attempt per endpoint at a time), and one slot is left. Then a healthy
+    endpoint's event is committed: the running dispatch gives it that slot at once, instead of
+    looking only at the oldest due deliveries, which are all blocked."""
     settings.WEBHOOK_TIMEOUT_SECONDS = 3.0
+    settings.WEBHOOK_DELIVERY_PER_ENDPOINT = 1
+    settings.WEBHOOK_DELIVERY_CONCURRENCY = 17
     hanging = [make_receiver(mode="hang") for _ in range(16)]
     for receiver in hanging:
         make_endpoint(receiver.url, events=["goal.created"])
-    emit(org, "goal.created")
+    emit(org, "goal.created", key="first")
+    emit(org, "goal.created", key="backlog")
     healthy_receiver = make_receiver()
     healthy = make_endpoint(healthy_receiver.url, events=["checkin.created"])
 
@@ -183,14 +198,17 @@ def test_an_event_emitted_while_slow_receivers_hang_is_delivered_at_once(org, ma
         emitted = time.monotonic()
         emit(org, "checkin.created", key="while-hanging")
         while not WebhookDelivery.objects.filter(endpoint=healthy, status="succeeded").exists():
-            assert time.monotonic() - emitted < 2.0, "the healthy delivery waited for the hanging ones"
+            assert time.monotonic() - emitted < HEALTHY_WITHIN, "the healthy delivery waited for the hanging ones"
             time.sleep(0.02)
         latency = time.monotonic() - emitted
     finally:
-        dispatch.join(10)
-    assert latency < 2.0
+        for receiver in hanging:
+            receiver.released.set()  # decided: let the backlog's attempts end at once
+        dispatch.join(15)
+    assert latency < HEALTHY_WITHIN
     assert len(healthy_receiver.requests) == 1
-    assert WebhookDelivery.objects.filter(last_error="Timed out after 3 s.").count() == 16
+    assert WebhookDelivery.objects.filter(status="succeeded").count() == 1, "no hanging receiver counts as delivered"
+    assert WebhookDelivery.objects.filter(attempts=1).count() == 33, "and the backlog was attempted once each"
 
 
 def _deliver_then_close() -> None:
