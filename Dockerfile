@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for every process: the API (gunicorn, the default command), the one-off
-# migration, the Celery worker and Celery beat (see docker-compose.yml).
+# migration, the Celery workers (scoring and webhooks) and Celery beat (see docker-compose.yml).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -31,23 +31,16 @@ RUN pip install --no-deps . \
 # Settings refuse to load without a secret key; this one exists only for this build step.
 RUN DJANGO_SECRET_KEY=build-only-collectstatic-dummy-key python manage.py collectstatic --noinput --verbosity 0
 
+# Celery beat keeps its schedule (when each job last ran) here, on a volume in docker-compose.yml.
+RUN mkdir -p /var/lib/celery-beat && chown app:app /var/lib/celery-beat
+
 USER app
 
 EXPOSE 8000
 
-# Gunicorn reads the number of worker processes from WEB_CONCURRENCY; each runs 4 threads.
-ENV WEB_CONCURRENCY=3
+# gunicorn.conf.py holds every server setting (shared with `make run`): WEB_CONCURRENCY worker
+# processes (default 2), GUNICORN_THREADS threads each (default 4), access log on stdout.
+ENV WEB_CONCURRENCY=3 \
+    GUNICORN_BIND=0.0.0.0:8000
 
-CMD ["gunicorn", "alignment_service.wsgi:application", \
-     "--bind", "0.0.0.0:8000", \
-     "--worker-class", "gthread", \
-     "--threads", "4", \
-     "--timeout", "30", \
-     "--graceful-timeout", "30", \
-     "--keep-alive", "5", \
-     "--max-requests", "2000", \
-     "--max-requests-jitter", "200", \
-     "--worker-tmp-dir", "/dev/shm", \
-     "--access-logfile", "-", \
-     "--access-logformat", "%(h)s %(t)s \"%(r)s\" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s", \
-     "--error-logfile", "-"]
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "alignment_service.wsgi:application"]

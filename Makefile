@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml
 run: export DJANGO_DEBUG ?= true
 run: export DJANGO_SECRET_KEY ?= dev-only-insecure-secret-key-never-use-in-production
 run: export WEBHOOK_ALLOW_PRIVATE_URLS ?= true
+run: export GUNICORN_RELOAD ?= true
 run: export PORT := $(PORT)
 run: install
 	mkdir -p var/broker/queue var/broker/processed

@@ -1,5 +1,6 @@
 """Settings, all read from the environment (see `.env.example` for every variable)."""
 
+import sys
 from pathlib import Path
 
 import environ
@@ -84,7 +85,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    # Persistent connections are safe only where the threads are a fixed pool (gunicorn's
+    # gthread workers, Celery's processes): each thread keeps one. Django's `runserver` starts
+    # a thread per request and never closes a dead thread's connection, so it gets none.
+    RUNSERVER = len(sys.argv) > 1 and sys.argv[1] == "runserver"
+    DATABASES["default"]["CONN_MAX_AGE"] = 0 if RUNSERVER else env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # No statement waits long for a lock: a write that would is refused (55P03) and retried.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
@@ -132,6 +137,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
 CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_TIMEOUT_SECONDS
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# Webhook deliveries wait on other people's servers: they have their own queue and workers, so
+# a slow receiver never holds up scoring, the outbox drain or email (docs/webhooks.md).
+CELERY_WEBHOOK_QUEUE = env.str("CELERY_WEBHOOK_QUEUE", default="webhooks")
+# The outbox's own jobs have a queue of their own, so a backlog of owed work never delays the
+# drain that publishes it; the scoring workers consume it beside the default queue.
+CELERY_OUTBOX_QUEUE = env.str("CELERY_OUTBOX_QUEUE", default="outbox")
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(CELERY_OUTBOX_QUEUE), Queue(CELERY_WEBHOOK_QUEUE))
+CELERY_TASK_ROUTES = {
+    "webhooks.deliver_due": {"queue": CELERY_WEBHOOK_QUEUE},
+    "outbox.*": {"queue": CELERY_OUTBOX_QUEUE},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -149,10 +165,6 @@ OUTBOX_BROKER_BACKOFF_SECONDS = env.float("OUTBOX_BROKER_BACKOFF_SECONDS", defau
 # published again: the broker lost it, or the worker running it died.
 OUTBOX_LEASE_SECONDS = env.float("OUTBOX_LEASE_SECONDS", default=30.0)
 TASK_MAX_RETRIES = env.int("TASK_MAX_RETRIES", default=8)
-# The outbox's own jobs have a queue of their own, so a backlog of work never delays the
-# drain that publishes it. A worker consumes every declared queue unless told otherwise (-Q).
-CELERY_TASK_QUEUES = [Queue(CELERY_TASK_DEFAULT_QUEUE), Queue("outbox")]
-CELERY_TASK_ROUTES = {"outbox.*": {"queue": "outbox"}}
 
 # --- Accounts ---------------------------------------------------------------------------------
 SIGNUP_ENABLED = env.bool("SIGNUP_ENABLED", default=True)
@@ -270,7 +282,13 @@ WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 WEBHOOK_DELIVER_INTERVAL_SECONDS = env.float("WEBHOOK_DELIVER_INTERVAL_SECONDS", default=10.0)
 WEBHOOK_DELIVERY_RETENTION_DAYS = 30
 WEBHOOK_DELIVERY_BATCH_SIZE = 20
-WEBHOOK_DELIVERY_CONCURRENCY = 8
+# Attempts running at once in one `webhooks.deliver_due` run (threads; each waits on the network),
+# and per endpoint across every worker, so that one slow receiver cannot take every slot.
+WEBHOOK_DELIVERY_CONCURRENCY = env.int("WEBHOOK_DELIVERY_CONCURRENCY", default=32)
+WEBHOOK_DELIVERY_PER_ENDPOINT = env.int("WEBHOOK_DELIVERY_PER_ENDPOINT", default=2)
+# How long one `webhooks.deliver_due` run keeps claiming new work; then it hands on to a fresh
+# run (another worker process) and finishes the attempts it started.
+WEBHOOK_DISPATCH_MAX_SECONDS = env.float("WEBHOOK_DISPATCH_MAX_SECONDS", default=60.0)
 
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
@@ -280,6 +298,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="alignment@localhost"
 # --- Static files, i18n ------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Under DEBUG (`make run`, served by gunicorn) WhiteNoise also finds files in the apps and
+# picks up changes, so nothing waits for collectstatic.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

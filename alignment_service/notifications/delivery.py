@@ -13,6 +13,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,8 @@ from standardwebhooks import Webhook
 from alignment_service.notifications import ssrf
 
 USER_AGENT = "AlignmentService-Webhooks/1.0 (+https://www.standardwebhooks.com/)"
+#: How much of a 2xx answer's body is read (and then dropped): enough to see it end, no more.
+RESPONSE_BODY_LIMIT = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -56,32 +59,102 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def _pinned_connection(scheme: str, host: str, port: int, address: str, timeout: float) -> http.client.HTTPConnection:
+class _Deadline:
+    """The attempt's total time budget (connect, send, headers and body together).
+
+    A socket timeout bounds each read; a receiver that trickles one byte at a time would keep
+    every read short and the attempt alive for ever, so a timer cuts the connection when the
+    budget runs out, whatever phase it is in."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expires_at = time.monotonic() + seconds
+        self.fired = threading.Event()
+        self._sock: socket.socket | None = None
+        #: Set once the connection exists: after a TLS handshake its `sock` is the wrapped socket.
+        self.connection: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+
+    def remaining(self) -> float:
+        left = self.expires_at - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        return left
+
+    def watch(self, sock: socket.socket) -> None:
+        """Cut `sock` when the deadline fires (at once if it already has)."""
+        with self._lock:
+            self._sock = sock
+            if self.fired.is_set():
+                _shutdown(sock)
+                raise TimeoutError
+
+    def _cut(self) -> None:
+        with self._lock:
+            self.fired.set()
+            sock = getattr(self.connection, "sock", None) or self._sock
+            if sock is not None:
+                _shutdown(sock)
+
+    def __enter__(self) -> "_Deadline":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _pinned_connection(
+    scheme: str, host: str, port: int, address: str, deadline: _Deadline
+) -> http.client.HTTPConnection:
     connection: http.client.HTTPConnection
     if scheme == "https":
-        connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=tls_context())
+        connection = http.client.HTTPSConnection(host, port, timeout=deadline.seconds, context=tls_context())
     else:
-        connection = http.client.HTTPConnection(host, port, timeout=timeout)
+        connection = http.client.HTTPConnection(host, port, timeout=deadline.seconds)
 
     def connect_to_pinned_address(_: Any, timeout: Any = None, source_address: Any = None) -> socket.socket:
-        return socket.create_connection((address, port), timeout, source_address)
+        sock = socket.create_connection((address, port), deadline.remaining(), source_address)
+        deadline.watch(sock)
+        return sock
 
     # http.client opens its socket through this hook; TLS then wraps it with server_hostname=host.
     connection._create_connection = connect_to_pinned_address  # type: ignore[attr-defined]
+    deadline.connection = connection
     return connection
 
 
-def _abort(connection: http.client.HTTPConnection, fired: threading.Event) -> None:
-    """Cut a connection that outlived the attempt's deadline (e.g. a receiver trickling bytes)."""
-    fired.set()
-    sock = connection.sock
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+class _CutShort(Exception):
+    def __init__(self, received: int) -> None:
+        self.received = received
+
+
+def _read_capped(response: http.client.HTTPResponse) -> None:
+    """Read the body, at most `RESPONSE_BODY_LIMIT` bytes. A body that ends before its
+    Content-Length (or a chunked body that stops mid-way) raises `_CutShort`: the receiver did
+    not finish answering, so the delivery is not counted as received."""
+    received = 0
+    while received < RESPONSE_BODY_LIMIT:
+        try:
+            chunk = response.read(min(16 * 1024, RESPONSE_BODY_LIMIT - received))
+        except http.client.IncompleteRead as exc:
+            raise _CutShort(received + len(exc.partial)) from None
+        if not chunk:
+            if response.length:  # http.client's read(amt) returns b"" at EOF without complaint
+                raise _CutShort(received)
+            return
+        received += len(chunk)
 
 
 def attempt(*, url: str, secret: str, event_id: str, payload: dict[str, Any], now: datetime) -> AttemptResult:
-    """POST `payload` to `url` once, signed, within `WEBHOOK_TIMEOUT_SECONDS`; never raises."""
+    """POST `payload` to `url` once, signed, within `WEBHOOK_TIMEOUT_SECONDS` in all; never raises."""
     timeout = float(settings.WEBHOOK_TIMEOUT_SECONDS)
     try:
         parts, host, port = ssrf.parse(url)
@@ -92,28 +165,36 @@ def attempt(*, url: str, secret: str, event_id: str, payload: dict[str, Any], no
     body = encode_body(payload)
     headers = signed_headers(secret=secret, event_id=event_id, body=body, now=now)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    connection = _pinned_connection(parts.scheme, host, port, address, timeout)
-    fired = threading.Event()
-    deadline = threading.Timer(timeout, _abort, args=[connection, fired])
-    deadline.daemon = True
-    deadline.start()
-    try:
-        connection.request("POST", path, body=body.encode(), headers=headers)
-        response = connection.getresponse()
-        status = response.status
-    except TimeoutError:
-        return AttemptResult(succeeded=False, error=f"Timed out after {timeout:g} s.")
-    except ssl.SSLError as exc:
-        return AttemptResult(succeeded=False, error=f"TLS error: {exc.reason or type(exc).__name__}.")
-    except (http.client.HTTPException, OSError) as exc:
-        if fired.is_set():
-            return AttemptResult(succeeded=False, error=f"Timed out after {timeout:g} s.")
-        return AttemptResult(succeeded=False, error=f"Connection failed: {_describe(exc)}.")
-    finally:
-        deadline.cancel()
-        connection.close()
-    if fired.is_set():  # the cut socket reads as EOF, which http.client takes for the end of the headers
-        return AttemptResult(succeeded=False, error=f"Timed out after {timeout:g} s.")
+    timed_out = AttemptResult(succeeded=False, error=f"Timed out after {timeout:g} s.")
+    with _Deadline(timeout) as deadline:
+        connection = _pinned_connection(parts.scheme, host, port, address, deadline)
+        try:
+            connection.request("POST", path, body=body.encode(), headers=headers)
+            response = connection.getresponse()
+            status = response.status
+            if 200 <= status < 300:
+                _read_capped(response)
+        except _CutShort as exc:
+            if deadline.fired.is_set():
+                return timed_out
+            return AttemptResult(
+                succeeded=False, response_status=status,
+                error=f"HTTP {status}, but the body was cut short after {exc.received} bytes.",
+            )  # fmt: skip
+        except TimeoutError:
+            return timed_out
+        except ssl.SSLError as exc:
+            if deadline.fired.is_set():
+                return timed_out
+            return AttemptResult(succeeded=False, error=f"TLS error: {exc.reason or type(exc).__name__}.")
+        except (http.client.HTTPException, OSError) as exc:
+            if deadline.fired.is_set():
+                return timed_out
+            return AttemptResult(succeeded=False, error=f"Connection failed: {_describe(exc)}.")
+        finally:
+            connection.close()
+        if deadline.fired.is_set():  # a cut socket reads as EOF, which http.client may take for an end
+            return timed_out
     return _classify(status)
 
 

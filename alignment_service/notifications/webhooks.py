@@ -19,17 +19,21 @@ import json
 import logging
 import random
 import secrets
+import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from alignment_service.activity.services import activity_record
@@ -58,6 +62,8 @@ RETRY_DELAYS_SECONDS: tuple[int, ...] = (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 36
 JITTER = 0.1
 #: Grace beyond the attempt timeout after which a `delivering` row is presumed abandoned.
 LEASE_GRACE_SECONDS = 60
+#: While attempts are running, how often the dispatcher looks for newly due deliveries.
+CLAIM_POLL_SECONDS = 0.25
 
 _random = random.SystemRandom()
 
@@ -334,6 +340,8 @@ class _Claim:
     secret: str
     event_id: str
     payload: dict[str, Any]
+    #: The endpoint's last attempt failed: it may be slow or dead.
+    suspect: bool = False
 
 
 def next_delay(attempt: int) -> timedelta | None:
@@ -349,38 +357,88 @@ def _lease_seconds() -> float:
     return float(settings.WEBHOOK_TIMEOUT_SECONDS) + LEASE_GRACE_SECONDS
 
 
-def _claim_due(*, limit: int) -> list[_Claim]:
-    """Take up to `limit` due deliveries for this worker: pending ones whose time has come, and
-    `delivering` ones whose lease expired (their worker died). Concurrent workers skip each
-    other's rows (SKIP LOCKED where the database has it; SQLite serializes writers)."""
+def _due() -> QuerySet[WebhookDelivery]:
+    """Pending deliveries whose time has come, and `delivering` ones whose lease expired (their
+    worker died)."""
     now = timezone.now()
-    lease_expired = now - timedelta(seconds=_lease_seconds())
+    return WebhookDelivery.objects.filter(
+        Q(status=WebhookDeliveryStatus.PENDING, next_attempt_at__lte=now)
+        | Q(status=WebhookDeliveryStatus.DELIVERING, last_attempt_at__lt=now - timedelta(seconds=_lease_seconds()))
+    )
+
+
+def _in_flight_by_endpoint() -> Counter[Any]:
+    """Attempts running now (a live lease), per endpoint, in every worker."""
+    live_since = timezone.now() - timedelta(seconds=_lease_seconds())
+    rows = (
+        WebhookDelivery.objects.filter(status=WebhookDeliveryStatus.DELIVERING, last_attempt_at__gte=live_since)
+        .values("endpoint_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return Counter({row["endpoint_id"]: row["n"] for row in rows})
+
+
+#: Endpoints that have been answering first, then by age: a backlog of failing ones never
+#: stands between a healthy endpoint and a free slot.
+_CLAIM_ORDER = ("endpoint__consecutive_failures", "next_attempt_at", "id")
+
+
+def _candidate_ids(*, limit: int, busy: Counter[Any], with_suspects: bool) -> list[Any]:
+    """Due deliveries that may be attempted now: none of endpoints already at their bound, and
+    at most the bound of any one endpoint's backlog. (PostgreSQL refuses FOR UPDATE beside a
+    window function: the rows are locked in a second query.)"""
+    per_endpoint = settings.WEBHOOK_DELIVERY_PER_ENDPOINT
+    due = _due().exclude(endpoint_id__in=[endpoint for endpoint, n in busy.items() if n >= per_endpoint])
+    if not with_suspects:
+        due = due.filter(endpoint__consecutive_failures=0)
+    rank = Window(RowNumber(), partition_by=[F("endpoint_id")], order_by=[F("next_attempt_at").asc(), F("id").asc()])
+    ranked = due.annotate(rank=rank).filter(rank__lte=per_endpoint).order_by(*_CLAIM_ORDER)
+    return list(ranked.values_list("pk", flat=True)[:limit])
+
+
+def _claim_due(*, limit: int, suspect_limit: int | None = None) -> list[_Claim]:
+    """Take up to `limit` due deliveries for this worker, with at most
+    `WEBHOOK_DELIVERY_PER_ENDPOINT` attempts running at once per endpoint (counted across
+    every worker) and at most `suspect_limit` to endpoints whose last attempt failed.
+    Concurrent workers skip each other's rows (SKIP LOCKED where the database has it; SQLite
+    serializes writers)."""
+    per_endpoint = settings.WEBHOOK_DELIVERY_PER_ENDPOINT
+    suspect_limit = limit if suspect_limit is None else suspect_limit
+    busy = _in_flight_by_endpoint()
+    candidates = _candidate_ids(limit=limit * 2, busy=busy, with_suspects=suspect_limit > 0)
+    if not candidates:
+        return []
     with transaction.atomic():
-        due = WebhookDelivery.objects.filter(
-            Q(status=WebhookDeliveryStatus.PENDING, next_attempt_at__lte=now)
-            | Q(status=WebhookDeliveryStatus.DELIVERING, last_attempt_at__lt=lease_expired)
-        ).order_by("next_attempt_at", "id")
+        due = _due().filter(pk__in=candidates).order_by(*_CLAIM_ORDER)
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, no_key=True, of=("self",))
-        rows = list(due.select_related("endpoint")[:limit])
-        if not rows:
-            return []
+        rows = list(due.select_related("endpoint"))
         inactive = [row.pk for row in rows if not row.endpoint.active]
         if inactive:
             WebhookDelivery.objects.filter(pk__in=inactive).update(
                 status=WebhookDeliveryStatus.FAILED, next_attempt_at=None,
                 last_error="Not sent: the endpoint is inactive.",
             )  # fmt: skip
-        claimed = [row for row in rows if row.endpoint.active]
+        claimed: list[WebhookDelivery] = []
+        for row in rows:
+            suspect = row.endpoint.consecutive_failures > 0
+            if not row.endpoint.active or busy[row.endpoint_id] >= per_endpoint or (suspect and suspect_limit <= 0):
+                continue
+            claimed.append(row)
+            busy[row.endpoint_id] += 1
+            suspect_limit -= suspect
+            if len(claimed) == limit:
+                break
         WebhookDelivery.objects.filter(pk__in=[row.pk for row in claimed]).update(
-            status=WebhookDeliveryStatus.DELIVERING, attempts=F("attempts") + 1, last_attempt_at=now,
+            status=WebhookDeliveryStatus.DELIVERING, attempts=F("attempts") + 1, last_attempt_at=timezone.now(),
             next_attempt_at=None,
         )  # fmt: skip
     return [
         _Claim(
             delivery_id=row.pk, endpoint_id=row.endpoint_id, attempts=row.attempts + 1,
             schedule_offset=row.schedule_offset, url=row.endpoint.url, secret=row.endpoint.secret,
-            event_id=row.event_id, payload=row.payload,
+            event_id=row.event_id, payload=row.payload, suspect=row.endpoint.consecutive_failures > 0,
         )
         for row in claimed
     ]  # fmt: skip
@@ -443,26 +501,54 @@ def _disable(claim: _Claim, now: datetime, reason: str) -> None:
     logger.warning("Webhook endpoint %s disabled: %s", endpoint.pk, reason)
 
 
-def webhooks_deliver_due(*, batch_size: int | None = None, max_batches: int = 50) -> int:
-    """Attempt every due delivery (in batches, each batch's requests in parallel, none inside a
-    transaction) and record the outcomes. Safe to run concurrently and repeatedly: a delivery
-    that succeeded is never claimed again. Returns the number of attempts made."""
-    batch_size = batch_size or settings.WEBHOOK_DELIVERY_BATCH_SIZE
-    made = 0
-    for _ in range(max_batches):
-        claims = _claim_due(limit=batch_size)
-        if not claims:
-            break
-        workers = min(len(claims), settings.WEBHOOK_DELIVERY_CONCURRENCY)
-        if workers == 1:
-            results = [_send(claims[0])]
-        else:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook") as pool:
-                results = list(pool.map(_send, claims))
-        for claim, result in zip(claims, results, strict=True):
-            _record(claim, result)
-        made += len(claims)
-    return made
+def webhooks_deliver_due(*, max_seconds: float | None = None) -> int:
+    """Attempt every due delivery and record each outcome as soon as it is known.
+
+    Up to `WEBHOOK_DELIVERY_CONCURRENCY` attempts run at once, each in its own thread and none
+    inside a transaction; a free slot is filled at once, so a delivery never waits for another
+    to finish (there are no batches). Per endpoint at most `WEBHOOK_DELIVERY_PER_ENDPOINT` run
+    at once, and endpoints whose last attempt failed share at most half of the slots, so slow
+    or dead receivers cannot take the slots of healthy ones. The run ends when nothing is left
+    in flight or due. After `max_seconds` (`WEBHOOK_DISPATCH_MAX_SECONDS`) it stops claiming,
+    hands new work to a fresh run (`webhooks.deliver_due` is published again, for another
+    worker process) and finishes the attempts it started, each bounded by
+    `WEBHOOK_TIMEOUT_SECONDS`. Safe to run concurrently and repeatedly: a delivery that
+    succeeded is never claimed again. Returns the attempts made."""
+    slots = settings.WEBHOOK_DELIVERY_CONCURRENCY
+    claim_until = time.monotonic() + (settings.WEBHOOK_DISPATCH_MAX_SECONDS if max_seconds is None else max_seconds)
+    in_flight: dict[Future[delivery.AttemptResult], _Claim] = {}
+    made, first_round, handed_off = 0, True, False
+    with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="webhook") as pool:
+        while True:
+            claiming = first_round or time.monotonic() < claim_until
+            if claiming and len(in_flight) < slots:
+                for claim in _claim_more(in_flight, slots):
+                    in_flight[pool.submit(_send, claim)] = claim
+            first_round = False
+            if not in_flight:
+                return made
+            if not claiming and not handed_off:
+                handed_off = _hand_off()
+            done, _ = wait(in_flight, timeout=CLAIM_POLL_SECONDS, return_when=FIRST_COMPLETED)
+            for future in done:
+                _record(in_flight.pop(future), future.result())
+                made += 1
+
+
+def _claim_more(in_flight: dict[Any, _Claim], slots: int) -> list[_Claim]:
+    suspects = sum(claim.suspect for claim in in_flight.values())
+    batch = min(slots - len(in_flight), settings.WEBHOOK_DELIVERY_BATCH_SIZE)
+    return _claim_due(limit=batch, suspect_limit=slots // 2 - suspects)
+
+
+def _hand_off() -> bool:
+    """Ask for a fresh run while this one finishes its last attempts, so that work becoming due
+    meanwhile is not left waiting for them (beat's next run covers a broker error)."""
+    try:
+        current_app.send_task(DELIVER_TASK, retry=False)
+    except Exception:
+        logger.warning("Could not hand webhook delivery on to a fresh run", exc_info=True)
+    return True
 
 
 def webhook_deliveries_purge(*, now: datetime | None = None) -> int:

@@ -38,8 +38,26 @@ def receiver() -> Iterator[Receiver]:
     state = Receiver()
     server = start_server(state)
     yield state
+    state.released.set()
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def make_receiver() -> Iterator[Callable[..., Receiver]]:
+    """More receivers on 127.0.0.1, each configured by `Receiver` fields (e.g. `mode="hang"`)."""
+    started: list[tuple[Receiver, Any]] = []
+
+    def make(**fields: Any) -> Receiver:
+        state = Receiver(**fields)
+        started.append((state, start_server(state)))
+        return state
+
+    yield make
+    for state, server in started:
+        state.released.set()
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 """Helpers for the webhook tests: a fake DNS and a real HTTP receiver on 127.0.0.1."""
 
+import select
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +54,15 @@ class Receiver:
     #: When set, answer one header line every `trickle` seconds, for `trickle_lines` lines.
     trickle: float = 0.0
     trickle_lines: int = 20
+    #: Misbehaviour after reading the request: "hang" (until released), "reset" (TCP RST),
+    #: "cut_short" (a 200 promising 100 bytes, 10 sent), "trickle_body" (a 200 whose body
+    #: comes a byte every 0.1 s), "endless_body" (a 200 streaming chunks until the sender hangs up).
+    mode: str = ""
+    #: Set at teardown: every hanging handler returns.
+    released: threading.Event = field(default_factory=threading.Event)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def url(self) -> str:
@@ -66,8 +77,21 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            with receiver.lock:
+                receiver.in_flight += 1
+                receiver.max_in_flight = max(receiver.max_in_flight, receiver.in_flight)
+            try:
+                self._answer()
+            finally:
+                with receiver.lock:
+                    receiver.in_flight -= 1
+
+        def _answer(self) -> None:
             if receiver.delay:
                 time.sleep(receiver.delay)
+            if receiver.mode:
+                misbehave(self, receiver)
+                return
             try:
                 if receiver.trickle:
                     self.wfile.write(b"HTTP/1.1 200 OK\r\n")
@@ -91,6 +115,41 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+def hang_until_the_sender_gives_up(sock: socket.socket, released: threading.Event) -> None:
+    """Answer nothing; return once the sender closes its end (or at teardown, or after 30 s)."""
+    deadline = time.monotonic() + 30
+    while not released.is_set() and time.monotonic() < deadline:
+        readable, _, _ = select.select([sock], [], [], 0.05)
+        if readable and not sock.recv(1, socket.MSG_PEEK):
+            return
+
+
+def misbehave(handler: BaseHTTPRequestHandler, receiver: Receiver) -> None:
+    try:
+        if receiver.mode == "hang":
+            hang_until_the_sender_gives_up(handler.connection, receiver.released)
+        elif receiver.mode == "reset":
+            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            handler.connection.close()
+        elif receiver.mode == "cut_short":
+            handler.wfile.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789")
+            handler.wfile.flush()
+        elif receiver.mode in ("trickle_body", "endless_body"):
+            handler.wfile.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            trickling = receiver.mode == "trickle_body"
+            chunk = b"1\r\nx\r\n" if trickling else b"4000\r\n" + b"x" * 0x4000 + b"\r\n"
+            pause = 0.1 if trickling else 0.0
+            for _ in range(10_000):  # bounded: 160 MB or 1000 s at most; the sender hangs up long before
+                if receiver.released.is_set():
+                    break
+                handler.wfile.write(chunk)
+                handler.wfile.flush()
+                time.sleep(pause)
+        handler.close_connection = True
+    except OSError:
+        pass  # the sender hung up
 
 
 def start_server(receiver: Receiver, wrap: Callable[[socket.socket], socket.socket] | None = None) -> Any:
