@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.db.models import Field, Model, ProtectedError, RestrictedError
 
 from alignment_service.errors import Conflict, ValidationFailed
@@ -79,6 +79,17 @@ def is_transient_db_error(exc: BaseException) -> bool:
         return False
     cause = exc.__cause__
     return getattr(cause, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot be reached or is shutting down or starting up
+    (no connection, connection lost, admin or crash shutdown, too many connections)."""
+    if isinstance(exc, InterfaceError):  # "connection already closed"
+        return True
+    if not isinstance(exc, OperationalError) or is_transient_db_error(exc):
+        return False
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(("08", "57P")) or sqlstate == "53300"
 
 
 def try_org_lock(purpose: str, org_id: Any) -> bool:
