@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.db.models import Field, Model, ProtectedError, RestrictedError
 
@@ -108,14 +109,22 @@ DERIVED_VALUES_LOCK = "derived_values"
 
 
 def lock_org(purpose: str, org_id: Any) -> None:
-    """Wait (up to `lock_timeout`) for the transaction-scoped advisory lock `(purpose, org_id)`.
+    """Wait for the transaction-scoped advisory lock `(purpose, org_id)`, up to
+    `ORG_LOCK_TIMEOUT_MS` (longer than the statement `lock_timeout`).
 
-    Take it before any row lock of the transaction, or it can be part of a deadlock.
+    Take it before any row lock of the transaction: holding nothing while it waits, the
+    transaction cannot be part of a deadlock, so it may wait its turn in PostgreSQL's queue of
+    waiters. Under the short `lock_timeout` a busy organization's writes timed out, were retried
+    and went to the back of the queue (seconds of tail latency, each one a wasted attempt).
     """
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        (statement_timeout,) = cursor.fetchone()
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{settings.ORG_LOCK_TIMEOUT_MS}ms"])
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_lock_key(purpose), _lock_key(str(org_id))])
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [statement_timeout])
 
 
 def _lock_key(text: str) -> int:

@@ -90,6 +90,9 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
         f"-c lock_timeout={env.int('DATABASE_LOCK_TIMEOUT_MS', default=2000)}"
     )
+# How long a write waits its turn for its organization's advisory lock (writes that change
+# derived values run one at a time per organization; see alignment_service/db.py).
+ORG_LOCK_TIMEOUT_MS = env.int("ORG_LOCK_TIMEOUT_MS", default=15000)
 # A write that lost a race in the database (deadlock, serialization failure, lock timeout)
 # runs again this many times before it answers 503 with Retry-After.
 TRANSIENT_RETRIES = env.int("TRANSIENT_RETRIES", default=3)
