@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # generated schema (which states integer ranges) is the same on every machine.
 CHECK_ENV := DJANGO_SETTINGS_MODULE=alignment_service.test_settings DATABASE_URL=sqlite:///:memory:
 
-.PHONY: install run test lint format schema check-schema check-migrations check-deploy clean
+.PHONY: install run test chaos lint format schema check-schema check-migrations check-deploy clean
 
 install: $(STAMP)
 
@@ -37,6 +37,12 @@ run: install
 
 test: install
 	$(BIN)/pytest
+
+# Fault scenarios against private PostgreSQL, Redis, gunicorn and Celery processes (never the
+# machine's shared servers); needs root (PostgreSQL runs as the postgres user). A subset:
+# `make chaos SCENARIOS="redis-frozen load"`.
+chaos: install
+	$(BIN)/python -m tests.chaos $(SCENARIOS)
 
 lint: install
 	$(BIN)/ruff check .
