@@ -208,15 +208,14 @@ def _redis_outage(stack: Stack, result: Result, *, freeze: bool) -> None:
         tally.count == 200 and sum(writer.accepted.values()) == 200,
         f"{200 - sum(writer.accepted.values())} of 200 writes refused: {tally.bad[:3]}",
     )
-    # What the outage costs: the writes made while Redis was away. The whole run's p95 is held to
-    # 300 ms too, or, on a machine slower than that without any fault, to its own pace before it.
+    # The bar is 300 ms. On a machine slower than that with no fault at all (p95 of the writes
+    # before the outage ≥ 300 ms), the bar is 1.25 times that pace instead, and `bar_ms` says so:
+    # what is proved then is that the outage costs the writes nothing, not the absolute figure.
     during, before = phases["during"].percentile(0.95), phases["before"].percentile(0.95)
-    result.expect(during < 0.3, f"p95 while Redis was away {during * 1000:.0f} ms ≥ 300 ms")
-    result.expect(
-        tally.percentile(0.95) < max(0.3, before * 1.25),
-        f"p95 {tally.percentile(0.95) * 1000:.0f} ms ≥ 300 ms (and above 1.25 times the "
-        f"{before * 1000:.0f} ms before the fault)",
-    )
+    bar = 0.3 if before < 0.3 else before * 1.25
+    result.figures["bar_ms"] = round(bar * 1000)
+    result.expect(during < bar, f"p95 while Redis was away {during * 1000:.0f} ms ≥ {bar * 1000:.0f} ms")
+    result.expect(tally.percentile(0.95) < bar, f"p95 {tally.percentile(0.95) * 1000:.0f} ms ≥ {bar * 1000:.0f} ms")
     result.expect(
         settled is not None and owed_after is not None and owed_after <= OWED_DONE_WITHIN,
         f"owed work not done within {OWED_DONE_WITHIN:.0f} s of Redis's return "
