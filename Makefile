@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # generated schema (which states integer ranges) is the same on every machine.
 CHECK_ENV := DJANGO_SETTINGS_MODULE=alignment_service.test_settings DATABASE_URL=sqlite:///:memory:
 
-.PHONY: install run test check-browser lint format schema check-schema check-migrations check-deploy clean
+.PHONY: install run test check-browser chaos lint format schema check-schema check-migrations check-deploy clean
 
 install: $(STAMP)
 
@@ -45,6 +45,12 @@ test: install
 check-browser: install
 	test -f node_modules/axe-core/axe.min.js || npm ci --no-audit --no-fund
 	REQUIRE_BROWSER=1 $(BIN)/pytest tests/browser -p no:cacheprovider
+
+# Fault scenarios against private PostgreSQL, Redis, gunicorn and Celery processes (never the
+# machine's shared servers); needs root (PostgreSQL runs as the postgres user). A subset:
+# `make chaos SCENARIOS="redis-frozen load"`.
+chaos: install
+	$(BIN)/python -m tests.chaos $(SCENARIOS)
 
 lint: install
 	$(BIN)/ruff check .

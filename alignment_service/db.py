@@ -17,7 +17,8 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from django.db import DatabaseError, connection
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.db.models import Field, Model, ProtectedError, RestrictedError
 
 from alignment_service.errors import Conflict, ValidationFailed
@@ -81,6 +82,17 @@ def is_transient_db_error(exc: BaseException) -> bool:
     return getattr(cause, "sqlstate", None) in TRANSIENT_SQLSTATES
 
 
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot be reached or is shutting down or starting up
+    (no connection, connection lost, admin or crash shutdown, too many connections)."""
+    if isinstance(exc, InterfaceError):  # "connection already closed"
+        return True
+    if not isinstance(exc, OperationalError) or is_transient_db_error(exc):
+        return False
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(("08", "57P")) or sqlstate == "53300"
+
+
 def try_org_lock(purpose: str, org_id: Any) -> bool:
     """Take the transaction-scoped advisory lock `(purpose, org_id)` if it is free.
 
@@ -97,14 +109,22 @@ DERIVED_VALUES_LOCK = "derived_values"
 
 
 def lock_org(purpose: str, org_id: Any) -> None:
-    """Wait (up to `lock_timeout`) for the transaction-scoped advisory lock `(purpose, org_id)`.
+    """Wait for the transaction-scoped advisory lock `(purpose, org_id)`, up to
+    `ORG_LOCK_TIMEOUT_MS` (longer than the statement `lock_timeout`).
 
-    Take it before any row lock of the transaction, or it can be part of a deadlock.
+    Take it before any row lock of the transaction: holding nothing while it waits, the
+    transaction cannot be part of a deadlock, so it may wait its turn in PostgreSQL's queue of
+    waiters. Under the short `lock_timeout` a busy organization's writes timed out, were retried
+    and went to the back of the queue (seconds of tail latency, each one a wasted attempt).
     """
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        (statement_timeout,) = cursor.fetchone()
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{settings.ORG_LOCK_TIMEOUT_MS}ms"])
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_lock_key(purpose), _lock_key(str(org_id))])
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [statement_timeout])
 
 
 def _lock_key(text: str) -> int:

@@ -95,6 +95,9 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
         f"-c lock_timeout={env.int('DATABASE_LOCK_TIMEOUT_MS', default=2000)}"
     )
+# How long a write waits its turn for its organization's advisory lock (writes that change
+# derived values run one at a time per organization; see alignment_service/db.py).
+ORG_LOCK_TIMEOUT_MS = env.int("ORG_LOCK_TIMEOUT_MS", default=15000)
 # A write that lost a race in the database (deadlock, serialization failure, lock timeout)
 # runs again this many times before it answers 503 with Retry-After.
 TRANSIENT_RETRIES = env.int("TRANSIENT_RETRIES", default=3)
@@ -103,14 +106,24 @@ TRANSIENT_RETRIES = env.int("TRANSIENT_RETRIES", default=3)
 REDIS_URL = env.str("REDIS_URL", default="")
 BROKER_TIMEOUT_SECONDS = env.float("BROKER_TIMEOUT_SECONDS", default=2.0)
 
+# The cache holds only rate-limit counters, which fail open: a request never waits long for it.
+# One attempt per operation (redis-py would otherwise retry with backoff, seconds in all), and
+# after a failure the throttle leaves the cache alone for `CACHE_BACKOFF_SECONDS`.
+CACHE_TIMEOUT_SECONDS = env.float("CACHE_TIMEOUT_SECONDS", default=0.25)
+CACHE_BACKOFF_SECONDS = env.float("CACHE_BACKOFF_SECONDS", default=5.0)
+
 if REDIS_URL:
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {
-                "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
-                "socket_timeout": BROKER_TIMEOUT_SECONDS,
+                "socket_connect_timeout": CACHE_TIMEOUT_SECONDS,
+                "socket_timeout": CACHE_TIMEOUT_SECONDS,
+                "retry": Retry(NoBackoff(), 0),
             },
         }
     }
@@ -161,6 +174,8 @@ OUTBOX_DRAIN_INTERVAL_SECONDS = env.float("OUTBOX_DRAIN_INTERVAL_SECONDS", defau
 RESCORE_INTERVAL_SECONDS = env.float("RESCORE_INTERVAL_SECONDS", default=900.0)
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
 OUTBOX_BROKER_BACKOFF_SECONDS = env.float("OUTBOX_BROKER_BACKOFF_SECONDS", default=5.0)
+# Publish owed work from a background thread of each process, never in the request that owed it.
+OUTBOX_KICK_IN_BACKGROUND = env.bool("OUTBOX_KICK_IN_BACKGROUND", default=True)
 # Owed work published but not reported done within this long (doubling per attempt) is
 # published again: the broker lost it, or the worker running it died.
 OUTBOX_LEASE_SECONDS = env.float("OUTBOX_LEASE_SECONDS", default=30.0)

@@ -11,6 +11,8 @@ from alignment_service.settings import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+# The outbox kick publishes in the committing thread, so tests see its effect at once.
+OUTBOX_KICK_IN_BACKGROUND = False
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 
 if not REDIS_URL:  # noqa: F405

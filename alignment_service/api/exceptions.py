@@ -15,7 +15,7 @@ from rest_framework.fields import get_error_detail
 from rest_framework.response import Response
 
 from alignment_service.api.middleware import current_request_id
-from alignment_service.db import is_transient_db_error
+from alignment_service.db import is_database_unavailable, is_transient_db_error
 from alignment_service.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,15 @@ class RetryLater(exceptions.APIException):
     wait = 1
 
 
+class DatabaseUnavailable(exceptions.APIException):
+    """The database cannot be reached (down, restarting, out of connections); nothing was stored."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is unavailable; nothing was stored. Retry shortly."
+    default_code = "database_unavailable"
+    wait = 5
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
@@ -65,6 +74,8 @@ def as_api_exception(exc: Exception) -> Exception:
         return PayloadTooLarge()
     if is_transient_db_error(exc):
         return RetryLater()
+    if is_database_unavailable(exc):
+        return DatabaseUnavailable()
     if isinstance(exc, IntegrityError):
         return ConcurrentConflict()
     return exc
@@ -82,6 +93,9 @@ class ErrorHandler(ExceptionHandler):
     def report_exception(self, exc: exceptions.APIException, response: Response) -> None:
         if isinstance(exc, RetryLater):  # a lost race, not a bug: no error report
             logger.info("A write lost a race in the database: %r", self.exc)
+            return
+        if isinstance(exc, DatabaseUnavailable):  # an outage, not a bug
+            logger.warning("The database is unavailable: %r", self.exc)
             return
         super().report_exception(exc, response)
 

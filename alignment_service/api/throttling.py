@@ -1,21 +1,60 @@
-"""Rate limits that fail open: a cache (Redis) outage must not take the API down with it."""
+"""Rate limits that fail open: a cache (Redis) outage must not take the API down with it, nor
+slow it down. After a cache failure, the throttles leave the cache alone for
+`CACHE_BACKOFF_SECONDS` (a circuit breaker); then one request tries it again while the others
+still pass without it."""
 
 import logging
+import threading
+import time
 from typing import Any
 
+from django.conf import settings
 from rest_framework import throttling
 from rest_framework.request import Request
 
 logger = logging.getLogger(__name__)
 
 
+class CacheBreaker:
+    """Open after a failure: `closed()` is False for the backoff, then True for one caller
+    (the probe) until it reports success or failure."""
+
+    def __init__(self) -> None:
+        self._open_until = 0.0
+        self._lock = threading.Lock()
+
+    def closed(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if now < self._open_until:
+                return False
+            if self._open_until:  # half open: this caller probes, the others keep skipping
+                self._open_until = now + settings.CACHE_BACKOFF_SECONDS
+            return True
+
+    def succeeded(self) -> None:
+        self._open_until = 0.0
+
+    def failed(self) -> None:
+        with self._lock:
+            self._open_until = time.monotonic() + settings.CACHE_BACKOFF_SECONDS
+
+
+breaker = CacheBreaker()
+
+
 class FailOpenMixin:
     def allow_request(self, request: Request, view: Any) -> bool:
-        try:
-            return super().allow_request(request, view)  # type: ignore[misc]
-        except Exception:
-            logger.warning("Throttle cache unavailable; allowing the request", exc_info=True)
+        if not breaker.closed():
             return True
+        try:
+            allowed = super().allow_request(request, view)  # type: ignore[misc]
+        except Exception:
+            breaker.failed()
+            logger.warning("Throttle cache unavailable; allowing requests without it for a while", exc_info=True)
+            return True
+        breaker.succeeded()
+        return allowed
 
 
 def _is_api_key(request: Request) -> bool:

@@ -12,7 +12,9 @@ Delivery is at least once: tasks must be idempotent.
 
 import functools
 import logging
+import os
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -21,7 +23,7 @@ from typing import Any
 
 from celery import current_app, shared_task
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -44,13 +46,55 @@ def outbox_enqueue(*, org: Any, task_name: str, kwargs: dict[str, Any], dedupe_k
 
 
 def outbox_kick() -> None:
-    """Publish what is owed now; never raise (the periodic drain retries)."""
+    """Publish what is owed now; never raise (the periodic drain retries).
+
+    With `OUTBOX_KICK_IN_BACKGROUND` (the default) this only wakes the process's kicker
+    thread: the request or task that owed the work never waits for the broker, which may be
+    down or hung (a publish to a dead broker costs seconds of connection attempts)."""
+    if settings.OUTBOX_KICK_IN_BACKGROUND:
+        _kicker.wake()
+    else:
+        _kick_now()
+
+
+def _kick_now() -> None:
     if time.monotonic() < _broker_down_until:
         return
     try:
         outbox_dispatch_pending()
     except Exception:
         logger.warning("Outbox kick failed; the periodic drain will retry", exc_info=True)
+
+
+class _Kicker:
+    """One daemon thread per process that publishes owed rows when woken. Wakes that arrive
+    while it publishes coalesce into one more pass."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._woken = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        self._woken.set()
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="outbox-kick", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._woken.wait()
+            self._woken.clear()
+            close_old_connections()  # as at the start of a request: drop a connection that broke
+            _kick_now()
+
+
+_kicker = _Kicker()
+os.register_at_fork(after_in_child=_kicker.reset)  # a forked child (a pool process) starts its own
 
 
 def _owed() -> QuerySet[OutboxMessage]:

@@ -1,8 +1,13 @@
 """`bulk_update_values` writes exactly what the ORM would, on SQLite and PostgreSQL alike."""
 
+import threading
+import time
 from datetime import UTC, datetime
 
-from alignment_service.db import bulk_update_values
+import pytest
+from django.db import connection, connections, transaction
+
+from alignment_service.db import DERIVED_VALUES_LOCK, bulk_update_values, lock_org
 from goals.models import Metric
 from tests.factories import MetricFactory
 
@@ -36,3 +41,44 @@ def test_large_sets_go_in_batches(org, django_assert_num_queries):
     with django_assert_num_queries(3):
         assert bulk_update_values(metrics, ["current"], batch_size=2) == 5
     assert sorted(Metric.objects.values_list("current", flat=True)) == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_write_waits_its_turn_for_the_org_lock_beyond_the_statement_lock_timeout(org):
+    """The organization's advisory lock is taken first, holding nothing, so waiting for it cannot
+    deadlock: a write waits its turn instead of timing out after `lock_timeout` (2 s) and going
+    to the back of the queue; the short timeout applies again to the rest of its transaction."""
+    held, waited, errors = threading.Event(), [], []
+
+    def holder():
+        try:
+            with transaction.atomic():
+                lock_org(DERIVED_VALUES_LOCK, org.pk)
+                held.set()
+                time.sleep(2.5)
+        finally:
+            connections.close_all()
+
+    def waiter():
+        try:
+            held.wait(5)
+            started = time.monotonic()
+            with transaction.atomic(), connection.cursor() as cursor:
+                lock_org(DERIVED_VALUES_LOCK, org.pk)
+                waited.append(time.monotonic() - started)
+                cursor.execute("SHOW lock_timeout")
+                waited.append(cursor.fetchone()[0])
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=waiter)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert errors == []
+    assert waited[0] > 2.0, "it waited longer than the statement lock_timeout"
+    assert waited[1] == "2s"
