@@ -175,7 +175,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "alignment_service.api.filters.StrictOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "alignment_service.api.pagination.LimitOffsetPagination",
     "DEFAULT_METADATA_CLASS": "alignment_service.api.metadata.SchemaPointerMetadata",
@@ -189,16 +189,20 @@ REST_FRAMEWORK = {
         "credentials": env.str("THROTTLE_CREDENTIALS_RATE", default="10/min"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
-    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "alignment_service.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "alignment_service.api.openapi.AutoSchema",
+    # drf-standardized-errors' own handler (its AutoSchema documents errors only then); it runs
+    # the project's `EXCEPTION_HANDLER_CLASS` below.
+    "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
 DRF_STANDARDIZED_ERRORS = {
+    "EXCEPTION_HANDLER_CLASS": "alignment_service.api.exceptions.ErrorHandler",
     "EXCEPTION_FORMATTER_CLASS": "alignment_service.api.exceptions.ErrorFormatter",
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "409", "413", "429"],
+    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "409", "412", "413", "415", "422", "429", "503"],
+    "ERROR_SCHEMAS": "alignment_service.api.openapi.ERROR_SCHEMAS",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -208,6 +212,8 @@ SPECTACULAR_SETTINGS = {
         "alignment scores for organizations of autonomous teams."
     ),
     "VERSION": "1.0.0",
+    "LICENSE": {"name": "MIT", "identifier": "MIT"},
+    "SERVERS": [{"url": "/", "description": "The server that serves this schema"}],
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -222,6 +228,9 @@ SPECTACULAR_SETTINGS = {
         "FeedbackStatusEnum": "feedback.models.FeedbackStatus",
         "ScoreSubjectTypeEnum": "feedback.models.SubjectType",
         "CorrectionSubjectTypeEnum": "feedback.models.CorrectionSubject",
+        "CourseCorrectionStatusEnum": "feedback.models.CorrectionStatus",
+        "MetricDirectionEnum": "goals.models.MetricDirection",
+        "ThresholdDirectionEnum": ["above", "below"],
         "WebhookEventTypeEnum": "alignment_service.notifications.models.WebhookEventType",
         "WebhookDeliveryStatusEnum": "alignment_service.notifications.models.WebhookDeliveryStatus",
         "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
@@ -236,7 +245,12 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
     },
-    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
+    "OAS_VERSION": "3.1.0",
+    "WEBHOOKS": "alignment_service.notifications.api.events.WEBHOOKS",
+    "POSTPROCESSING_HOOKS": [
+        "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+        "alignment_service.api.openapi.postprocess_schema",
+    ],
 }
 
 # --- Webhooks ---------------------------------------------------------------------------------

@@ -1,20 +1,27 @@
 """One error shape for every 4xx and 5xx:
-`{"type", "errors": [{"code", "detail", "attr"}]}`, plus `request_id` on server errors."""
+`{"type", "errors": [{"code", "detail", "attr"}]}`, plus `request_id` on server errors.
 
+DRF calls drf-standardized-errors' own `exception_handler` (so that its AutoSchema documents
+the error responses); that handler runs `ErrorHandler` (`EXCEPTION_HANDLER_CLASS`), whose
+`as_api_exception` is the one place where domain and database errors become HTTP errors.
+"""
+
+import logging
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError
 from django.http import HttpRequest, JsonResponse
 from drf_standardized_errors.formatter import ExceptionFormatter
 from drf_standardized_errors.handler import ExceptionHandler
 from rest_framework import exceptions, status
 from rest_framework.fields import get_error_detail
-from rest_framework.response import Response
 
 from alignment_service.api.middleware import current_request_id
 from alignment_service.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
 
 
 class ApplicationAPIException(exceptions.APIException):
@@ -37,6 +44,26 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class RetryLater(exceptions.APIException):
+    """A transient database refusal (deadlock, serialization failure, lock timeout): the same
+    request is expected to succeed when retried."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is briefly busy with concurrent changes; retry in a moment."
+    default_code = "retry"
+    wait = 1  # seconds, sent as Retry-After
+
+
+#: SQLSTATEs after which the whole transaction may be retried as is.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+def is_transient_database_error(exc: BaseException) -> bool:
+    if not isinstance(exc, OperationalError):
+        return False
+    return any(getattr(err, "sqlstate", None) in TRANSIENT_SQLSTATES for err in (exc, exc.__cause__))
+
+
 def as_api_exception(exc: Exception) -> Exception:
     if isinstance(exc, ApplicationError):
         if exc.status_code == status.HTTP_400_BAD_REQUEST:
@@ -51,12 +78,20 @@ def as_api_exception(exc: Exception) -> Exception:
         return PayloadTooLarge()
     if isinstance(exc, IntegrityError):
         return ConcurrentConflict()
+    if is_transient_database_error(exc):
+        return RetryLater()
     return exc
 
 
 class ErrorHandler(ExceptionHandler):
     def convert_known_exceptions(self, exc: Exception) -> Exception:
         return super().convert_known_exceptions(as_api_exception(exc))
+
+    def report_exception(self, exc: exceptions.APIException, response: Any) -> None:
+        if isinstance(exc, RetryLater):  # expected under contention: not an error to report
+            logger.warning("Transient database error, answered 503 retry: %s", self.exc)
+            return
+        super().report_exception(exc, response)
 
 
 class ErrorFormatter(ExceptionFormatter):
@@ -65,10 +100,6 @@ class ErrorFormatter(ExceptionFormatter):
         if error_response.type == "server_error":
             body["request_id"] = current_request_id()
         return body
-
-
-def exception_handler(exc: Exception, context: Any) -> Response | None:
-    return ErrorHandler(exc, context).run()
 
 
 def error_body(error_type: str, code: str, detail: str, attr: str | None = None) -> dict[str, Any]:

@@ -10,3 +10,17 @@ class OrgScopedRelatedFieldExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema: Any, direction: str) -> Any:
         return auto_schema._map_model_field(self.target.model._meta.pk, direction)
+
+
+class ConstFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "alignment_service.api.fields.ConstField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> Any:
+        return {"type": "string", "const": self.target.value}
+
+
+class JSONObjectFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "alignment_service.api.fields.JSONObjectField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> Any:
+        return {"type": "object", "additionalProperties": True}

@@ -166,5 +166,6 @@ def test_docs_are_public_by_default(api_client, path, db):
 def test_schema_names_the_org_parameter_and_bearer_auth(api_client, db):
     schema = api_client.get("/api/schema/?format=json").json()
     params = schema["paths"]["/api/v1/orgs/{org}/teams/"]["get"]["parameters"]
-    assert any(p["name"] == "org" and p["in"] == "path" for p in params)
+    assert {"$ref": "#/components/parameters/Org"} in params
+    assert schema["components"]["parameters"]["Org"]["in"] == "path"
     assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
