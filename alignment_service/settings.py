@@ -39,6 +39,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "alignment_service.api.middleware.RequestIDMiddleware",
+    "alignment_service.api.throttling.RateLimitHeadersMiddleware",
     "alignment_service.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -88,6 +89,10 @@ else:
 # --- Redis: broker and cache ------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 BROKER_TIMEOUT_SECONDS = env.float("BROKER_TIMEOUT_SECONDS", default=2.0)
+# The cache only counts rate limits, which fail open: a slow cache must not slow requests.
+CACHE_TIMEOUT_SECONDS = env.float("CACHE_TIMEOUT_SECONDS", default=0.25)
+# After a cache failure, rate limits skip the cache for this long (a circuit breaker).
+THROTTLE_BREAKER_SECONDS = env.float("THROTTLE_BREAKER_SECONDS", default=5.0)
 
 if REDIS_URL:
     CACHES = {
@@ -95,8 +100,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {
-                "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
-                "socket_timeout": BROKER_TIMEOUT_SECONDS,
+                "socket_connect_timeout": CACHE_TIMEOUT_SECONDS,
+                "socket_timeout": CACHE_TIMEOUT_SECONDS,
             },
         }
     }

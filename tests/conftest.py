@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from alignment_service.api import throttling
 from alignment_service.api.access import Role, Scope
 from teams import services
 from teams.models import Organization, User
@@ -37,6 +38,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 @pytest.fixture(autouse=True)
 def _clean_cache() -> None:
     cache.clear()
+    throttling.breaker.reset()
 
 
 @pytest.fixture
