@@ -16,6 +16,16 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
+# --- CORS: browser clients on other origins (closed unless listed) -------------------------------
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False  # browsers send `Authorization: Bearer`, not cookies
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "idempotency-key", "if-match", "if-none-match",
+                      "x-request-id"]  # fmt: skip
+CORS_EXPOSE_HEADERS = ["etag", "retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset",
+                       "x-request-id", "idempotent-replayed"]  # fmt: skip
+CORS_PREFLIGHT_MAX_AGE = 3600
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -23,6 +33,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -39,7 +50,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "alignment_service.api.middleware.RequestIDMiddleware",
+    # Preflights are answered here, before authentication, sessions or CSRF.
+    "corsheaders.middleware.CorsMiddleware",
     "alignment_service.api.throttling.RateLimitHeadersMiddleware",
+    "alignment_service.api.middleware.NotModifiedMiddleware",
     "alignment_service.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -8,6 +8,7 @@ from contextvars import ContextVar
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import get_conditional_response
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -58,3 +59,17 @@ class BodySizeLimitMiddleware:
             detail = f"The request body is larger than {settings.MAX_REQUEST_BODY_BYTES} bytes."
             return JsonResponse(error_body("client_error", "payload_too_large", detail), status=413)
         return self.get_response(request)
+
+
+class NotModifiedMiddleware:
+    """`If-None-Match` naming the `ETag` of a read answers `304` without a body (only reads
+    that set an `ETag` themselves take part; nothing else is hashed)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.method not in ("GET", "HEAD") or response.status_code != 200 or not response.has_header("ETag"):
+            return response
+        return get_conditional_response(request, etag=response["ETag"], response=response) or response
