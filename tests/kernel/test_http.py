@@ -26,6 +26,15 @@ def test_unknown_url_answers_json_404(api_client, settings, debug, db):
     assert_error_shape(response.json(), "client_error", "not_found")
 
 
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_a_write_to_an_unknown_url_answers_json_404_not_a_csrf_page(method, db):
+    client = APIClient(enforce_csrf_checks=True)
+    response = getattr(client, method)("/api/v1/no-such-thing/", {"a": 1}, format="json")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert_error_shape(response.json(), "client_error", "not_found")
+
+
 def test_oversize_body_answers_413_before_it_is_read(org, owner, client_for, settings, count_rows):
     settings.MAX_REQUEST_BODY_BYTES = 1024
     client = client_for(owner)
