@@ -73,12 +73,17 @@ class StrictOrderingFilter(filters.OrderingFilter):
                 "required": False,
                 "in": "query",
                 "description": "Sort by these fields, in order; `-` first for descending.",
-                "schema": {"type": "array", "items": {"type": "string", "enum": sorted_choices(fields)}},
+                "schema": {"type": "array", "items": ordering_items(fields)},
                 "style": "form",
                 "explode": False,
             }
         ]
 
 
-def sorted_choices(fields: list[str]) -> list[str]:
-    return [choice for field in fields for choice in (field, f"-{field}")]
+def ordering_items(fields: list[str]) -> dict[str, Any]:
+    """Each field ascending and (`-field`) descending; `x-enum-varnames` gives generated
+    clients readable names (`DUE_ON_DESC`) for values that are not identifiers."""
+    choices = [(field, field.upper()) for field in fields] + [
+        (f"-{field}", f"{field.upper()}_DESC") for field in fields
+    ]
+    return {"type": "string", "enum": [value for value, _ in choices], "x-enum-varnames": [name for _, name in choices]}

@@ -305,7 +305,8 @@ def postprocess_schema(result: dict[str, Any], generator: Any, **kwargs: Any) ->
             ]
             if not operation["parameters"]:
                 del operation["parameters"]
-            operation.setdefault("security", [{}])  # open to everyone, said explicitly
+            if operation.get("security", [{}]) == [{}]:
+                operation["security"] = []  # open to everyone, said explicitly
     _describe_webhooks(result.get("webhooks", {}))
     _share_error_responses(result)
     _nullable_as_type(result)
@@ -324,7 +325,7 @@ def _describe_webhooks(webhooks: dict[str, Any]) -> None:
     for event_type, item in webhooks.items():
         operation = item["post"]
         operation["operationId"] = camelize(event_type.replace(".", "_"), uppercase_first_letter=False) + "Webhook"
-        operation["security"] = [{}]  # deliveries are signed (`webhook-signature`), not authenticated
+        operation["security"] = []  # deliveries are signed (`webhook-signature`), not authenticated
         operation["parameters"] = [
             {"name": name, "in": "header", "required": True, "schema": {"type": "string"}, "description": text}
             for name, text in WEBHOOK_HEADERS

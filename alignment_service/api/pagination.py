@@ -6,6 +6,7 @@ from rest_framework import pagination
 def with_link_examples(schema: dict[str, Any], example: str) -> dict[str, Any]:
     for link in ("next", "previous"):
         schema["properties"][link]["example"] = example
+    schema["required"] = sorted(schema["properties"])  # every page has every key
     return schema
 
 

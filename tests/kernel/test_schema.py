@@ -154,3 +154,29 @@ def test_a_deadlock_answers_503_retry_with_retry_after(org, owner, client_for, m
     assert body["type"] == "server_error"
     assert body["errors"] == [{"code": "retry", "detail": body["errors"][0]["detail"], "attr": None}]
     assert as_api_exception(OperationalError("other")).__class__ is OperationalError
+
+
+def test_references_appear_in_request_bodies(schema):
+    metric = schema["components"]["schemas"]["MetricWriteRequest"]
+    assert metric["properties"]["goal"]["format"] == "uuid"
+    assert "goal" in metric["required"]
+    assert schema["components"]["schemas"]["GoalWriteRequest"]["properties"]["team"]["type"] == ["string", "null"]
+
+
+def test_pages_always_have_their_links(schema):
+    assert set(schema["components"]["schemas"]["PaginatedGoalList"]["required"]) == {
+        "count",
+        "next",
+        "previous",
+        "results",
+    }
+    assert set(schema["components"]["schemas"]["PaginatedActivityList"]["required"]) == {"next", "previous", "results"}
+
+
+def test_public_operations_say_so_and_ordering_values_have_names(schema):
+    assert schema["paths"]["/api/v1/auth/signup/"]["post"]["security"] == []
+    params = schema["paths"]["/api/v1/orgs/{org}/goals/"]["get"]["parameters"]
+    items = next(p for p in params if p.get("name") == "ordering")["schema"]["items"]
+    names = dict(zip(items["enum"], items["x-enum-varnames"], strict=True))
+    assert names["-due_on"] == "DUE_ON_DESC"
+    assert names["title"] == "TITLE"
