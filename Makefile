@@ -61,6 +61,11 @@ check-schema: install
 	$(CHECK_ENV) $(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/openapi.generated.yaml
 	diff -u openapi.yaml var/openapi.generated.yaml || (echo "openapi.yaml is out of date: run 'make schema'" && exit 1)
 
+# Clients generated from openapi.yaml compile (TypeScript) and work against a live server
+# (Python); redocly lint passes. Needs node/npm; tools are pinned under clients/.
+check-clients: install
+	PYTHON=$(BIN)/python bin/check-clients
+
 check-migrations: install
 	$(CHECK_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
 
