@@ -27,7 +27,7 @@ CORS_EXPOSE_HEADERS = ["etag", "retry-after", "ratelimit-limit", "ratelimit-rema
 CORS_PREFLIGHT_MAX_AGE = 3600
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "alignment_service.admin_site.AlignmentAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -5,10 +5,13 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from rest_framework import serializers
 
+from alignment_service.admin_site import ReadOnlyAdmin
 from alignment_service.api.access import Scope
 from teams import services
 from teams.models import ApiKey, AuthToken, Membership, Organization, Team, TeamMember, User
+from teams.org_settings import DEFAULTS, OrgSettingsSerializer, effective_settings
 
 
 @admin.register(User)
@@ -33,14 +36,76 @@ class TeamInline(admin.TabularInline):
     autocomplete_fields = ["lead", "parent"]
 
 
+def _setting_field(name: str, field: serializers.Field) -> forms.Field:
+    """A form field for one rule setting, bounded as the API bounds it, with its default."""
+    form_class = forms.IntegerField if isinstance(field, serializers.IntegerField) else forms.FloatField
+    return form_class(
+        label=name.replace("_", " ").capitalize(),
+        min_value=getattr(field, "min_value", None),
+        max_value=getattr(field, "max_value", None),
+        help_text=f"{field.help_text or 'Relative weight of this score component.'} Default: {DEFAULTS[name]}.",
+        required=True,
+    )
+
+
+class OrganizationFormBase(forms.ModelForm):
+    """Every rule setting as its own field, showing the value in force and its default; only
+    values that differ from the default are stored, so a changed default still applies."""
+
+    class Meta:
+        model = Organization
+        fields = ["name", "slug", "timezone"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        current = effective_settings(self.instance.settings or {})
+        for name in DEFAULTS:
+            self.initial.setdefault(name, current[name])
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        values = {name: cleaned[name] for name in DEFAULTS if cleaned.get(name) is not None}
+        checked = OrgSettingsSerializer(data=values, context={"current": DEFAULTS})
+        if not checked.is_valid():
+            for name, errors in checked.errors.items():
+                self.add_error(name if name in self.fields else None, [str(e) for e in errors])
+        return cleaned
+
+    def save(self, commit: bool = True) -> Organization:
+        self.instance.settings = {
+            name: self.cleaned_data[name] for name in DEFAULTS if self.cleaned_data[name] != DEFAULTS[name]
+        }
+        return super().save(commit)
+
+
+OrganizationAdminForm = type(
+    "OrganizationAdminForm",
+    (OrganizationFormBase,),
+    {name: _setting_field(name, field) for name, field in OrgSettingsSerializer().fields.items()},
+)
+
+RULE_FIELDSETS = [
+    ("Check-ins and corrections", ["checkin_interval_days", "score_threshold", "score_drop_alert", "low_confidence",
+                                   "intervention_days", "drift_days"]),
+    ("Health and forecasts", ["health_tolerance", "at_risk_gap", "forecast_window_days", "busted_after",
+                              "busted_below"]),
+    ("Score weights", [name for name in DEFAULTS if name.startswith("weight_")]),
+]  # fmt: skip
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
+    form = OrganizationAdminForm
     list_display = ["name", "slug", "timezone", "created_at"]
     search_fields = ["name", "slug"]
     list_filter = ["timezone"]
     readonly_fields = ["created_at"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline, TeamInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "timezone", "created_at"]}),
+        *((title, {"fields": names}) for title, names in RULE_FIELDSETS),  # type: ignore[list-item]
+    ]
 
 
 class TeamMemberInline(admin.TabularInline):
@@ -155,12 +220,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuthToken)
-class AuthTokenAdmin(admin.ModelAdmin):
+class AuthTokenAdmin(ReadOnlyAdmin):
     list_display = ["prefix", "user", "created_at", "expires_at"]
     search_fields = ["prefix", "user__username"]
     list_select_related = ["user"]
     readonly_fields = ["prefix", "user", "created_at", "expires_at"]
     exclude = ["key_hash"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
