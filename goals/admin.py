@@ -98,7 +98,7 @@ class GoalAdmin(HealthAnnotatedAdmin):
     admin reads them."""
 
     list_display = [
-        "title", "organization", "team", "parent", "status", "progress_shown", "expected", "health", "due_on",
+        "title", "team", "status", "progress_shown", "expected", "health", "due_on", "organization",
     ]  # fmt: skip
     list_filter = ["organization", "status", HealthFilter, "team", ("parent", admin.EmptyFieldListFilter)]
     search_fields = ["title", "description", "hypothesis", "team__name", "parent__title"]

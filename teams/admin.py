@@ -1,3 +1,4 @@
+import re
 from typing import Any, cast
 
 from django import forms
@@ -36,6 +37,10 @@ class TeamInline(admin.TabularInline):
     autocomplete_fields = ["lead", "parent"]
 
 
+def _without_default(text: Any) -> str:
+    return re.sub(r" \(default [^)]*\)", "", str(text or ""))
+
+
 def _setting_field(name: str, field: serializers.Field) -> forms.Field:
     """A form field for one rule setting, bounded as the API bounds it, with its default."""
     form_class = forms.IntegerField if isinstance(field, serializers.IntegerField) else forms.FloatField
@@ -43,7 +48,8 @@ def _setting_field(name: str, field: serializers.Field) -> forms.Field:
         label=name.replace("_", " ").capitalize(),
         min_value=getattr(field, "min_value", None),
         max_value=getattr(field, "max_value", None),
-        help_text=f"{field.help_text or 'Relative weight of this score component.'} Default: {DEFAULTS[name]}.",
+        help_text=f"{_without_default(field.help_text) or 'Relative weight of this score component.'} "
+        f"Default: {DEFAULTS[name]}.",
         required=True,
     )
 
