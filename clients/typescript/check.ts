@@ -26,7 +26,8 @@ export async function goalTitle(org: string, id: string): Promise<string> {
   }
   const goal: Goal = data;
   const etag = response.headers.get("ETag");
-  return `${goal.title} (${goal.status}, ${goal.progress}%, version ${etag ?? "?"})`;
+  const percent = goal.progress === null ? "no data" : `${Math.round(goal.progress * 100)}%`;
+  return `${goal.title} (${goal.status}, ${percent}, version ${etag ?? "?"})`;
 }
 
 export async function createGoal(org: string, title: string): Promise<Goal | string[]> {
