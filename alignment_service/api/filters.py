@@ -1,5 +1,6 @@
 """Filter pieces shared by every app."""
 
+from datetime import UTC
 from typing import Any
 
 import django_filters
@@ -13,7 +14,13 @@ from rest_framework.request import Request
 
 
 class AwareDateTimeFormField(forms.DateTimeField):
-    default_error_messages = {"naive": "Timestamps must include a UTC offset, e.g. 2026-01-31T09:00:00Z."}
+    """An aware timestamp, converted to UTC: PostgreSQL refuses offsets beyond ±15:59, which
+    Python accepts (`-18:35`), so a query must never carry the offset as sent."""
+
+    default_error_messages = {
+        "naive": "Timestamps must include a UTC offset, e.g. 2026-01-31T09:00:00Z.",
+        "out_of_range": "This timestamp is out of range.",
+    }
 
     def to_python(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -25,7 +32,13 @@ class AwareDateTimeFormField(forms.DateTimeField):
                 parsed = None
             if parsed is not None and timezone.is_naive(parsed):
                 raise forms.ValidationError(self.error_messages["naive"], code="naive")
-        return super().to_python(value)
+        result = super().to_python(value)
+        if result is None:
+            return None
+        try:
+            return result.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range") from None
 
 
 class AwareDateTimeFilter(django_filters.IsoDateTimeFilter):

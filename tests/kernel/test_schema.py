@@ -180,3 +180,12 @@ def test_public_operations_say_so_and_ordering_values_have_names(schema):
     names = dict(zip(items["enum"], items["x-enum-varnames"], strict=True))
     assert names["-due_on"] == "DUE_ON_DESC"
     assert names["title"] == "TITLE"
+
+
+@pytest.mark.parametrize(
+    ("since", "status_code"),
+    [("0262-09-28T22:37:18-18:35", 200), ("2026-03-01T10:00:00+23:59", 200), ("0001-01-01T00:00:00+01:00", 400)],
+)
+def test_timestamp_filters_take_any_offset_python_reads(org, owner, client_for, since, status_code):
+    response = client_for(owner).get(f"/api/v1/orgs/{org.slug}/check-ins/", {"since": since})
+    assert response.status_code == status_code, response.content
