@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # generated schema (which states integer ranges) is the same on every machine.
 CHECK_ENV := DJANGO_SETTINGS_MODULE=alignment_service.test_settings DATABASE_URL=sqlite:///:memory:
 
-.PHONY: install run test check-browser chaos lint format schema check-schema check-migrations check-deploy clean
+.PHONY: install run superuser test check-browser check-clients chaos lint format schema check-schema check-migrations check-deploy clean
 
 install: $(STAMP)
 
@@ -18,10 +18,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	rm -f $(VENV)/.installed-* && touch $@
 
-# Development defaults; anything already set in the environment wins.
-run: export DJANGO_DEBUG ?= true
-run: export DJANGO_SECRET_KEY ?= dev-only-insecure-secret-key-never-use-in-production
-run: export WEBHOOK_ALLOW_PRIVATE_URLS ?= true
+# Development defaults (for `make run` and `make superuser`); anything already set in the
+# environment wins.
+run superuser: export DJANGO_DEBUG ?= true
+run superuser: export DJANGO_SECRET_KEY ?= dev-only-insecure-secret-key-never-use-in-production
+run superuser: export WEBHOOK_ALLOW_PRIVATE_URLS ?= true
 run: export GUNICORN_RELOAD ?= true
 run: export PORT := $(PORT)
 run: install
@@ -32,10 +33,15 @@ run: install
 	@echo ""
 	@echo "  All-hands: http://127.0.0.1:$(PORT)/orgs/lumen-games/ (sign in: demo / demo-password-2026)"
 	@echo "  API docs:  http://127.0.0.1:$(PORT)/api/docs/"
-	@echo "  Admin:     http://127.0.0.1:$(PORT)/admin/ (create a superuser: $(BIN)/python manage.py createsuperuser)"
+	@echo "  Admin:     http://127.0.0.1:$(PORT)/admin/ (create a login: make superuser)"
 	@echo "  Stop everything with Ctrl-C."
 	@echo ""
 	$(BIN)/honcho --procfile Procfile.dev start --port $(PORT)
+
+# An admin login for the development database, with the same settings as `make run`.
+superuser: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createsuperuser
 
 test: install
 	$(BIN)/pytest
@@ -68,6 +74,11 @@ check-schema: install
 	mkdir -p var
 	$(CHECK_ENV) $(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/openapi.generated.yaml
 	diff -u openapi.yaml var/openapi.generated.yaml || (echo "openapi.yaml is out of date: run 'make schema'" && exit 1)
+
+# Clients generated from openapi.yaml compile (TypeScript) and work against a live server
+# (Python); redocly lint passes. Needs node/npm; tools are pinned under clients/.
+check-clients: install
+	PYTHON=$(BIN)/python bin/check-clients
 
 check-migrations: install
 	$(CHECK_ENV) $(BIN)/python manage.py makemigrations --check --dry-run

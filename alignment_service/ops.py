@@ -1,15 +1,22 @@
-"""Metrics for operators, in the Prometheus text format: outbox lag, queue depth, webhooks.
+"""Metrics for operators, in the Prometheus exposition format (rendered by `prometheus_client`):
+outbox lag, queue depth, webhooks.
 
 `GET /metrics` with `Authorization: Bearer <METRICS_TOKEN>`; without a configured token the
-endpoint does not exist (404), so nothing is exposed by accident.
+endpoint does not exist (404), so nothing is exposed by accident. Values are read from the
+database and the broker at scrape time, so every process answers the same.
 """
 
 import hmac
 import logging
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from kombu.exceptions import ChannelError
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.registry import Collector
 
 from alignment_service.api.exceptions import json_error
 from alignment_service.celery import app as celery_app
@@ -29,28 +36,34 @@ def metrics(request: HttpRequest) -> HttpResponse:
         response = json_error(401, "not_authenticated", "A valid metrics token is required.")
         response["WWW-Authenticate"] = "Bearer"
         return response
-    return HttpResponse(render(collect()), content_type="text/plain; version=0.0.4")
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(AlignmentCollector())
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
-def collect() -> list[tuple[str, str, dict[str, str], float]]:
-    """(name, help, labels, value) for every sample."""
-    samples: list[tuple[str, str, dict[str, str], float]] = [
-        ("alignment_outbox_pending", "Owed work not yet done by a worker.", {},
-         OutboxMessage.objects.filter(completed_at__isnull=True).count()),
-        ("alignment_outbox_lag_seconds", "Age of the oldest owed outbox row.", {}, outbox_lag_seconds()),
-    ]  # fmt: skip
-    depth = queue_depth()
-    if depth is not None:
-        samples.append(
-            ("alignment_queue_depth", "Tasks waiting in the broker queue.",
-             {"queue": celery_app.conf.task_default_queue}, depth)
-        )  # fmt: skip
-    stats = webhook_stats()
-    disabled = stats.pop("endpoints_disabled")
-    for status, count in sorted(stats.items()):
-        samples.append(("alignment_webhook_deliveries", "Webhook deliveries by status.", {"status": status}, count))
-    samples.append(("alignment_webhook_endpoints_disabled", "Endpoints switched off after failures.", {}, disabled))
-    return samples
+class AlignmentCollector(Collector):
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        pending = OutboxMessage.objects.filter(completed_at__isnull=True).count()
+        yield GaugeMetricFamily("alignment_outbox_pending", "Owed work not yet done by a worker.", pending)
+        yield GaugeMetricFamily(
+            "alignment_outbox_lag_seconds", "Age of the oldest owed outbox row.", outbox_lag_seconds()
+        )
+        depth = queue_depth()
+        if depth is not None:
+            queue = GaugeMetricFamily("alignment_queue_depth", "Tasks waiting in the broker queue.", labels=["queue"])
+            queue.add_metric([celery_app.conf.task_default_queue], depth)
+            yield queue
+        stats = webhook_stats()
+        disabled = stats.pop("endpoints_disabled")
+        deliveries = GaugeMetricFamily(
+            "alignment_webhook_deliveries", "Webhook deliveries by status.", labels=["status"]
+        )
+        for status, count in sorted(stats.items()):
+            deliveries.add_metric([status], count)
+        yield deliveries
+        yield GaugeMetricFamily(
+            "alignment_webhook_endpoints_disabled", "Endpoints switched off after failures.", disabled
+        )
 
 
 def queue_depth() -> int | None:
@@ -65,14 +78,3 @@ def queue_depth() -> int | None:
     except Exception:
         logger.warning("Broker unreachable for the queue depth", exc_info=True)
         return None
-
-
-def render(samples: list[tuple[str, str, dict[str, str], float]]) -> str:
-    lines, described = [], set()
-    for name, help_text, labels, value in samples:
-        if name not in described:
-            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-            described.add(name)
-        label_text = ",".join(f'{key}="{val}"' for key, val in labels.items())
-        lines.append(f"{name}{{{label_text}}} {value}" if label_text else f"{name} {value}")
-    return "\n".join(lines) + "\n"

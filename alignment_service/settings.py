@@ -18,13 +18,24 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
+# --- CORS: browser clients on other origins (closed unless listed) -------------------------------
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False  # browsers send `Authorization: Bearer`, not cookies
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "idempotency-key", "if-match", "if-none-match",
+                      "x-request-id"]  # fmt: skip
+CORS_EXPOSE_HEADERS = ["etag", "retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset",
+                       "x-request-id", "idempotent-replayed"]  # fmt: skip
+CORS_PREFLIGHT_MAX_AGE = 3600
+
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "alignment_service.admin_site.AlignmentAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -41,6 +52,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "alignment_service.api.middleware.RequestIDMiddleware",
+    # Preflights are answered here, before authentication, sessions or CSRF.
+    "corsheaders.middleware.CorsMiddleware",
+    "alignment_service.api.throttling.RateLimitHeadersMiddleware",
+    "alignment_service.api.middleware.NotModifiedMiddleware",
     "alignment_service.api.middleware.BodySizeLimitMiddleware",
     "alignment_service.api.middleware.TransientRetryMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -105,12 +120,11 @@ TRANSIENT_RETRIES = env.int("TRANSIENT_RETRIES", default=3)
 # --- Redis: broker and cache ------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 BROKER_TIMEOUT_SECONDS = env.float("BROKER_TIMEOUT_SECONDS", default=2.0)
-
 # The cache holds only rate-limit counters, which fail open: a request never waits long for it.
 # One attempt per operation (redis-py would otherwise retry with backoff, seconds in all), and
-# after a failure the throttle leaves the cache alone for `CACHE_BACKOFF_SECONDS`.
+# after a failure the throttles skip the cache for `THROTTLE_BREAKER_SECONDS` (a circuit breaker).
 CACHE_TIMEOUT_SECONDS = env.float("CACHE_TIMEOUT_SECONDS", default=0.25)
-CACHE_BACKOFF_SECONDS = env.float("CACHE_BACKOFF_SECONDS", default=5.0)
+THROTTLE_BREAKER_SECONDS = env.float("THROTTLE_BREAKER_SECONDS", default=5.0)
 
 if REDIS_URL:
     from redis.backoff import NoBackoff
@@ -224,7 +238,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "alignment_service.api.filters.StrictOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "alignment_service.api.pagination.LimitOffsetPagination",
     "DEFAULT_METADATA_CLASS": "alignment_service.api.metadata.SchemaPointerMetadata",
@@ -238,16 +252,20 @@ REST_FRAMEWORK = {
         "credentials": env.str("THROTTLE_CREDENTIALS_RATE", default="10/min"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
-    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "alignment_service.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "alignment_service.api.openapi.AutoSchema",
+    # drf-standardized-errors' own handler (its AutoSchema documents errors only then); it runs
+    # the project's `EXCEPTION_HANDLER_CLASS` below.
+    "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
 DRF_STANDARDIZED_ERRORS = {
+    "EXCEPTION_HANDLER_CLASS": "alignment_service.api.exceptions.ErrorHandler",
     "EXCEPTION_FORMATTER_CLASS": "alignment_service.api.exceptions.ErrorFormatter",
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "409", "413", "429", "503"],
+    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "409", "412", "413", "415", "422", "429", "503"],
+    "ERROR_SCHEMAS": "alignment_service.api.openapi.ERROR_SCHEMAS",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -257,6 +275,8 @@ SPECTACULAR_SETTINGS = {
         "alignment scores for organizations of autonomous teams."
     ),
     "VERSION": "1.0.0",
+    "LICENSE": {"name": "MIT", "identifier": "MIT"},
+    "SERVERS": [{"url": "/", "description": "The server that serves this schema"}],
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -272,6 +292,9 @@ SPECTACULAR_SETTINGS = {
         "FeedbackStatusEnum": "feedback.models.FeedbackStatus",
         "ScoreSubjectTypeEnum": "feedback.models.SubjectType",
         "CorrectionSubjectTypeEnum": "feedback.models.CorrectionSubject",
+        "CourseCorrectionStatusEnum": "feedback.models.CorrectionStatus",
+        "MetricDirectionEnum": "goals.models.MetricDirection",
+        "ThresholdDirectionEnum": ["above", "below"],
         "WebhookEventTypeEnum": "alignment_service.notifications.models.WebhookEventType",
         "WebhookDeliveryStatusEnum": "alignment_service.notifications.models.WebhookDeliveryStatus",
         "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
@@ -286,7 +309,12 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
     },
-    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
+    "OAS_VERSION": "3.1.0",
+    "WEBHOOKS": "alignment_service.notifications.api.events.WEBHOOKS",
+    "POSTPROCESSING_HOOKS": [
+        "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+        "alignment_service.api.openapi.postprocess_schema",
+    ],
 }
 
 # --- Webhooks ---------------------------------------------------------------------------------

@@ -1,18 +1,26 @@
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
+from alignment_service.admin_site import ReadOnlyAdmin, rounded
 from feedback.models import (
     AllHandsSnapshot,
     Assessment,
     CheckIn,
+    CorrectionSubject,
     CourseCorrection,
     Feedback,
     FeedbackReply,
     ScoreJob,
     ScoreSnapshot,
 )
+from goals.models import Goal
+from teams.models import Team
 
 
 @admin.register(CheckIn)
@@ -87,24 +95,61 @@ class FeedbackAdmin(admin.ModelAdmin):
         return False
 
 
+SUBJECT_MODELS: dict[str, tuple[type[Any], str]] = {
+    CorrectionSubject.GOAL: (Goal, "title"),
+    CorrectionSubject.TEAM: (Team, "name"),
+}
+
+
+def attach_subjects(corrections: list[CourseCorrection]) -> None:
+    """`subject_name` on each correction: one query per kind of subject, whatever the count."""
+    for subject_type, (model, name_field) in SUBJECT_MODELS.items():
+        ids = {c.subject_id for c in corrections if c.subject_type == subject_type}
+        names = {str(pk): name for pk, name in model.objects.filter(pk__in=ids).values_list("pk", name_field)}
+        for correction in corrections:
+            if correction.subject_type == subject_type:
+                correction.subject_name = names.get(correction.subject_id)  # type: ignore[attr-defined]
+
+
+class SubjectChangeList(ChangeList):
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        attach_subjects(list(self.result_list))
+
+
 @admin.register(CourseCorrection)
 class CourseCorrectionAdmin(admin.ModelAdmin):
-    """Corrections are opened and closed by the engine and through the API; read them here."""
+    """Corrections are opened and closed by the engine and through the API; read them here.
+    A team's open corrections: filter by team and status."""
 
-    list_display = ["created_at", "trigger", "severity", "status", "subject_type", "team", "review_by", "organization"]
-    list_filter = ["organization", "status", "trigger", "severity", "subject_type"]
+    list_display = ["created_at", "subject", "trigger", "severity", "status", "team", "review_by", "organization"]
+    list_filter = ["status", "severity", "trigger", "subject_type", "team", "organization"]
     search_fields = ["detail", "resolution", "subject_id", "team__name"]
     list_select_related = ["organization", "team"]
     date_hierarchy = "created_at"
-    readonly_fields = [field.name for field in CourseCorrection._meta.fields]
+    readonly_fields = ["subject", *(field.name for field in CourseCorrection._meta.fields)]
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return SubjectChangeList
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    @admin.display(description="subject")
+    def subject(self, correction: CourseCorrection) -> SafeString | str:
+        if not hasattr(correction, "subject_name"):
+            attach_subjects([correction])
+        model, _ = SUBJECT_MODELS[correction.subject_type]
+        name = correction.subject_name or f"(deleted {correction.subject_type})"  # type: ignore[attr-defined]
+        if correction.subject_name is None:  # type: ignore[attr-defined]
+            return name
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[correction.subject_id])
+        return format_html('<a href="{}">{}: {}</a>', url, correction.get_subject_type_display(), name)
+
 
 @admin.register(ScoreSnapshot)
 class ScoreSnapshotAdmin(admin.ModelAdmin):
-    list_display = ["computed_at", "subject_type", "subject_id", "score", "organization"]
+    list_display = ["computed_at", "subject_type", "subject_id", "score_shown", "organization"]
     list_filter = ["organization", "subject_type"]
     search_fields = ["subject_id"]
     list_select_related = ["organization"]
@@ -118,16 +163,17 @@ class ScoreSnapshotAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    @admin.display(description="score", ordering="score")
+    def score_shown(self, snapshot: ScoreSnapshot) -> str:
+        return rounded(snapshot.score, 1)
+
 
 @admin.register(ScoreJob)
-class ScoreJobAdmin(admin.ModelAdmin):
+class ScoreJobAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "organization", "status", "requested_by", "finished_at"]
     list_filter = ["status", "organization"]
     list_select_related = ["organization", "requested_by"]
     readonly_fields = [field.name for field in ScoreJob._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
 
 @admin.register(AllHandsSnapshot)

@@ -24,6 +24,8 @@ class CheckIn(models.Model):
     created_at = models.DateTimeField(default=now, editable=False)
 
     class Meta:
+        verbose_name = "check-in"
+        verbose_name_plural = "check-ins"
         ordering = ["-created_at", "-id"]
         constraints = [models.CheckConstraint(condition=Q(confidence__lte=10), name="checkin_confidence_range")]
         indexes = [

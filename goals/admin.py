@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from alignment_service.admin_site import health_label, percent, rounded
 from goals import progress as formulas
 from goals.models import Cycle, DirectionVersion, Goal, GoalStrategy, Metric, MetricChange, Reading, StrategyPillar
 from goals.selectors import with_health
@@ -55,13 +56,21 @@ class GoalStrategyInline(admin.TabularInline):
 class MetricInline(admin.TabularInline):
     model = Metric
     extra = 0
-    fields = ["name", "key", "baseline", "target", "current", "progress"]
-    readonly_fields = ["name", "key", "baseline", "target", "current", "progress"]
+    fields = ["name", "key", "baseline", "target", "current_shown", "progress_shown"]
+    readonly_fields = ["name", "key", "baseline", "target", "current_shown", "progress_shown"]
     show_change_link = True
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="current")
+    def current_shown(self, obj: Metric) -> str:
+        return rounded(obj.current)
+
+    @admin.display(description="progress")
+    def progress_shown(self, obj: Metric) -> str:
+        return percent(obj.progress)
 
 
 class HealthAnnotatedAdmin(admin.ModelAdmin):
@@ -72,11 +81,15 @@ class HealthAnnotatedAdmin(admin.ModelAdmin):
 
     @admin.display(description="health", ordering="health")
     def health(self, obj: Any) -> str:
-        return obj.health
+        return health_label(obj.health)
 
-    @admin.display(description="expected")
+    @admin.display(description="expected", ordering="expected_progress")
     def expected(self, obj: Any) -> str:
-        return f"{obj.expected_progress:.0%}"
+        return percent(obj.expected_progress)
+
+    @admin.display(description="progress", ordering="progress")
+    def progress_shown(self, obj: Any) -> str:
+        return percent(obj.progress)
 
 
 @admin.register(Goal)
@@ -84,19 +97,25 @@ class GoalAdmin(HealthAnnotatedAdmin):
     """Goals are written through the API (which keeps progress and windows derived); the
     admin reads them."""
 
-    list_display = ["title", "organization", "team", "parent", "status", "progress", "expected", "health", "due_on"]
+    list_display = [
+        "title", "team", "status", "progress_shown", "expected", "health", "due_on", "organization",
+    ]  # fmt: skip
     list_filter = ["organization", "status", HealthFilter, "team", ("parent", admin.EmptyFieldListFilter)]
     search_fields = ["title", "description", "hypothesis", "team__name", "parent__title"]
     list_select_related = ["organization", "team", "parent"]
     readonly_fields = [
-        "organization", "team", "owner", "parent", "cycle", "starts_on", "due_on", "weight", "status", "progress",
-        "alignment_score", "version", "created_at", "updated_at",
+        "organization", "team", "owner", "parent", "cycle", "starts_on", "due_on", "weight", "status",
+        "progress_shown", "expected", "health", "score", "version", "created_at", "updated_at",
     ]  # fmt: skip
     fields = ["title", "description", "hypothesis", *readonly_fields]
     inlines = [GoalStrategyInline, MetricInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="alignment score")
+    def score(self, obj: Goal) -> str:
+        return rounded(obj.alignment_score, 1)
 
 
 class RecentReadingInline(admin.TabularInline):
@@ -124,19 +143,35 @@ class MetricChangeInline(admin.TabularInline):
 
 @admin.register(Metric)
 class MetricAdmin(HealthAnnotatedAdmin):
-    list_display = ["name", "key", "organization", "goal", "current", "target", "progress", "health", "last_reading_at"]
+    list_display = [
+        "name", "key", "organization", "goal", "current_shown", "target_shown", "progress_shown", "expected", "health",
+        "last_reading_at",
+    ]  # fmt: skip
     list_filter = ["organization", "direction", HealthFilter]
     search_fields = ["name", "key", "goal__title"]
     list_select_related = ["organization", "goal"]
     readonly_fields = [
         "organization", "goal", "key", "direction", "baseline", "target", "weight", "starts_on", "due_on",
-        "current", "last_reading_at", "forecast", "progress", "version", "created_at", "updated_at",
+        "current_shown", "last_reading_at", "forecast_shown", "progress_shown", "expected", "health", "version",
+        "created_at", "updated_at",
     ]  # fmt: skip
     fields = ["name", "unit", "stale_after_days", *readonly_fields]
     inlines = [MetricChangeInline, RecentReadingInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="current", ordering="current")
+    def current_shown(self, obj: Metric) -> str:
+        return rounded(obj.current)
+
+    @admin.display(description="target", ordering="target")
+    def target_shown(self, obj: Metric) -> str:
+        return rounded(obj.target)
+
+    @admin.display(description="forecast")
+    def forecast_shown(self, obj: Metric) -> str:
+        return rounded(obj.forecast)
 
 
 @admin.register(Reading)

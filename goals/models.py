@@ -172,6 +172,7 @@ class GoalStrategy(models.Model):
     pillar = models.ForeignKey(StrategyPillar, on_delete=models.CASCADE, related_name="goal_links")
 
     class Meta:
+        verbose_name_plural = "goal strategies"
         constraints = [models.UniqueConstraint(fields=["goal", "pillar"], name="goal_strategy_unique")]
 
     def __str__(self) -> str:

@@ -1,3 +1,4 @@
+import re
 from typing import Any, cast
 
 from django import forms
@@ -5,7 +6,9 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from rest_framework import serializers
 
+from alignment_service.admin_site import ReadOnlyAdmin
 from alignment_service.api.access import Access, Scope
 from teams import services
 from teams.models import (
@@ -19,6 +22,7 @@ from teams.models import (
     TeamMember,
     User,
 )
+from teams.org_settings import DEFAULTS, OrgSettingsSerializer, effective_settings
 
 
 @admin.register(User)
@@ -43,14 +47,81 @@ class TeamInline(admin.TabularInline):
     autocomplete_fields = ["lead", "parent"]
 
 
+def _without_default(text: Any) -> str:
+    return re.sub(r" \(default [^)]*\)", "", str(text or ""))
+
+
+def _setting_field(name: str, field: serializers.Field) -> forms.Field:
+    """A form field for one rule setting, bounded as the API bounds it, with its default."""
+    form_class = forms.IntegerField if isinstance(field, serializers.IntegerField) else forms.FloatField
+    return form_class(
+        label=name.replace("_", " ").capitalize(),
+        min_value=getattr(field, "min_value", None),
+        max_value=getattr(field, "max_value", None),
+        help_text=f"{_without_default(field.help_text) or 'Relative weight of this score component.'} "
+        f"Default: {DEFAULTS[name]}.",
+        required=True,
+    )
+
+
+class OrganizationFormBase(forms.ModelForm):
+    """Every rule setting as its own field, showing the value in force and its default; only
+    values that differ from the default are stored, so a changed default still applies."""
+
+    class Meta:
+        model = Organization
+        fields = ["name", "slug", "timezone"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        current = effective_settings(self.instance.settings or {})
+        for name in DEFAULTS:
+            self.initial.setdefault(name, current[name])
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        values = {name: cleaned[name] for name in DEFAULTS if cleaned.get(name) is not None}
+        checked = OrgSettingsSerializer(data=values, context={"current": DEFAULTS})
+        if not checked.is_valid():
+            for name, errors in checked.errors.items():
+                self.add_error(name if name in self.fields else None, [str(e) for e in errors])
+        return cleaned
+
+    def save(self, commit: bool = True) -> Organization:
+        self.instance.settings = {
+            name: self.cleaned_data[name] for name in DEFAULTS if self.cleaned_data[name] != DEFAULTS[name]
+        }
+        return super().save(commit)
+
+
+OrganizationAdminForm = type(
+    "OrganizationAdminForm",
+    (OrganizationFormBase,),
+    {name: _setting_field(name, field) for name, field in OrgSettingsSerializer().fields.items()},
+)
+
+RULE_FIELDSETS = [
+    ("Check-ins and corrections", ["checkin_interval_days", "score_threshold", "score_drop_alert", "low_confidence",
+                                   "intervention_days", "drift_days"]),
+    ("Health and forecasts", ["health_tolerance", "at_risk_gap", "forecast_window_days", "busted_after",
+                              "busted_below"]),
+    ("Score weights", [name for name in DEFAULTS if name.startswith("weight_")]),
+]  # fmt: skip
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
+    form = OrganizationAdminForm
     list_display = ["name", "slug", "timezone", "created_at"]
     search_fields = ["name", "slug"]
     list_filter = ["timezone"]
     readonly_fields = ["created_at"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline, TeamInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "timezone", "created_at"]}),
+        *((title, {"fields": names}) for title, names in RULE_FIELDSETS),  # type: ignore[list-item]
+    ]
 
 
 class TeamMemberInline(admin.TabularInline):
@@ -165,15 +236,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuthToken)
-class AuthTokenAdmin(admin.ModelAdmin):
+class AuthTokenAdmin(ReadOnlyAdmin):
     list_display = ["prefix", "user", "created_at", "expires_at"]
     search_fields = ["prefix", "user__username"]
     list_select_related = ["user"]
     readonly_fields = ["prefix", "user", "created_at", "expires_at"]
     exclude = ["key_hash"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
 
 INVITATION_FIELDS = [

@@ -38,7 +38,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 @pytest.fixture(autouse=True)
 def _clean_cache() -> None:
     cache.clear()
-    throttling.breaker.succeeded()
+    throttling.breaker.reset()
 
 
 @pytest.fixture

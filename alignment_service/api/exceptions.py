@@ -1,5 +1,10 @@
 """One error shape for every 4xx and 5xx:
-`{"type", "errors": [{"code", "detail", "attr"}]}`, plus `request_id` on server errors."""
+`{"type", "errors": [{"code", "detail", "attr"}]}`, plus `request_id` on server errors.
+
+DRF calls drf-standardized-errors' own `exception_handler` (so that its AutoSchema documents
+the error responses); that handler runs `ErrorHandler` (`EXCEPTION_HANDLER_CLASS`), whose
+`as_api_exception` is the one place where domain and database errors become HTTP errors.
+"""
 
 import logging
 from typing import Any
@@ -106,10 +111,6 @@ class ErrorFormatter(ExceptionFormatter):
         if error_response.type == "server_error":
             body["request_id"] = current_request_id()
         return body
-
-
-def exception_handler(exc: Exception, context: Any) -> Response | None:
-    return ErrorHandler(exc, context).run()
 
 
 def error_body(error_type: str, code: str, detail: str, attr: str | None = None) -> dict[str, Any]:

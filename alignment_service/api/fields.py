@@ -61,3 +61,18 @@ class FiniteFloatField(serializers.FloatField):
         if not math.isfinite(value):
             self.fail("not_finite")
         return value
+
+
+class ConstField(serializers.CharField):
+    """A string that is always `value` (a discriminator, such as a webhook event's `type`)."""
+
+    def __init__(self, *, value: str, **kwargs: Any) -> None:
+        self.value = value
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> str:
+        return self.value
+
+
+class JSONObjectField(serializers.JSONField):
+    """A JSON object whose keys depend on something else (e.g. an activity entry's verb)."""

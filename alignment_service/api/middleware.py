@@ -1,5 +1,5 @@
 """Request ids on every response and log line; a body-size guard that answers 413 in JSON;
-writes that lost a race in the database run again."""
+writes that lost a race in the database run again; `304` for a read whose ETag matches."""
 
 import logging
 import random
@@ -11,6 +11,7 @@ from contextvars import ContextVar
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import get_conditional_response
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -86,3 +87,17 @@ class TransientRetryMiddleware:
             time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not secrecy
             response = self.get_response(request)
         return response
+
+
+class NotModifiedMiddleware:
+    """`If-None-Match` naming the `ETag` of a read answers `304` without a body (only reads
+    that set an `ETag` themselves take part; nothing else is hashed)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.method not in ("GET", "HEAD") or response.status_code != 200 or not response.has_header("ETag"):
+            return response
+        return get_conditional_response(request, etag=response["ETag"], response=response) or response

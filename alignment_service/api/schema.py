@@ -9,4 +9,22 @@ class OrgScopedRelatedFieldExtension(OpenApiSerializerFieldExtension):
     target_class = "alignment_service.api.fields.OrgScopedRelatedField"
 
     def map_serializer_field(self, auto_schema: Any, direction: str) -> Any:
-        return auto_schema._map_model_field(self.target.model._meta.pk, direction)
+        # The referenced model's key type; not `readOnly` (as its own primary key is), or the
+        # reference would vanish from request bodies.
+        schema = dict(auto_schema._map_model_field(self.target.model._meta.pk, direction))
+        schema.pop("readOnly", None)
+        return schema
+
+
+class ConstFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "alignment_service.api.fields.ConstField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> Any:
+        return {"type": "string", "const": self.target.value}
+
+
+class JSONObjectFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "alignment_service.api.fields.JSONObjectField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> Any:
+        return {"type": "object", "additionalProperties": True}

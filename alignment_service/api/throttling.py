@@ -1,90 +1,166 @@
-"""Rate limits that fail open: a cache (Redis) outage must not take the API down with it, nor
-slow it down. After a cache failure, the throttles leave the cache alone for
-`CACHE_BACKOFF_SECONDS` (a circuit breaker); then one request tries it again while the others
-still pass without it."""
+"""Rate limits: one counter per client and window, and failing open.
+
+Each client gets a fixed window (`1000/min`: the minute that started on the minute) counted
+with one atomic `add`/`incr` on the cache per request, instead of DRF's list of every request's
+timestamp, pickled and rewritten on each request. The answers carry `RateLimit-Limit`,
+`RateLimit-Remaining` and `RateLimit-Reset` (seconds); over the limit, `429` with `Retry-After`.
+
+A cache (Redis) outage must not take the API down with it, nor slow it: a failed cache call
+lets the request through and opens a circuit breaker, so that for `THROTTLE_BREAKER_SECONDS`
+no request waits on the cache at all.
+"""
 
 import logging
+import math
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.cache import cache as default_cache
+from django.http import HttpRequest, HttpResponse
 from rest_framework import throttling
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 
 logger = logging.getLogger(__name__)
 
 
-class CacheBreaker:
-    """Open after a failure: `closed()` is False for the backoff, then True for one caller
-    (the probe) until it reports success or failure."""
+class CircuitBreaker:
+    """Open (skip the cache) for `seconds` after a failure."""
 
     def __init__(self) -> None:
         self._open_until = 0.0
         self._lock = threading.Lock()
 
-    def closed(self) -> bool:
+    def is_open(self) -> bool:
+        return time.monotonic() < self._open_until
+
+    def trip(self) -> None:
         with self._lock:
-            now = time.monotonic()
-            if now < self._open_until:
-                return False
-            if self._open_until:  # half open: this caller probes, the others keep skipping
-                self._open_until = now + settings.CACHE_BACKOFF_SECONDS
-            return True
+            self._open_until = time.monotonic() + settings.THROTTLE_BREAKER_SECONDS
 
-    def succeeded(self) -> None:
-        self._open_until = 0.0
-
-    def failed(self) -> None:
+    def reset(self) -> None:
         with self._lock:
-            self._open_until = time.monotonic() + settings.CACHE_BACKOFF_SECONDS
+            self._open_until = 0.0
 
 
-breaker = CacheBreaker()
+breaker = CircuitBreaker()
 
 
-class FailOpenMixin:
+@dataclass(frozen=True)
+class RateLimit:
+    limit: int
+    remaining: int
+    reset: int
+
+
+RATE_LIMIT_ATTR = "rate_limit"
+
+
+class FixedWindowRateThrottle(throttling.BaseThrottle):
+    scope: ClassVar[str]
+    cache: ClassVar[Any] = default_cache
+    THROTTLE_RATES: ClassVar[dict[str, Any]] = api_settings.DEFAULT_THROTTLE_RATES
+    cache_format = "throttle:%(scope)s:%(ident)s:%(window)d"
+
+    def __init__(self) -> None:
+        self.limit, self.duration = parse_rate(self.THROTTLE_RATES[self.scope])
+        self.reset_in = 0
+
+    def get_ident_key(self, request: Request, view: Any) -> str | None:
+        raise NotImplementedError
+
     def allow_request(self, request: Request, view: Any) -> bool:
-        if not breaker.closed():
+        ident = self.get_ident_key(request, view)
+        if ident is None or breaker.is_open():
             return True
+        now = time.time()
+        window = int(now // self.duration)
+        self.reset_in = max(1, math.ceil((window + 1) * self.duration - now))
+        key = self.cache_format % {"scope": self.scope, "ident": ident, "window": window}
         try:
-            allowed = super().allow_request(request, view)  # type: ignore[misc]
+            count = self._count(key)
         except Exception:
-            breaker.failed()
-            logger.warning("Throttle cache unavailable; allowing requests without it for a while", exc_info=True)
+            breaker.trip()
+            logger.warning("Throttle cache unavailable; allowing requests for a while", exc_info=True)
             return True
-        breaker.succeeded()
-        return allowed
+        remember(request, RateLimit(self.limit, max(0, self.limit - count), self.reset_in))
+        return count <= self.limit
+
+    def _count(self, key: str) -> int:
+        if self.cache.add(key, 1, timeout=self.duration + 1):
+            return 1
+        try:
+            return int(self.cache.incr(key))
+        except ValueError:  # expired between add and incr: this request starts the window
+            self.cache.add(key, 1, timeout=self.duration + 1)
+            return 1
+
+    def wait(self) -> float:
+        return float(self.reset_in)
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """`"1000/min"` -> (1000, 60): DRF's notation (s, m, h, d by first letter)."""
+    count, period = rate.split("/")
+    return int(count), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
+
+
+def remember(request: Request, rate_limit: RateLimit) -> None:
+    """Keep the tightest limit of the request, for `RateLimitHeadersMiddleware`."""
+    django_request = request._request
+    current = getattr(django_request, RATE_LIMIT_ATTR, None)
+    if current is None or rate_limit.remaining < current.remaining:
+        setattr(django_request, RATE_LIMIT_ATTR, rate_limit)
 
 
 def _is_api_key(request: Request) -> bool:
     return getattr(request.user, "is_api_key", False)
 
 
-class UserRateThrottle(FailOpenMixin, throttling.UserRateThrottle):
+class UserRateThrottle(FixedWindowRateThrottle):
     """1,000 requests a minute per user by default."""
 
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
+    scope = "user"
+
+    def get_ident_key(self, request: Request, view: Any) -> str | None:
         if _is_api_key(request) or not request.user.is_authenticated:
             return None
-        return super().get_cache_key(request, view)
+        return str(request.user.pk)
 
 
-class ApiKeyRateThrottle(FailOpenMixin, throttling.SimpleRateThrottle):
+class ApiKeyRateThrottle(FixedWindowRateThrottle):
     """6,000 requests a minute per API key by default."""
 
     scope = "api_key"
 
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        if not _is_api_key(request):
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+    def get_ident_key(self, request: Request, view: Any) -> str | None:
+        return str(request.user.pk) if _is_api_key(request) else None
 
 
-class CredentialsRateThrottle(FailOpenMixin, throttling.SimpleRateThrottle):
+class CredentialsRateThrottle(FixedWindowRateThrottle):
     """10 a minute per client address for endpoints that take a password."""
 
     scope = "credentials"
 
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+    def get_ident_key(self, request: Request, view: Any) -> str | None:
+        return self.get_ident(request)
+
+
+class RateLimitHeadersMiddleware:
+    """`RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` on every throttled answer."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        rate_limit: RateLimit | None = getattr(request, RATE_LIMIT_ATTR, None)
+        if rate_limit is not None:
+            response["RateLimit-Limit"] = str(rate_limit.limit)
+            response["RateLimit-Remaining"] = str(rate_limit.remaining)
+            response["RateLimit-Reset"] = str(rate_limit.reset)
+        return response

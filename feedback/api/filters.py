@@ -1,7 +1,7 @@
 import django_filters
 from django.db.models import QuerySet
 
-from alignment_service.api.filters import AwareDateTimeFilter
+from alignment_service.api.filters import AwareDateTimeFilter, UserIdFilter
 from feedback.models import (
     Assessment,
     CheckIn,
@@ -23,7 +23,7 @@ from feedback.models import (
 class CheckInFilter(django_filters.FilterSet):
     goal = django_filters.UUIDFilter(field_name="goal_id")
     team = django_filters.UUIDFilter(field_name="goal__team_id")
-    author = django_filters.NumberFilter(field_name="author_id")
+    author = UserIdFilter(field_name="author_id")
     since = AwareDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
@@ -33,7 +33,7 @@ class CheckInFilter(django_filters.FilterSet):
 
 class AssessmentFilter(django_filters.FilterSet):
     team = django_filters.UUIDFilter(field_name="team_id")
-    assessor = django_filters.NumberFilter(field_name="assessor_id")
+    assessor = UserIdFilter(field_name="assessor_id")
     quadrant = django_filters.ChoiceFilter(choices=Quadrant.choices)
     latest = django_filters.BooleanFilter(method="only_latest", help_text="Only each team's latest assessment.")
 
@@ -55,7 +55,7 @@ class FeedbackFilter(django_filters.FilterSet):
     target_id = django_filters.CharFilter()
     kind = django_filters.ChoiceFilter(choices=FeedbackKind.choices)
     status = django_filters.ChoiceFilter(choices=FeedbackStatus.choices)
-    author = django_filters.NumberFilter(method="by_author", help_text="A user id. Anonymous feedback never matches.")
+    author = UserIdFilter(method="by_author", help_text="A user id. Anonymous feedback never matches.")
 
     class Meta:
         model = Feedback
@@ -82,7 +82,7 @@ class CourseCorrectionFilter(django_filters.FilterSet):
     subject_type = django_filters.ChoiceFilter(choices=CorrectionSubject.choices)
     subject_id = django_filters.CharFilter()
     team = django_filters.UUIDFilter(field_name="team_id")
-    assignee = django_filters.NumberFilter(field_name="assignee_id")
+    assignee = UserIdFilter(field_name="assignee_id")
 
     class Meta:
         model = CourseCorrection

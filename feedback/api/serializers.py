@@ -156,7 +156,16 @@ class ScoreJobSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(f"/api/v1/orgs/{job.organization.slug}/scores/jobs/{job.pk}/")
 
 
+class BlankAsNullChoiceField(serializers.ChoiceField):
+    """A choice stored as "" when unset, rendered as null (one encoding of "no value")."""
+
+    def to_representation(self, value: Any) -> Any:
+        return super().to_representation(value) if value else None
+
+
 class CourseCorrectionSerializer(serializers.ModelSerializer):
+    recommended_mode = BlankAsNullChoiceField(choices=LeadershipMode.choices, allow_null=True, read_only=True)
+
     class Meta:
         model = CourseCorrection
         fields = [

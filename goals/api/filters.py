@@ -1,7 +1,7 @@
 import django_filters
 from django.db.models import Q, QuerySet
 
-from alignment_service.api.filters import AwareDateTimeFilter
+from alignment_service.api.filters import AwareDateTimeFilter, UserIdFilter
 from goals import progress as formulas
 from goals.models import Goal, GoalStatus, Metric, Reading, StrategyPillar
 
@@ -21,7 +21,7 @@ class PillarFilter(django_filters.FilterSet):
 class GoalFilter(django_filters.FilterSet):
     team = django_filters.UUIDFilter(field_name="team_id")
     company = django_filters.BooleanFilter(field_name="team", lookup_expr="isnull", help_text="Only company goals.")
-    owner = django_filters.NumberFilter(field_name="owner_id")
+    owner = UserIdFilter(field_name="owner_id")
     parent = django_filters.UUIDFilter(field_name="parent_id")
     cycle = django_filters.UUIDFilter(field_name="cycle_id")
     status = django_filters.MultipleChoiceFilter(choices=GoalStatus.choices)

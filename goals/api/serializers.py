@@ -236,10 +236,9 @@ class BatchReadingSerializer(serializers.Serializer):
     source = serializers.CharField(max_length=100, required=False)  # type: ignore[assignment]
 
 
+# Describes the batch for the schema; `goals.ingest` validates batches itself, for speed.
 class ReadingBatchSerializer(serializers.Serializer):
-    """Schema only: batches are validated by `goals.ingest` for speed."""
-
-    readings = BatchReadingSerializer(many=True, max_length=10_000)  # type: ignore[call-arg]
+    readings = serializers.ListField(child=BatchReadingSerializer(), max_length=settings.BATCH_MAX_READINGS)
 
 
 class ReadingBatchResultSerializer(serializers.Serializer):

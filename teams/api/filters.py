@@ -2,6 +2,7 @@ from typing import Any
 
 import django_filters
 
+from alignment_service.api.filters import UserIdFilter
 from teams import selectors
 from teams.models import Invitation, InvitationStatus, Team, TeamKind
 
@@ -10,7 +11,7 @@ class TeamFilter(django_filters.FilterSet):
     parent = django_filters.UUIDFilter(field_name="parent_id")
     root = django_filters.BooleanFilter(field_name="parent", lookup_expr="isnull", help_text="Only top-level teams.")
     kind = django_filters.ChoiceFilter(choices=TeamKind.choices)
-    lead = django_filters.NumberFilter(field_name="lead_id")
+    lead = UserIdFilter(field_name="lead_id")
 
     class Meta:
         model = Team

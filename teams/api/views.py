@@ -215,6 +215,12 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgSco
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@extend_schema_view(
+    list=extend_schema(operation_id="listMyInvitations", summary="List the invitations addressed to me"),
+    retrieve=extend_schema(operation_id="getMyInvitation", summary="Get an invitation addressed to me"),
+    accept=extend_schema(operation_id="acceptMyInvitation"),
+    decline=extend_schema(operation_id="declineMyInvitation"),
+)
 @extend_schema(tags=["invitations"])
 class MyInvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Invitations addressed to me, across organizations: by my username, or by the email address

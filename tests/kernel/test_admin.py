@@ -7,6 +7,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from alignment_service.api.access import Scope
+from alignment_service.idempotency.models import IdempotencyRecord
 from alignment_service.outbox.services import outbox_enqueue
 from teams import credentials, services
 from teams.models import ApiKey
@@ -32,6 +33,9 @@ def populated(org, owner):
     Group.objects.create(name="Support")
     with transaction.atomic():
         outbox_enqueue(org=org, task_name="teams.send_welcome_email", kwargs={})
+    IdempotencyRecord.objects.create(
+        organization=org, credential="user:1", key="k", request_hash="0" * 64, response_status=200, response_body={}
+    )
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)

@@ -7,7 +7,8 @@ from rest_framework import mixins, serializers
 from alignment_service.activity.models import Activity
 from alignment_service.activity.selectors import activity_list
 from alignment_service.api.access import Role
-from alignment_service.api.filters import AwareDateTimeFilter
+from alignment_service.api.fields import JSONObjectField
+from alignment_service.api.filters import AwareDateTimeFilter, UserIdFilter
 from alignment_service.api.pagination import CursorPagination
 from alignment_service.api.views import OrgScopedViewSet
 
@@ -20,6 +21,7 @@ class ActorSerializer(serializers.Serializer):
 
 class ActivitySerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
+    data = JSONObjectField(read_only=True, help_text="Details of the change; the keys depend on `verb`.")  # type: ignore[assignment]
 
     class Meta:
         model = Activity
@@ -41,7 +43,7 @@ class ActivityFilter(django_filters.FilterSet):
     subject_type = django_filters.CharFilter()
     subject_id = django_filters.CharFilter()
     verb = django_filters.CharFilter()
-    actor = django_filters.NumberFilter(method="by_actor", help_text="A user id. Anonymous entries never match.")
+    actor = UserIdFilter(method="by_actor", help_text="A user id. Anonymous entries never match.")
     api_key = django_filters.UUIDFilter(field_name="actor_api_key_id")
     since = AwareDateTimeFilter(field_name="created_at", lookup_expr="gte")
 

@@ -8,7 +8,13 @@ from typing import Any
 
 import django_filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -19,6 +25,7 @@ from alignment_service.api.pagination import CursorPagination
 from alignment_service.api.views import OrgScopedViewSet
 from alignment_service.errors import ValidationFailed
 from alignment_service.notifications import webhooks
+from alignment_service.notifications.api.events import WebhookEventSerializer
 from alignment_service.notifications.models import (
     WebhookDelivery,
     WebhookDeliveryStatus,
@@ -102,8 +109,13 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
         ]
 
 
+@extend_schema_field(WebhookEventSerializer)
+class WebhookEventField(serializers.JSONField):
+    pass
+
+
 class WebhookDeliveryDetailSerializer(WebhookDeliverySerializer):
-    payload = serializers.JSONField(read_only=True, help_text='The body sent: `{"type", "timestamp", "data"}`.')
+    payload = WebhookEventField(read_only=True, help_text='The body sent: `{"type", "timestamp", "data"}`.')
 
     class Meta(WebhookDeliverySerializer.Meta):
         fields = [*WebhookDeliverySerializer.Meta.fields, "payload"]
