@@ -3,7 +3,7 @@
 import uuid
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from alignment_service.api.access import Role
 from feedback.models import (
@@ -101,6 +101,12 @@ def steering_members_above(*, org: Organization, team: Team) -> set[Any]:
 
 def correction_list(*, org: Organization) -> QuerySet[CourseCorrection]:
     return CourseCorrection.objects.filter(organization=org).order_by("-created_at", "-id")
+
+
+def correction_detail_list(*, org: Organization) -> QuerySet[CourseCorrection]:
+    """Corrections with the symptoms each explains (same organization by construction)."""
+    symptoms = CourseCorrection.objects.filter(organization=org).order_by("trigger", "subject_type", "id")
+    return correction_list(org=org).prefetch_related(Prefetch("symptoms", queryset=symptoms))
 
 
 def score_list(*, org: Organization) -> QuerySet[ScoreSnapshot]:

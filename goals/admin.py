@@ -130,7 +130,8 @@ class MetricAdmin(HealthAnnotatedAdmin):
     list_select_related = ["organization", "goal"]
     readonly_fields = [
         "organization", "goal", "key", "direction", "baseline", "target", "weight", "starts_on", "due_on",
-        "current", "last_reading_at", "forecast", "forecast_low", "forecast_high", "p_hit", "progress", "version", "created_at", "updated_at",
+        "current", "last_reading_at", "forecast", "forecast_low", "forecast_high", "p_hit", "progress", "version",
+        "created_at", "updated_at",
     ]  # fmt: skip
     fields = ["name", "unit", "stale_after_days", *readonly_fields]
     inlines = [MetricChangeInline, RecentReadingInline]

@@ -140,7 +140,7 @@ class LineFit:
         return self.mean_value + self.slope * (ts - self.mean_ts)
 
     def prediction_sd(self, ts: float) -> float:
-        """Standard error of one new reading at `ts`: s·√(1 + 1/n + (t − t̄)²/Sxx)."""
+        """Standard error of one new reading at `ts`: s·√(1 + 1/n + (t - t̄)²/Sxx)."""
         return self.residual_sd * math.sqrt(1 + 1 / self.n + (ts - self.mean_ts) ** 2 / self.sxx)
 
 
@@ -173,7 +173,7 @@ def odds(fit: LineFit | None, *, at_ts: float, baseline: float, target: float) -
     """The 80 % prediction band of the value at `at_ts`, and the probability that it is on the
     target's side of the target (at or above it when target > baseline, at or below otherwise).
 
-    Student's t with n − 2 degrees of freedom: exact when readings scatter normally around a
+    Student's t with n - 2 degrees of freedom: exact when readings scatter normally around a
     straight line.
     """
     if fit is None:
@@ -182,10 +182,7 @@ def odds(fit: LineFit | None, *, at_ts: float, baseline: float, target: float) -
     df = fit.n - 2
     half = t_quantile(0.5 + BAND_LEVEL / 2, df) * sd
     shortfall = (target - center) if target > baseline else (center - target)
-    if sd == 0:
-        p_hit = 1.0 if shortfall <= 0 else 0.0
-    else:
-        p_hit = 1 - t_cdf(shortfall / sd, df)
+    p_hit = (1.0 if shortfall <= 0 else 0.0) if sd == 0 else 1 - t_cdf(shortfall / sd, df)
     return Odds(_finite_or_none(center - half), _finite_or_none(center + half), clamp01(p_hit))
 
 
@@ -227,7 +224,7 @@ def t_quantile(p: float, df: int) -> float:
 
 def _incomplete_beta(a: float, b: float, x: float) -> float:
     """I_x(a, b), by its continued fraction (modified Lentz), using the symmetry
-    I_x(a, b) = 1 − I_{1−x}(b, a) where the fraction converges slowly."""
+    I_x(a, b) = 1 - I_{1-x}(b, a) where the fraction converges slowly."""
     if x <= 0:
         return 0.0
     if x >= 1:

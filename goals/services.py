@@ -410,7 +410,7 @@ def goals_refresh_progress(*, org: Organization, goal_ids: Iterable[Any] | None 
 
 
 ROLLUP_FIELDS = ("progress", "p_hit")
-KNOWN_OUTCOME = {GoalStatus.ACHIEVED: 1.0, GoalStatus.MISSED: 0.0}
+KNOWN_OUTCOME: dict[str, float] = {GoalStatus.ACHIEVED: 1.0, GoalStatus.MISSED: 0.0}
 
 
 def _roll_up(

@@ -161,8 +161,23 @@ class CourseCorrectionSerializer(serializers.ModelSerializer):
         fields = [
             "id", "subject_type", "subject_id", "team", "trigger", "severity", "detail", "recommended_mode", "status",
             "assignee", "opened_by", "review_by", "extension_reason", "extension_count", "created_at",
-            "acknowledged_at", "resolved_at", "resolution",
+            "acknowledged_at", "resolved_at", "resolution", "caused_by",
         ]  # fmt: skip
+
+
+class CorrectionSymptomSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CourseCorrection
+        fields = [
+            "id", "subject_type", "subject_id", "trigger", "severity", "detail", "status", "created_at", "resolved_at",
+        ]  # fmt: skip
+
+
+class CourseCorrectionDetailSerializer(CourseCorrectionSerializer):
+    symptoms = CorrectionSymptomSerializer(many=True, read_only=True, help_text="The corrections this one explains.")
+
+    class Meta(CourseCorrectionSerializer.Meta):
+        fields = [*CourseCorrectionSerializer.Meta.fields, "symptoms"]
 
 
 class CourseCorrectionCreateSerializer(serializers.Serializer):

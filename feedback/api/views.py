@@ -166,7 +166,12 @@ class CourseCorrectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     }  # fmt: skip
 
     def get_org_queryset(self, org: Organization) -> Any:
+        if self.action == "retrieve":
+            return selectors.correction_detail_list(org=org)
         return selectors.correction_list(org=org)
+
+    def get_serializer_class(self) -> Any:
+        return s.CourseCorrectionDetailSerializer if self.action == "retrieve" else s.CourseCorrectionSerializer
 
     def create(self, request: Request, org: str) -> Response:
         data = s.CourseCorrectionCreateSerializer(data=request.data)
