@@ -5,7 +5,6 @@ from collections import Counter, defaultdict
 from django.core.management import call_command
 
 from alignment_service.notifications.models import Notification
-
 from feedback import engine
 from feedback.models import Assessment, CourseCorrection, Feedback, Quadrant, Trigger
 from goals import progress as formulas
@@ -52,7 +51,7 @@ def assert_one_or_two_causes_per_troubled_team(org):
         if correction.caused_by_id is None:
             causes[correction.team_id].append(correction)
     assert causes, "the demo has troubled teams"
-    for team_id, roots in causes.items():
+    for roots in causes.values():
         assert 1 <= len(roots) <= 2, [(c.subject_type, c.trigger) for c in roots]
     anti_cheat = Team.objects.get(organization=org, name="Anti-Cheat")
     roots = {c.trigger: c for c in causes[anti_cheat.pk]}
