@@ -121,7 +121,8 @@ def as_of(
 
 
 def trace(series: Series, rules: dict[str, Any]) -> Trace:
-    result, previous = Trace(series), {}
+    result = Trace(series)
+    previous: dict[Any, float] = {}
     for day in range(1, WINDOW_DAYS):
         world, goal = as_of(series, day, rules, previous)
         findings = {f.key: f for f in corrections.find_all(world)}
