@@ -217,3 +217,18 @@ class DashboardViewSet(OrgScopedViewSet):
     @extend_schema(responses=s.DashboardSerializer, tags=["dashboard"], summary="Everything an all-hands needs")
     def retrieve(self, request: Request, org: str) -> Response:
         return Response(s.DashboardSerializer(dashboard(org=self.org)).data)
+
+
+class CalibrationViewSet(OrgScopedViewSet):
+    model = CheckIn
+    required_roles = {"retrieve": Role.VIEWER}
+
+    def get_org_queryset(self, org: Organization) -> Any:
+        return selectors.checkin_list(org=org)
+
+    @extend_schema(
+        responses=s.CalibrationSerializer, tags=["check-ins"],
+        summary="How well check-in confidence foretold the outcomes of ended goals",
+    )  # fmt: skip
+    def retrieve(self, request: Request, org: str) -> Response:
+        return Response(s.CalibrationSerializer(selectors.calibration(org=self.org)).data)
