@@ -239,6 +239,7 @@ SPECTACULAR_SETTINGS = {
         "FeedbackStatusEnum": "feedback.models.FeedbackStatus",
         "ScoreSubjectTypeEnum": "feedback.models.SubjectType",
         "CorrectionSubjectTypeEnum": "feedback.models.CorrectionSubject",
+        "CourseCorrectionStatusEnum": "feedback.models.CorrectionStatus",
         "WebhookEventTypeEnum": "alignment_service.notifications.models.WebhookEventType",
         "WebhookDeliveryStatusEnum": "alignment_service.notifications.models.WebhookDeliveryStatus",
         "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
