@@ -1,8 +1,12 @@
 """The detection benchmark (`bench.detection`) on a small seeded run: its targets hold."""
 
+import random
+
 import pytest
 
 from bench import detection
+from feedback.corrections import find_all
+from feedback.models import Trigger
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +43,22 @@ def test_the_table_prints_both_columns(capsys):
     assert "engine" in out
     assert "linear pace" in out
     assert "Brier score" in out
+
+
+def first_day(series, trigger):
+    rules, previous = dict(detection.DEFAULTS), {}
+    for day in range(1, detection.WINDOW_DAYS):
+        world, _ = detection.as_of(series, day, rules, previous)
+        previous = dict(world.scores)
+        if ("goal", "g", trigger) in {f.key for f in find_all(world)}:
+            return day
+    return None
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_likely_miss_fires_before_off_track_on_a_stalled_goal(seed):
+    series = detection.simulate(random.Random(seed), detection.STALL)
+    likely, off = first_day(series, Trigger.LIKELY_MISS), first_day(series, Trigger.OFF_TRACK)
+    assert likely is not None
+    assert off is not None
+    assert max(series.stall_day, 23) <= likely < off
