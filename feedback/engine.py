@@ -445,15 +445,15 @@ class Audience:
 
 
 def announce(correction: CourseCorrection, event_type: str) -> None:
-    """Tell the people who answer for the subject (inbox, then email) and the webhooks."""
-    announce_all(correction.organization, [correction], event_type, Audience(correction.organization))
-
-
-def announce_all(org: Organization, corrections: list[CourseCorrection], event_type: str, audience: Audience) -> None:
-    if not corrections:
+    """Tell the people who answer for the subject (inbox, then email) and the webhooks what a
+    person did to a cause (with its open symptoms); what happens to a symptom stays quiet."""
+    if correction.caused_by_id is not None:
         return
-    notify_all(org=org, notices=[_notice(event_type, c, audience.of(c)) for c in corrections])
-    emit_events(org=org, events=[Event(event_type, correction_payload(c), f"{event_type}:{c.pk}") for c in corrections])
+    org = correction.organization
+    symptoms = list(correction.symptoms.filter(ACTIVE_CORRECTION, organization=org))
+    notify_all(org=org, notices=[_notice(event_type, correction, Audience(org).of(correction))])
+    event = Event(event_type, correction_payload(correction, symptoms), f"{event_type}:{correction.pk}")
+    emit_events(org=org, events=[event])
 
 
 def announce_rescore(

@@ -152,7 +152,8 @@ def test_list_and_retrieve_shape(org, goal, tree, people, viewer, client_for):
     assert datetime.datetime.fromisoformat(item["created_at"]).utcoffset() is not None
     retrieved = client_for(viewer).get(api(org, f"course-corrections/{item['id']}/"))
     assert_status(retrieved, 200)
-    assert retrieved.json() == item
+    assert retrieved.json() == {**item, "symptoms": []}  # the detail adds what it explains
+    assert item["caused_by"] is None
 
 
 def test_severity_defaults_to_warning(org, goal, people, client_for):
@@ -724,3 +725,21 @@ def test_detail_query_count_does_not_grow_with_symptoms(org, tree, viewer, clien
         response = client.get(api(org, f"course-corrections/{cause.pk}/"))
 
     assert len(response.json()["symptoms"]) == size
+
+
+def test_steering_a_symptom_is_quiet_and_a_cause_carries_its_symptoms(org, goal, people, client_for):
+    WebhookEndpoint.objects.create(organization=org, url="https://hooks.example.com/in", secret="whsec_dGVzdA==")
+    cause = correction(org, "goal", goal, trigger="off_track")
+    symptom = correction(org, "goal", goal, trigger="low_confidence", caused_by=cause)
+    lead = client_for(people["lead"])
+
+    assert lead.post(api(org, f"course-corrections/{symptom.pk}/acknowledge/")).status_code == 200
+    assert not Notification.objects.filter(subject_id=str(symptom.pk)).exists()
+    assert not WebhookDelivery.objects.filter(payload__data__id=str(symptom.pk)).exists()
+
+    assert lead.post(api(org, f"course-corrections/{cause.pk}/acknowledge/")).status_code == 200
+    [delivery] = WebhookDelivery.objects.filter(payload__data__id=str(cause.pk))
+    assert [s["id"] for s in delivery.payload["data"]["symptoms"]] == [str(symptom.pk)]
+    assert inbox("course_correction.acknowledged", cause.pk) == {
+        people["goal_owner"].pk, people["lead"].pk, people["steerer"].pk,
+    }  # fmt: skip

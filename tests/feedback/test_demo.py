@@ -7,6 +7,7 @@ from django.core.management import call_command
 from alignment_service.notifications.models import Notification
 from feedback import engine
 from feedback.models import Assessment, CourseCorrection, Feedback, Quadrant, Trigger
+from feedback.selectors import calibration
 from goals import progress as formulas
 from goals.selectors import goal_list
 from teams.demo import DEMO_ORG_SLUG, DEMO_USERNAME
@@ -42,6 +43,15 @@ def test_the_demo_loads_once_and_tells_its_story(db, capsys):
     } <= triggers  # fmt: skip
     assert_one_or_two_causes_per_troubled_team(org)
     assert_one_notification_per_person(org)
+    assert_calibration_tells_the_over_confident_from_the_rest(org)
+
+
+def assert_calibration_tells_the_over_confident_from_the_rest(org):
+    teams = {row.name: row for row in calibration(org=org).teams}
+    assert len(teams) == 15
+    assert teams["Store"].bias > 0.5  # about 8/10 on a goal that was missed
+    assert teams["Matchmaking"].bias < -0.5  # about 3/10 on a goal that was achieved
+    assert teams["Store"].brier > teams["Onboarding"].brier
 
 
 def assert_one_or_two_causes_per_troubled_team(org):
