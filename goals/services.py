@@ -122,6 +122,17 @@ def org_rules_changed(*, org: Organization, changed: set[str]) -> None:
         _refresh_metric_windows(org, Metric.objects.filter(organization=org).select_related("goal"))
     if changed & {"timezone", "forecast_window_days"}:
         metrics_refresh(org=org, metric_ids=Metric.objects.filter(organization=org).values_list("id", flat=True))
+        goals_refresh_progress(org=org)
+    owe_rescore(org)
+
+
+@transaction.atomic
+def derived_values_refresh(*, org: Organization) -> None:
+    """Recompute every stored derived value of the organization (after a release adds one:
+    `manage.py refresh_derived_values`), under the same lock as the writes that change them."""
+    lock_org(DERIVED_VALUES_LOCK, org.pk)
+    metrics_refresh(org=org, metric_ids=Metric.objects.filter(organization=org).values_list("id", flat=True))
+    goals_refresh_progress(org=org)
     owe_rescore(org)
 
 

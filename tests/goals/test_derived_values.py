@@ -1,10 +1,12 @@
 """Derived values against the database: the SQL twins of `expected_progress` and `health`, the
 metric refresh (current, last reading, forecast, progress) and the goal progress roll-up."""
 
+import io
 import statistics
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.core.management import call_command
 
 from alignment_service.api.access import Access, Role
 from goals import progress as formulas
@@ -474,3 +476,37 @@ def test_changing_forecast_window_days_refreshes_forecasts(org, admin_access):
     metric.refresh_from_db()
     points = [formulas.Point(r.observed_at.timestamp(), r.value) for r in metric.readings.all()]
     assert metric.forecast == pytest.approx(formulas.least_squares_at(points, metric.window_end_ts))
+
+
+def test_the_refresh_command_fills_odds_left_empty_by_a_release(org, other_org):
+    metric = MetricFactory(goal=GoalFactory(organization=org))
+    for day in range(6):
+        read(metric, utc(2026, 6, 1) + timedelta(days=day), 10.0 + day + 0.1 * (-1) ** day)
+    refreshed(metric)
+    Metric.objects.filter(pk=metric.pk).update(p_hit=None, forecast_low=None, forecast_high=None)
+    untouched = MetricFactory(goal=GoalFactory(organization=other_org))
+
+    call_command("refresh_derived_values", "--org", org.slug, stdout=io.StringIO())
+
+    metric.refresh_from_db()
+    assert metric.p_hit is not None
+    assert metric.forecast_low < metric.forecast < metric.forecast_high
+    assert Goal.objects.get(pk=metric.goal_id).p_hit == pytest.approx(metric.p_hit)
+    untouched.refresh_from_db()
+    assert untouched.p_hit is None
+
+
+def test_a_new_forecast_window_refreshes_goal_odds(org, admin_access):
+    metric = MetricFactory(goal=GoalFactory(organization=org))
+    for day in range(40):
+        read(metric, utc(2026, 5, 1) + timedelta(days=day), (day if day < 30 else 30) + 0.2 * (-1) ** day)
+    refreshed(metric)
+    goals_refresh_progress(org=org)
+    before = Goal.objects.get(pk=metric.goal_id).p_hit
+
+    org_update(access=admin_access, rule_settings={"forecast_window_days": 7})
+
+    goal = Goal.objects.get(pk=metric.goal_id)
+    metric.refresh_from_db()
+    assert goal.p_hit == pytest.approx(metric.p_hit)
+    assert goal.p_hit != before
