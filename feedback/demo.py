@@ -193,10 +193,9 @@ def _previous_cycle(people: DemoPeople, entry: Any) -> None:
     check_ins = []
     for team in people.product_teams:
         status, confidence = PREVIOUS.get(team.name, (GoalStatus.ACHIEVED, 8))
-        progress = 1.0 if status == GoalStatus.ACHIEVED else 0.6
         goal = Goal.objects.create(
             organization=org, cycle=cycle, team=team, owner=team.lead, title=f"{team.name}: last year's goal",
-            starts_on=cycle.starts_on, due_on=cycle.ends_on, status=status, progress=progress,
+            starts_on=cycle.starts_on, due_on=cycle.ends_on, status=status,
             window_start_ts=start_ts, window_end_ts=end_ts,
         )  # fmt: skip
         for week in range(12):
