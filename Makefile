@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # generated schema (which states integer ranges) is the same on every machine.
 CHECK_ENV := DJANGO_SETTINGS_MODULE=alignment_service.test_settings DATABASE_URL=sqlite:///:memory:
 
-.PHONY: install run superuser test check-browser check-clients chaos lint format schema check-schema check-migrations check-deploy clean
+.PHONY: install run superuser test check-browser check-clients chaos bench lint format schema check-schema check-migrations check-deploy clean
 
 install: $(STAMP)
 
@@ -86,6 +86,12 @@ check-migrations: install
 check-deploy: install
 	DJANGO_SECRET_KEY=$$(openssl rand -hex 40) DJANGO_ALLOWED_HOSTS=alignment.example.com \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+# The detection benchmark (bench/detection.py) at full size: with the default 28-day trend and a
+# two-week one.
+bench: install
+	$(BIN)/python -m bench.detection --size 300
+	$(BIN)/python -m bench.detection --size 300 --forecast-window-days 14
 
 clean:
 	rm -rf $(VENV) var

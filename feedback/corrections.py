@@ -115,6 +115,7 @@ def goal_findings(world: World) -> Iterator[Finding]:
             )  # fmt: skip
         yield from _checkin_findings(world, goal, subject, mode)
         yield from _busted_findings(world, goal, subject, mode, elapsed)
+        yield from _likely_miss_findings(world, goal, subject, mode, elapsed)
 
 
 def _checkin_findings(world: World, goal: GoalInputs, subject: tuple[str, str], mode: str) -> Iterator[Finding]:
@@ -155,6 +156,36 @@ def _busted_findings(
         *subject, Trigger.HYPOTHESIS_BUSTED, Severity.CRITICAL,
         f"{metric.name} forecast {pct(share)} of the way to target at {pct(elapsed)} of the cycle: "
         f"the data does not support the hypothesis.{challenged}",
+        goal.team_id, mode,
+    )  # fmt: skip
+
+
+def _likely_miss_findings(
+    world: World, goal: GoalInputs, subject: tuple[str, str], mode: str, elapsed: float
+) -> Iterator[Finding]:
+    """The goal's odds (over its metrics with enough readings) are below `likely_miss_below`
+    and its forecast falls short of the target by more than `health_tolerance` of the way:
+    a goal forecast to land within the tolerance is on track by the same rule as its health."""
+    rules = world.rules
+    counted = [m for m in goal.metrics if m.p_hit is not None and m.enough_readings]
+    if elapsed < rules["likely_miss_after"] or not counted:
+        return
+    p_hit = formulas.weighted_mean((m.p_hit, m.weight) for m in counted)
+    share = formulas.weighted_mean((forecast_share(m), m.weight) for m in counted)
+    if p_hit is None or share is None or p_hit >= rules["likely_miss_below"]:
+        return
+    if share >= 1 - rules["health_tolerance"]:
+        return
+    worst = min(counted, key=lambda m: m.p_hit if m.p_hit is not None else 1.0)
+    band = (
+        f" (80 % band {worst.forecast_low:.4g} to {worst.forecast_high:.4g})"
+        if worst.forecast_low is not None and worst.forecast_high is not None
+        else ""
+    )
+    yield Finding(
+        *subject, Trigger.LIKELY_MISS, Severity.WARNING,
+        f"'{goal.title}' has a {pct(p_hit)} chance of reaching its target at {pct(elapsed)} of its window: "
+        f"{worst.name} is forecast at {worst.forecast:.4g}{band} against a target of {worst.target:g}.",
         goal.team_id, mode,
     )  # fmt: skip
 
@@ -298,3 +329,71 @@ def _micromanagement_findings(world: World) -> Iterator[Finding]:
                 f"This team's {correction.trigger.replace('_', ' ')} was extended {correction.extension_count} times.",
                 team_key, _team_mode(world, team_key),
             )  # fmt: skip
+
+
+# --- Causes and symptoms (see docs/scoring.md, "One alarm per cause") ----------------------------
+
+Key = tuple[str, str, str]
+
+# On one goal, the first of these that holds is the cause; every other one is its symptom.
+GOAL_PRECEDENCE = (
+    Trigger.STALE_DATA, Trigger.HYPOTHESIS_BUSTED, Trigger.OFF_TRACK, Trigger.LIKELY_MISS,
+    Trigger.LOW_CONFIDENCE, Trigger.STALE_CHECKIN, Trigger.SCORE_BELOW_THRESHOLD, Trigger.SCORE_DROP,
+)  # fmt: skip
+# On one team, the first of these that holds is the team's leadership cause.
+TEAM_CAUSES = (Trigger.CRITICAL_QUADRANT, Trigger.INTERVENTION, Trigger.HANDS_OFF_DRIFT)
+# What a team's leadership cause explains on the same team.
+TEAM_SYMPTOMS = (
+    Trigger.INTERVENTION_OVERDUE, Trigger.HANDS_OFF_DRIFT, Trigger.SCORE_BELOW_THRESHOLD, Trigger.SCORE_DROP,
+)  # fmt: skip
+TEAM_SCORE = (Trigger.SCORE_BELOW_THRESHOLD, Trigger.SCORE_DROP)
+SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+def link_causes(findings: Mapping[Key, Finding], team_of_goal: Mapping[str, Any]) -> dict[Key, Key | None]:
+    """For each finding that holds, the finding that explains it (its cause), or None for a
+    cause. Causes are never symptoms themselves, so every chain is one link long.
+
+    1. On one goal, the first trigger of `GOAL_PRECEDENCE` that holds is the cause of all the
+       others on that goal: stale data makes every reading-derived signal doubtful; a busted
+       hypothesis explains being behind; being behind explains a forecast miss, low confidence,
+       silence and a low score.
+    2. On one team, the first of `TEAM_CAUSES` that holds explains the team's overdue review,
+       hands-off drift and score triggers.
+    3. A team's score trigger without such a cause is explained by the most severe cause among
+       its own goals (the team score is the weighted mean of theirs).
+    `manual` and `permanent_micromanagement` (a pattern across a leader's teams) always stand alone.
+    """
+    causes: dict[Key, Key | None] = dict.fromkeys(findings)
+    by_subject: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for subject_type, subject_id, trigger in findings:
+        by_subject[(subject_type, subject_id)].add(trigger)
+    goal_causes: dict[Any, list[Finding]] = defaultdict(list)
+    for (subject_type, subject_id), triggers in by_subject.items():
+        if subject_type != "goal":
+            continue
+        ranked = [t for t in GOAL_PRECEDENCE if t in triggers]
+        if not ranked:
+            continue
+        cause = ("goal", subject_id, ranked[0])
+        goal_causes[str(team_of_goal.get(subject_id))].append(findings[cause])
+        for trigger in ranked[1:]:
+            causes[("goal", subject_id, trigger)] = cause
+    for (subject_type, subject_id), triggers in by_subject.items():
+        if subject_type != "team":
+            continue
+        leading = next((t for t in TEAM_CAUSES if t in triggers), None)
+        if leading is not None:
+            for trigger in triggers & set(TEAM_SYMPTOMS) - {leading}:
+                causes[("team", subject_id, trigger)] = ("team", subject_id, leading)
+            continue
+        candidates = sorted(goal_causes.get(subject_id, ()), key=_cause_order)
+        for trigger in triggers & set(TEAM_SCORE):
+            if candidates:
+                causes[("team", subject_id, trigger)] = candidates[0].key
+    return causes
+
+
+def _cause_order(finding: Finding) -> tuple[int, int, str]:
+    rank = GOAL_PRECEDENCE.index(Trigger(finding.trigger))
+    return (SEVERITY_RANK.get(Severity(finding.severity), 3), rank, finding.subject_id)

@@ -65,8 +65,9 @@ def dashboard(*, org: Organization) -> dict[str, Any]:
     health_by_team: dict[Any, dict[str, int]] = defaultdict(lambda: dict.fromkeys(formulas.HEALTH_VALUES, 0))
     for goal in goals:
         health_by_team[goal.team_id][goal.health] += 1
+    causes = [c for c in active if c.caused_by_id is None]  # one alarm per cause: symptoms sit under theirs
     open_by_team: dict[Any, int] = defaultdict(int)
-    for correction in active:
+    for correction in causes:
         open_by_team[correction.team_id] += 1
     org_key = ("org", str(org.pk))
     tolerance = org.rule_settings["health_tolerance"]
@@ -91,7 +92,7 @@ def dashboard(*, org: Organization) -> dict[str, Any]:
             }
             for team in teams
         ],
-        "risks": sorted(active, key=lambda c: (SEVERITY_ORDER[Severity(c.severity)], -c.created_at.timestamp()))[
+        "risks": sorted(causes, key=lambda c: (SEVERITY_ORDER[Severity(c.severity)], -c.created_at.timestamp()))[
             :MAX_RISKS
         ],
         "opportunities": ahead[:MAX_OPPORTUNITIES],

@@ -15,8 +15,9 @@ from alignment_service.activity.models import Activity
 from alignment_service.api.access import Scope
 from feedback import history, matrix
 from feedback.models import Assessment, CheckIn, Feedback, FeedbackReply, FeedbackStatus
+from goals import progress as formulas
 from goals.demo import PAST_DAYS
-from goals.models import Goal
+from goals.models import Cycle, Goal, GoalStatus
 from teams.demo import DemoPeople
 from teams.services import api_key_create
 
@@ -128,6 +129,7 @@ def _load(people: DemoPeople, today: date) -> None:
     CheckIn.objects.bulk_create(check_ins)
     Assessment.objects.bulk_create(assessments)
     _feedback(people, goals, today, entry)
+    _previous_cycle(people, entry)
     _integration(people, today, entry)
     Activity.objects.bulk_create(feed, batch_size=1000)
 
@@ -176,6 +178,53 @@ def _feedback(people: DemoPeople, goals: dict[Any, Goal], today: date, entry: An
             item.created_at,
             anonymous=anonymous,
         )
+
+
+# team → (outcome of last cycle's goal, the lead's usual confidence in it): most leads were about
+# right; Store's and Localization's were over-confident, Matchmaking's under-confident.
+PREVIOUS = {"Store": (GoalStatus.MISSED, 8), "Localization": (GoalStatus.MISSED, 7),
+            "Anti-Cheat": (GoalStatus.MISSED, 4), "Matchmaking": (GoalStatus.ACHIEVED, 3)}  # fmt: skip
+
+
+def _previous_cycle(people: DemoPeople, entry: Any) -> None:
+    """Last cycle's goals, ended (achieved or missed) with a quarter of weekly check-ins, so that
+    calibration (`/orgs/{org}/calibration/`) has outcomes to compare confidence with."""
+    org = people.org
+    current = Cycle.objects.filter(organization=org).order_by("starts_on").first()
+    if current is None:
+        return
+    ends_on = current.starts_on - timedelta(days=1)
+    cycle = Cycle.objects.create(
+        organization=org, name=f"FY{ends_on.year}", starts_on=ends_on - timedelta(days=364), ends_on=ends_on
+    )
+    start_ts, end_ts = formulas.window_bounds_ts(cycle.starts_on, cycle.ends_on, org.timezone)
+    rng = random.Random(11)  # noqa: S311 (repeatable demo data, not a secret)
+    check_ins = []
+    for team in people.product_teams:
+        status, confidence = PREVIOUS.get(team.name, (GoalStatus.ACHIEVED, 8))
+        goal = Goal.objects.create(
+            organization=org, cycle=cycle, team=team, owner=team.lead, title=f"{team.name}: last year's goal",
+            starts_on=cycle.starts_on, due_on=cycle.ends_on, status=status,
+            window_start_ts=start_ts, window_end_ts=end_ts,
+        )  # fmt: skip
+        for week in range(12):
+            when = datetime.combine(ends_on - timedelta(days=7 * week + 2), time(16, 0), tzinfo=UTC)
+            score = max(0, min(10, confidence + rng.choice((-1, 0, 0, 1))))
+            check_ins.append(
+                CheckIn(
+                    organization=org, goal=goal, author=team.lead, summary=rng.choice(SUMMARIES[score >= 5]),
+                    confidence=score, created_at=when,
+                )
+            )  # fmt: skip
+            entry(
+                team.lead,
+                "checkin.created",
+                "goal",
+                goal.pk,
+                f"checked in on '{goal.title}' with confidence {score}/10",
+                when,
+            )
+    CheckIn.objects.bulk_create(check_ins)
 
 
 def _integration(people: DemoPeople, today: date, entry: Any) -> None:

@@ -14,6 +14,7 @@ raises `RescoreBusy`, and its task runs again shortly. The engine writes no row 
 lock: goal scores live in `GoalScore`.
 """
 
+import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -26,6 +27,7 @@ from django.db.models import Count, Max, OuterRef, Subquery
 from django.utils import timezone
 
 from alignment_service.db import bulk_update_values, try_org_lock
+from alignment_service.notifications.email import DIGEST_KIND
 from alignment_service.notifications.services import Notice, notify_all
 from alignment_service.notifications.webhooks import Event, emit_events
 from feedback import corrections as rules_module
@@ -44,7 +46,7 @@ from feedback.models import (
     TargetType,
     Trigger,
 )
-from goals.models import Goal, GoalScore, GoalStatus, Metric
+from goals.models import Goal, GoalScore, GoalStatus, Metric, Reading
 from teams.models import Organization, Team, TeamKind, TeamMember
 
 
@@ -124,10 +126,26 @@ def _load_goals(org: Organization) -> list[scoring.GoalInputs]:
         .order_by("id")
     )
     metrics: dict[Any, list[scoring.MetricInputs]] = defaultdict(list)
-    for m in Metric.objects.filter(organization=org, goal__status=GoalStatus.ACTIVE).order_by("id"):
+    nth_reading = Reading.objects.filter(metric=OuterRef("pk")).order_by("-observed_at").values("id")
+    min_readings = org.rule_settings["likely_miss_min_readings"]
+    rows_of_metrics = Metric.objects.filter(organization=org, goal__status=GoalStatus.ACTIVE).annotate(
+        nth_reading=Subquery(nth_reading[min_readings - 1 : min_readings])
+    )
+    for m in rows_of_metrics.order_by("id"):
         metrics[m.goal_id].append(
             scoring.MetricInputs(
-                m.id, m.name, m.baseline, m.target, m.weight, m.forecast, m.stale_after_days, m.last_reading_ts
+                m.id,
+                m.name,
+                m.baseline,
+                m.target,
+                m.weight,
+                m.forecast,
+                m.stale_after_days,
+                m.last_reading_ts,
+                m.forecast_low,
+                m.forecast_high,
+                m.p_hit,
+                enough_readings=m.nth_reading is not None,
             )
         )
     concerns, challenges = _open_feedback_counts(org, TargetType.GOAL)
@@ -300,10 +318,40 @@ def _threshold_events(org: Organization, world: World) -> None:
 
 def _steer(org: Organization, world: World, now: datetime) -> tuple[int, int, int]:
     findings = {finding.key: finding for finding in rules_module.find_all(world)}
+    causes = rules_module.link_causes(findings, {str(goal.id): goal.team_id for goal in world.goals})
     active = {
         (c.subject_type, c.subject_id, c.trigger): c
         for c in CourseCorrection.objects.filter(ACTIVE_CORRECTION, organization=org)
     }
+    existing = {c.pk for c in active.values()}
+    was_symptom = {c.pk for c in active.values() if c.caused_by_id is not None}
+    closed = _close_cleared(org, world, findings, active, now)
+    bulk_update_values(closed, ["status", "resolution", "resolved_at"])
+    goals = {str(goal.id): goal for goal in world.goals}
+    new = [_new_correction(org, world, goals, finding, now) for key, finding in findings.items() if key not in active]
+    closed_ids = {c.pk for c in closed}
+    current = {**{key: c for key, c in active.items() if c.pk not in closed_ids}, **{_key(c): c for c in new}}
+    relinked = _link(current, causes)
+    opened = CourseCorrection.objects.bulk_create(new, batch_size=1000)
+    bulk_update_values([c for c in relinked if c.pk in existing], ["caused_by"])
+    promoted = [c for c in relinked if c.pk in was_symptom and c.caused_by_id is None]
+    announcements = [
+        *(("course_correction.resolved", c) for c in closed if c.pk not in was_symptom),
+        *(("course_correction.opened", c) for c in [*opened, *promoted] if c.caused_by_id is None),
+    ]
+    announce_rescore(org, announcements, [*current.values(), *closed], Audience(org))
+    expired = sum(1 for c in closed if c.status == CorrectionStatus.EXPIRED)
+    return len(opened), len(closed) - expired, expired
+
+
+def _key(correction: CourseCorrection) -> tuple[str, str, str]:
+    return (correction.subject_type, correction.subject_id, correction.trigger)
+
+
+def _close_cleared(
+    org: Organization, world: World, findings: dict[Any, Finding], active: dict[Any, CourseCorrection], now: datetime
+) -> list[CourseCorrection]:
+    """Expire corrections whose subject is gone; resolve those whose rule no longer holds."""
     live_goals = {str(g.id) for g in world.goals}
     goal_status = {str(pk): status for pk, status in Goal.objects.filter(organization=org).values_list("id", "status")}
     live_teams = {str(pk) for pk in world.teams}
@@ -326,13 +374,21 @@ def _steer(org: Organization, world: World, now: datetime) -> tuple[int, int, in
             label = Trigger(trigger).label.lower()
             resolution = f"Resolved by the system: the {label} condition no longer holds."
             closed.append(_closed(correction, CorrectionStatus.RESOLVED, resolution, now))
-    bulk_update_values(closed, ["status", "resolution", "resolved_at"])
-    opened = _open(org, world, [finding for key, finding in findings.items() if key not in active], now)
-    audience = Audience(org)
-    announce_all(org, closed, "course_correction.resolved", audience)
-    announce_all(org, opened, "course_correction.opened", audience)
-    expired = sum(1 for c in closed if c.status == CorrectionStatus.EXPIRED)
-    return len(opened), len(closed) - expired, expired
+    return closed
+
+
+def _link(current: dict[Any, CourseCorrection], causes: dict[Any, Any]) -> list[CourseCorrection]:
+    """Point every current correction at its cause (None for a cause or a manual one); returns
+    those whose link changed. A symptom whose cause cleared becomes a cause if it still holds."""
+    changed = []
+    for key, correction in current.items():
+        cause_key = causes.get(key)
+        cause = current.get(cause_key) if cause_key is not None else None
+        cause_id = cause.pk if cause is not None else None
+        if correction.caused_by_id != cause_id:
+            correction.caused_by_id = cause_id
+            changed.append(correction)
+    return changed
 
 
 def _closed(correction: CourseCorrection, status: str, resolution: str, now: datetime) -> CourseCorrection:
@@ -342,22 +398,18 @@ def _closed(correction: CourseCorrection, status: str, resolution: str, now: dat
     return correction
 
 
-def _open(org: Organization, world: World, findings: Iterable[Finding], now: datetime) -> list[CourseCorrection]:
-    goals = {str(goal.id): goal for goal in world.goals}
-    created = []
-    for finding in findings:
-        goal = goals.get(finding.subject_id) if finding.subject_type == "goal" else None
-        team = world.teams.get(finding.team_id)
-        assignee = (goal.owner_id if goal and goal.owner_id else None) or (team.lead_id if team else None)
-        created.append(
-            CourseCorrection(
-                organization=org, subject_type=finding.subject_type, subject_id=finding.subject_id,
-                team_id=finding.team_id, trigger=finding.trigger, severity=finding.severity, detail=finding.detail,
-                recommended_mode=finding.recommended_mode, review_by=finding.review_by, assignee_id=assignee,
-                created_at=now,
-            )
-        )  # fmt: skip
-    return CourseCorrection.objects.bulk_create(created, batch_size=1000)
+def _new_correction(
+    org: Organization, world: World, goals: dict[str, scoring.GoalInputs], finding: Finding, now: datetime
+) -> CourseCorrection:
+    goal = goals.get(finding.subject_id) if finding.subject_type == "goal" else None
+    team = world.teams.get(finding.team_id)
+    assignee = (goal.owner_id if goal and goal.owner_id else None) or (team.lead_id if team else None)
+    return CourseCorrection(
+        organization=org, subject_type=finding.subject_type, subject_id=finding.subject_id,
+        team_id=finding.team_id, trigger=finding.trigger, severity=finding.severity, detail=finding.detail,
+        recommended_mode=finding.recommended_mode, review_by=finding.review_by, assignee_id=assignee,
+        created_at=now,
+    )  # fmt: skip
 
 
 class Audience:
@@ -403,28 +455,93 @@ class Audience:
 
 
 def announce(correction: CourseCorrection, event_type: str) -> None:
-    """Tell the people who answer for the subject (inbox, then email) and the webhooks."""
-    announce_all(correction.organization, [correction], event_type, Audience(correction.organization))
-
-
-def announce_all(org: Organization, corrections: list[CourseCorrection], event_type: str, audience: Audience) -> None:
-    if not corrections:
+    """Tell the people who answer for the subject (inbox, then email) and the webhooks what a
+    person did to a cause (with its open symptoms); what happens to a symptom stays quiet."""
+    if correction.caused_by_id is not None:
         return
-    verb = event_type.rsplit(".", 1)[1]
+    org = correction.organization
+    symptoms = list(correction.symptoms.filter(ACTIVE_CORRECTION, organization=org))
+    notify_all(org=org, notices=[_notice(event_type, correction, Audience(org).of(correction))])
+    event = Event(event_type, correction_payload(correction, symptoms), f"{event_type}:{correction.pk}")
+    emit_events(org=org, events=[event])
+
+
+def announce_rescore(
+    org: Organization,
+    announcements: list[tuple[str, CourseCorrection]],
+    touched: Iterable[CourseCorrection],
+    audience: Audience,
+) -> None:
+    """What one rescore says: a webhook event per cause, carrying its symptoms, and at most one
+    notification per person: the cause itself, or a digest when several concern them."""
+    if not announcements:
+        return
+    symptoms: dict[Any, list[CourseCorrection]] = defaultdict(list)
+    for correction in touched:
+        if correction.caused_by_id is not None:
+            symptoms[correction.caused_by_id].append(correction)
+    per_person: dict[Any, list[tuple[str, CourseCorrection]]] = defaultdict(list)
+    for event_type, correction in announcements:
+        for recipient in audience.of(correction):
+            per_person[recipient].append((event_type, correction))
+    by_items: dict[tuple[tuple[str, Any], ...], set[Any]] = defaultdict(set)
+    for recipient, items in per_person.items():
+        by_items[tuple((event_type, c.pk) for event_type, c in items)].add(recipient)
+    corrections = {c.pk: c for _, c in announcements}
     notices = [
-        Notice(
-            recipient_ids=frozenset(audience.of(c)), kind=event_type,
-            title=f"Course correction {verb}: {Trigger(c.trigger).label.lower()}",
-            body=c.detail if verb != "resolved" else f"{c.detail}\n\n{c.resolution}",
-            subject_type="course_correction", subject_id=c.pk, dedupe_key=f"{event_type}:{c.pk}",
-        )
-        for c in corrections
-    ]  # fmt: skip
+        _notice(items[0][0], corrections[items[0][1]], recipients)
+        if len(items) == 1
+        else _digest([(event_type, corrections[pk]) for event_type, pk in items], recipients, symptoms)
+        for items, recipients in by_items.items()
+    ]
     notify_all(org=org, notices=notices)
-    emit_events(org=org, events=[Event(event_type, correction_payload(c), f"{event_type}:{c.pk}") for c in corrections])
+    emit_events(
+        org=org,
+        events=[
+            Event(event_type, correction_payload(c, symptoms.get(c.pk, [])), f"{event_type}:{c.pk}")
+            for event_type, c in announcements
+        ],
+    )
 
 
-def correction_payload(correction: CourseCorrection) -> dict[str, Any]:
+def _notice(event_type: str, correction: CourseCorrection, recipients: Iterable[Any]) -> Notice:
+    verb = event_type.rsplit(".", 1)[1]
+    return Notice(
+        recipient_ids=frozenset(recipients), kind=event_type,
+        title=f"Course correction {verb}: {Trigger(correction.trigger).label.lower()}",
+        body=correction.detail if verb != "resolved" else f"{correction.detail}\n\n{correction.resolution}",
+        subject_type="course_correction", subject_id=correction.pk, dedupe_key=f"{event_type}:{correction.pk}",
+    )  # fmt: skip
+
+
+def _digest(
+    items: list[tuple[str, CourseCorrection]], recipients: Iterable[Any], symptoms: dict[Any, list[CourseCorrection]]
+) -> Notice:
+    lines = []
+    for event_type, correction in items:
+        verb = event_type.rsplit(".", 1)[1].capitalize()
+        explained = symptoms.get(correction.pk, [])
+        also = f" (explains {len(explained)} more)" if explained else ""
+        lines.append(f"- {verb}: {Trigger(correction.trigger).label.lower()}{also}. {correction.detail}")
+    opened = sum(1 for event_type, _ in items if event_type.endswith("opened"))
+    title = f"{len(items)} course corrections: {opened} opened, {len(items) - opened} resolved"
+    digest_id = hashlib.sha256("|".join(f"{e}:{c.pk}" for e, c in items).encode()).hexdigest()[:32]
+    return Notice(
+        recipient_ids=frozenset(recipients), kind=DIGEST_KIND, title=title, body="\n".join(lines),
+        subject_type="course_correction", subject_id=items[0][1].pk, dedupe_key=f"{DIGEST_KIND}:{digest_id}",
+    )  # fmt: skip
+
+
+def correction_payload(correction: CourseCorrection, symptoms: Iterable[CourseCorrection] = ()) -> dict[str, Any]:
+    """A correction as webhooks carry it; a cause carries its symptoms."""
+    return {
+        **_payload(correction),
+        "caused_by": str(correction.caused_by_id) if correction.caused_by_id else None,
+        "symptoms": [_payload(symptom) for symptom in sorted(symptoms, key=lambda c: (c.trigger, str(c.pk)))],
+    }
+
+
+def _payload(correction: CourseCorrection) -> dict[str, Any]:
     return {
         "id": str(correction.pk),
         "subject_type": correction.subject_type,

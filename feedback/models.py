@@ -225,6 +225,7 @@ class Trigger(models.TextChoices):
     HANDS_OFF_DRIFT = "hands_off_drift", "Hands-off drift"
     PERMANENT_MICROMANAGEMENT = "permanent_micromanagement", "Permanent micromanagement"
     MANUAL = "manual", "Manual"
+    LIKELY_MISS = "likely_miss", "Likely miss"
 
 
 class Severity(models.TextChoices):
@@ -246,7 +247,8 @@ ACTIVE_CORRECTION = Q(status__in=[CorrectionStatus.OPEN, CorrectionStatus.ACKNOW
 class CourseCorrection(models.Model):
     """A call to steer: opened by a rule (or a leader), closed when its condition clears.
 
-    At most one open or acknowledged correction per subject and trigger.
+    At most one open or acknowledged correction per subject and trigger. One explained by
+    another (`caused_by`, set by the engine's causal rules) is a symptom of that cause.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -275,6 +277,10 @@ class CourseCorrection(models.Model):
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    caused_by = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="symptoms",
+        help_text="The open correction that explains this one (a symptom neither notifies nor fires webhooks).",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -27,6 +27,10 @@ class MetricInputs:
     forecast: float | None
     stale_after_days: int | None
     last_reading_ts: float | None
+    forecast_low: float | None = None
+    forecast_high: float | None = None
+    p_hit: float | None = None
+    enough_readings: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,13 @@
 """Reads for check-ins, assessments and feedback."""
 
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Avg, Case, Count, F, FloatField, Prefetch, Q, QuerySet, Value, When
+from django.db.models.functions import Cast
+from django.utils import timezone
 
 from alignment_service.api.access import Role
 from feedback.models import (
@@ -16,7 +20,7 @@ from feedback.models import (
     ScoreSnapshot,
     TargetType,
 )
-from goals.models import Goal, StrategyPillar
+from goals.models import Goal, GoalStatus, StrategyPillar
 from teams.models import Membership, Organization, Team, TeamKind, TeamMember
 
 
@@ -103,9 +107,98 @@ def correction_list(*, org: Organization) -> QuerySet[CourseCorrection]:
     return CourseCorrection.objects.filter(organization=org).order_by("-created_at", "-id")
 
 
+def correction_detail_list(*, org: Organization) -> QuerySet[CourseCorrection]:
+    """Corrections with the symptoms each explains (same organization by construction)."""
+    symptoms = CourseCorrection.objects.filter(organization=org).order_by("trigger", "subject_type", "id")
+    return correction_list(org=org).prefetch_related(Prefetch("symptoms", queryset=symptoms))
+
+
 def score_list(*, org: Organization) -> QuerySet[ScoreSnapshot]:
     return ScoreSnapshot.objects.filter(organization=org)
 
 
 def score_job(*, org: Organization, job_id: Any) -> ScoreJob | None:
     return ScoreJob.objects.filter(organization=org, pk=job_id).first()
+
+
+# --- Calibration ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalibrationRow:
+    """How well one author's (or one team's) check-in confidence foretold the outcomes."""
+
+    id: Any
+    name: str
+    checkins: int
+    goals: int
+    mean_confidence: float
+    hit_rate: float
+    brier: float
+    bias: float
+
+
+@dataclass(frozen=True)
+class Calibration:
+    authors: list[CalibrationRow]
+    teams: list[CalibrationRow]
+
+
+def _outcome(now_ts: float) -> Case:
+    """1 for an achieved goal, 0 for a missed one; a goal past due_on counts 1 if it reached its
+    target (progress 1) and 0 otherwise; null while it can still go either way."""
+    return Case(
+        When(goal__status=GoalStatus.ACHIEVED, then=Value(1.0)),
+        When(goal__status=GoalStatus.MISSED, then=Value(0.0)),
+        When(goal__window_end_ts__lte=now_ts, goal__progress__gte=1.0, then=Value(1.0)),
+        When(goal__window_end_ts__lte=now_ts, then=Value(0.0)),
+        default=None,
+        output_field=FloatField(),
+    )
+
+
+def calibration(
+    *, org: Organization, team_ids: Iterable[Any] | None = None, now_ts: float | None = None
+) -> Calibration:
+    """Brier score and bias of check-in confidence (0..10 read as a probability) against the
+    outcomes of ended goals, per author and per team: two grouped queries, whatever the size.
+    `bias` > 0 means over-confident. `team_ids` narrows both to check-ins on those teams' goals."""
+    now_ts = timezone.now().timestamp() if now_ts is None else now_ts
+    rows = CheckIn.objects.filter(organization=org).exclude(goal__status__in=[GoalStatus.DRAFT, GoalStatus.CANCELLED])
+    if team_ids is not None:
+        rows = rows.filter(goal__team_id__in=list(team_ids))
+    scored = rows.annotate(outcome=_outcome(now_ts), p=Cast(F("confidence"), FloatField()) / 10.0).filter(
+        outcome__isnull=False
+    )
+    measures = {
+        "checkins": Count("id"),
+        "goals": Count("goal_id", distinct=True),
+        "mean_confidence": Avg("p"),
+        "hit_rate": Avg("outcome"),
+        "brier": Avg((F("p") - F("outcome")) * (F("p") - F("outcome"))),
+        "bias": Avg(F("p") - F("outcome")),
+    }
+    authors = (
+        scored.filter(author__isnull=False)
+        .values("author_id", "author__username")
+        .annotate(**measures)
+        .order_by("author__username", "author_id")
+    )
+    teams = (
+        scored.filter(~Q(goal__team_id=None))
+        .values("goal__team_id", "goal__team__name")
+        .annotate(**measures)
+        .order_by("goal__team__name", "goal__team_id")
+    )
+    return Calibration(
+        authors=[_row(r, r["author_id"], r["author__username"]) for r in authors],
+        teams=[_row(r, r["goal__team_id"], r["goal__team__name"]) for r in teams],
+    )
+
+
+def _row(values: dict[str, Any], row_id: Any, name: str) -> CalibrationRow:
+    return CalibrationRow(
+        id=row_id, name=name, checkins=values["checkins"], goals=values["goals"],
+        mean_confidence=round(values["mean_confidence"], 4), hit_rate=round(values["hit_rate"], 4),
+        brier=round(values["brier"], 4), bias=round(values["bias"], 4),
+    )  # fmt: skip

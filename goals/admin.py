@@ -105,7 +105,7 @@ class GoalAdmin(HealthAnnotatedAdmin):
     list_select_related = ["organization", "team", "parent"]
     readonly_fields = [
         "organization", "team", "owner", "parent", "cycle", "starts_on", "due_on", "weight", "status",
-        "progress_shown", "expected", "health", "score", "version", "created_at", "updated_at",
+        "progress_shown", "p_hit", "expected", "health", "score", "version", "created_at", "updated_at",
     ]  # fmt: skip
     fields = ["title", "description", "hypothesis", *readonly_fields]
     inlines = [GoalStrategyInline, MetricInline]
@@ -152,7 +152,8 @@ class MetricAdmin(HealthAnnotatedAdmin):
     list_select_related = ["organization", "goal"]
     readonly_fields = [
         "organization", "goal", "key", "direction", "baseline", "target", "weight", "starts_on", "due_on",
-        "current_shown", "last_reading_at", "forecast_shown", "progress_shown", "expected", "health", "version",
+        "current_shown", "last_reading_at", "forecast_shown", "forecast_low", "forecast_high", "p_hit",
+        "progress_shown", "expected", "health", "version",
         "created_at", "updated_at",
     ]  # fmt: skip
     fields = ["name", "unit", "stale_after_days", *readonly_fields]

@@ -115,6 +115,9 @@ class Goal(models.Model):
     hypothesis = models.TextField(blank=True, default="")
     status = models.CharField(max_length=16, choices=GoalStatus.choices, default=GoalStatus.DRAFT)
     progress = models.FloatField(null=True, blank=True, editable=False)
+    p_hit = models.FloatField(
+        null=True, blank=True, editable=False, help_text="Probability of reaching the target by due_on (roll-up)."
+    )
     window_start_ts = models.FloatField(editable=False)
     window_end_ts = models.FloatField(editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)
@@ -129,6 +132,9 @@ class Goal(models.Model):
             models.CheckConstraint(
                 condition=Q(progress__isnull=True) | (Q(progress__gte=0) & Q(progress__lte=1)),
                 name="goal_progress_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(p_hit__isnull=True) | (Q(p_hit__gte=0) & Q(p_hit__lte=1)), name="goal_p_hit_range"
             ),
             models.CheckConstraint(condition=Q(status__in=GoalStatus.values), name="goal_status_valid"),
             models.CheckConstraint(condition=~Q(parent=F("id")), name="goal_not_own_parent"),
@@ -191,8 +197,9 @@ def finite(field: str) -> Q:
 
 
 class Metric(models.Model):
-    """A key result of a goal. `current`, `last_reading_at` and `forecast` are stored and
-    refreshed with every reading write; progress, health and staleness derive from them."""
+    """A key result of a goal. `current`, `last_reading_at`, `forecast` and its odds
+    (`forecast_low`, `forecast_high`, `p_hit`) are stored and refreshed with every reading
+    write; progress, health and staleness derive from them."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="metrics")
@@ -211,6 +218,9 @@ class Metric(models.Model):
     last_reading_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_reading_ts = models.FloatField(null=True, blank=True, editable=False)
     forecast = models.FloatField(null=True, blank=True, editable=False)
+    forecast_low = models.FloatField(null=True, blank=True, editable=False)
+    forecast_high = models.FloatField(null=True, blank=True, editable=False)
+    p_hit = models.FloatField(null=True, blank=True, editable=False)
     progress = models.FloatField(null=True, blank=True, editable=False)
     window_start_ts = models.FloatField(editable=False)
     window_end_ts = models.FloatField(editable=False)
@@ -228,6 +238,14 @@ class Metric(models.Model):
             models.CheckConstraint(condition=Q(current__isnull=True) | finite("current"), name="metric_finite_current"),
             models.CheckConstraint(
                 condition=Q(forecast__isnull=True) | finite("forecast"), name="metric_finite_forecast"
+            ),
+            models.CheckConstraint(
+                condition=(Q(forecast_low__isnull=True) | finite("forecast_low"))
+                & (Q(forecast_high__isnull=True) | finite("forecast_high")),
+                name="metric_finite_band",
+            ),
+            models.CheckConstraint(
+                condition=Q(p_hit__isnull=True) | (Q(p_hit__gte=0) & Q(p_hit__lte=1)), name="metric_p_hit_range"
             ),
             models.CheckConstraint(
                 condition=Q(due_on__isnull=True) | Q(starts_on__isnull=True) | Q(due_on__gte=F("starts_on")),

@@ -5,9 +5,12 @@ Pure functions over plain numbers and datetimes. The database-side twins of `exp
 tested against these.
 """
 
+import math
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 ON_TRACK = "on_track"
@@ -115,3 +118,137 @@ def weighted_mean(pairs: Iterable[tuple[float | None, float]]) -> float | None:
     if not known or total <= 0:
         return None
     return sum(value * weight for value, weight in known) / total
+
+
+# --- Odds: the prediction band and the probability of hitting the target ----------------------
+
+BAND_LEVEL = 0.8
+
+
+@dataclass(frozen=True)
+class LineFit:
+    """A least-squares line with the spread of the readings around it."""
+
+    n: int
+    mean_ts: float
+    mean_value: float
+    slope: float
+    sxx: float
+    residual_sd: float
+
+    def at(self, ts: float) -> float:
+        return self.mean_value + self.slope * (ts - self.mean_ts)
+
+    def prediction_sd(self, ts: float) -> float:
+        """Standard error of one new reading at `ts`: s·√(1 + 1/n + (t - t̄)²/Sxx)."""
+        return self.residual_sd * math.sqrt(1 + 1 / self.n + (ts - self.mean_ts) ** 2 / self.sxx)
+
+
+def line_fit(points: Sequence[Point]) -> LineFit | None:
+    """The fit, or None with fewer than 3 readings or all at one instant (no spread to learn)."""
+    n = len(points)
+    if n < 3:
+        return None
+    mean_ts = sum(p.ts for p in points) / n
+    mean_value = sum(p.value for p in points) / n
+    sxx = sum((p.ts - mean_ts) ** 2 for p in points)
+    if sxx <= 0:
+        return None
+    slope = sum((p.ts - mean_ts) * (p.value - mean_value) for p in points) / sxx
+    squared = sum((p.value - mean_value - slope * (p.ts - mean_ts)) ** 2 for p in points)
+    return LineFit(n, mean_ts, mean_value, slope, sxx, math.sqrt(squared / (n - 2)))
+
+
+@dataclass(frozen=True)
+class Odds:
+    low: float | None
+    high: float | None
+    p_hit: float | None
+
+
+NO_ODDS = Odds(None, None, None)
+
+
+def odds(fit: LineFit | None, *, at_ts: float, baseline: float, target: float) -> Odds:
+    """The 80 % prediction band of the value at `at_ts`, and the probability that it is on the
+    target's side of the target (at or above it when target > baseline, at or below otherwise).
+
+    Student's t with n - 2 degrees of freedom: exact when readings scatter normally around a
+    straight line.
+    """
+    if fit is None:
+        return NO_ODDS
+    center, sd = fit.at(at_ts), fit.prediction_sd(at_ts)
+    df = fit.n - 2
+    half = t_quantile(0.5 + BAND_LEVEL / 2, df) * sd
+    shortfall = (target - center) if target > baseline else (center - target)
+    p_hit = (1.0 if shortfall <= 0 else 0.0) if sd == 0 else 1 - t_cdf(shortfall / sd, df)
+    return Odds(_finite_or_none(center - half), _finite_or_none(center + half), clamp01(p_hit))
+
+
+def forecast_odds(
+    points: Sequence[Point], *, end_ts: float, now_ts: float, window_days: int, baseline: float, target: float
+) -> Odds:
+    """`odds` for the readings that form the forecast's trend (see `forecast_points`)."""
+    fit = line_fit(forecast_points(points, now_ts=now_ts, window_days=window_days))
+    return odds(fit, at_ts=end_ts, baseline=baseline, target=target)
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) and abs(value) <= sys.float_info.max else None
+
+
+def t_cdf(t: float, df: int) -> float:
+    """P(T ≤ t) for Student's t with `df` degrees of freedom, through the regularised
+    incomplete beta function: P(|T| > |t|) = I_{df/(df+t²)}(df/2, 1/2)."""
+    if math.isinf(t):
+        return 1.0 if t > 0 else 0.0
+    tail = 0.5 * _incomplete_beta(df / 2, 0.5, df / (df + t * t))
+    return 1 - tail if t > 0 else tail
+
+
+@lru_cache(maxsize=256)
+def t_quantile(p: float, df: int) -> float:
+    """The t with P(T ≤ t) = p (0.5 < p < 1), by bisection on `t_cdf`."""
+    low, high = 0.0, 1.0
+    while t_cdf(high, df) < p:
+        low, high = high, high * 2
+    for _ in range(100):
+        middle = (low + high) / 2
+        if t_cdf(middle, df) < p:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
+def _incomplete_beta(a: float, b: float, x: float) -> float:
+    """I_x(a, b), by its continued fraction (modified Lentz), using the symmetry
+    I_x(a, b) = 1 - I_{1-x}(b, a) where the fraction converges slowly."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x > (a + 1) / (a + b + 2):
+        return 1 - _incomplete_beta(b, a, 1 - x)
+    return math.exp(log_front) * _beta_fraction(a, b, x) / a
+
+
+def _beta_fraction(a: float, b: float, x: float) -> float:
+    tiny, c, d = 1e-300, 1.0, 1 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) > tiny else tiny)
+    result = d
+    for m in range(1, 300):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1 + numerator * d
+            d = 1 / (d if abs(d) > tiny else tiny)
+            c = 1 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            result *= c * d
+        if abs(c * d - 1) < 1e-15:
+            break
+    return result

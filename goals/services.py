@@ -122,6 +122,17 @@ def org_rules_changed(*, org: Organization, changed: set[str]) -> None:
         _refresh_metric_windows(org, Metric.objects.filter(organization=org).select_related("goal"))
     if changed & {"timezone", "forecast_window_days"}:
         metrics_refresh(org=org, metric_ids=Metric.objects.filter(organization=org).values_list("id", flat=True))
+        goals_refresh_progress(org=org)
+    owe_rescore(org)
+
+
+@transaction.atomic
+def derived_values_refresh(*, org: Organization) -> None:
+    """Recompute every stored derived value of the organization (after a release adds one:
+    `manage.py refresh_derived_values`), under the same lock as the writes that change them."""
+    lock_org(DERIVED_VALUES_LOCK, org.pk)
+    metrics_refresh(org=org, metric_ids=Metric.objects.filter(organization=org).values_list("id", flat=True))
+    goals_refresh_progress(org=org)
     owe_rescore(org)
 
 
@@ -376,51 +387,72 @@ def _set_strategies(goal: Goal, pillars: Iterable[StrategyPillar]) -> None:
 
 
 def goals_refresh_progress(*, org: Organization, goal_ids: Iterable[Any] | None = None) -> int:
-    """Recompute stored goal progress; write only what changed.
+    """Recompute stored goal progress and `p_hit`; write only what changed.
 
-    A goal with metrics averages their progress by weight (metrics without readings are left
-    out); a goal without metrics averages its children's progress by their weight, draft and
-    cancelled children left out. With `goal_ids` (the goals whose metrics changed), only they
-    and their ancestors are recomputed, from their siblings' stored progress; without, all.
+    A goal with metrics averages its metrics' values by weight (metrics without one are left
+    out); a goal without metrics averages its children's by their weight, draft and cancelled
+    children left out (for `p_hit`, an achieved child counts 1 and a missed one 0: its outcome
+    is known). With `goal_ids` (the goals whose metrics changed), only they and their ancestors
+    are recomputed, from their siblings' stored values; without, all.
     """
     goals = {
         goal.id: goal
-        for goal in Goal.objects.filter(organization=org).only("id", "parent_id", "weight", "status", "progress")
+        for goal in Goal.objects.filter(organization=org).only("id", "parent_id", "weight", "status", *ROLLUP_FIELDS)
     }
     scope = set(goals) if goal_ids is None else _with_ancestors(goals, goal_ids)
-    metrics_by_goal: dict[Any, list[tuple[float | None, float]]] = defaultdict(list)
+    metrics_by_goal: dict[Any, list[tuple[float | None, float | None, float]]] = defaultdict(list)
     metric_rows = Metric.objects.filter(organization=org)
     if goal_ids is not None:
         metric_rows = metric_rows.filter(goal_id__in=scope)
-    for goal_id, metric_progress, weight in metric_rows.values_list("goal_id", "progress", "weight"):
-        metrics_by_goal[goal_id].append((metric_progress, weight))
+    for goal_id, *values in metric_rows.values_list("goal_id", "progress", "p_hit", "weight"):
+        metrics_by_goal[goal_id].append(tuple(values))  # type: ignore[arg-type]
     children: dict[Any, list[Goal]] = defaultdict(list)
     for goal in goals.values():
         children[goal.parent_id].append(goal)
+    changed: dict[Any, Goal] = {}
+    for index, field in enumerate(ROLLUP_FIELDS):
+        rolled = _roll_up(goals, scope, children, metrics_by_goal, field, index)
+        for goal_id, value in rolled.items():
+            if value != getattr(goals[goal_id], field):
+                setattr(goals[goal_id], field, value)
+                changed[goal_id] = goals[goal_id]
+    bulk_update_values(list(changed.values()), [*ROLLUP_FIELDS])
+    return len(changed)
+
+
+ROLLUP_FIELDS = ("progress", "p_hit")
+KNOWN_OUTCOME: dict[str, float] = {GoalStatus.ACHIEVED: 1.0, GoalStatus.MISSED: 0.0}
+
+
+def _roll_up(
+    goals: dict[Any, Goal],
+    scope: set[Any],
+    children: dict[Any, list[Goal]],
+    metrics_by_goal: dict[Any, list[tuple[float | None, float | None, float]]],
+    field: str,
+    index: int,
+) -> dict[Any, float | None]:
     computed: dict[Any, float | None] = {}
+
+    def as_child(goal: Goal, path: frozenset[Any]) -> float | None:
+        if field == "p_hit" and goal.status in KNOWN_OUTCOME:
+            return KNOWN_OUTCOME[goal.status]
+        return compute(goal, path)
 
     def compute(goal: Goal, path: frozenset[Any]) -> float | None:
         if goal.id not in scope:
-            return goal.progress
+            return getattr(goal, field)
         if goal.id in computed:
             return computed[goal.id]
         if goal.id in metrics_by_goal:
-            value = formulas.weighted_mean(metrics_by_goal[goal.id])
+            value = formulas.weighted_mean((row[index], row[2]) for row in metrics_by_goal[goal.id])
         else:
             kids = [k for k in children[goal.id] if k.status not in ROLLUP_EXCLUDED and k.id not in path]
-            value = formulas.weighted_mean((compute(k, path | {goal.id}), k.weight) for k in kids)
+            value = formulas.weighted_mean((as_child(k, path | {goal.id}), k.weight) for k in kids)
         computed[goal.id] = value
         return value
 
-    changed = []
-    for goal_id in scope:
-        goal = goals[goal_id]
-        value = compute(goal, frozenset())
-        if value != goal.progress:
-            goal.progress = value
-            changed.append(goal)
-    bulk_update_values(changed, ["progress"])
-    return len(changed)
+    return {goal_id: compute(goals[goal_id], frozenset()) for goal_id in scope}
 
 
 def _with_ancestors(goals: dict[Any, Goal], goal_ids: Iterable[Any]) -> set[Any]:
@@ -548,8 +580,13 @@ def metric_delete(*, access: Access, metric: Metric) -> None:
     owe_rescore(access.org)
 
 
+METRIC_DERIVED_FIELDS = (
+    "current", "last_reading_at", "last_reading_ts", "progress", "forecast", "forecast_low", "forecast_high", "p_hit",
+)  # fmt: skip
+
+
 def metrics_refresh(*, org: Organization, metric_ids: Iterable[Any]) -> None:
-    """Recompute current value, last reading, forecast and progress of the given metrics."""
+    """Recompute current value, last reading, progress, forecast and its odds of the given metrics."""
     latest = Reading.objects.filter(metric=OuterRef("pk")).order_by("-observed_at")
     metrics = list(
         Metric.objects.filter(organization=org, id__in=set(metric_ids)).annotate(
@@ -564,14 +601,15 @@ def metrics_refresh(*, org: Organization, metric_ids: Iterable[Any]) -> None:
         metric.last_reading_at = latest_at
         metric.last_reading_ts = latest_at.timestamp() if latest_at else None
         metric.progress = formulas.progress(baseline=metric.baseline, target=metric.target, current=metric.current)
-        metric.forecast = (
-            formulas.forecast(
-                points[metric.id], end_ts=metric.window_end_ts, now_ts=metric.last_reading_ts, window_days=window_days
+        metric.forecast, odds = None, formulas.NO_ODDS
+        if metric.last_reading_ts is not None:
+            trend = formulas.forecast_points(points[metric.id], now_ts=metric.last_reading_ts, window_days=window_days)
+            metric.forecast = formulas.least_squares_at(trend, metric.window_end_ts)
+            odds = formulas.odds(
+                formulas.line_fit(trend), at_ts=metric.window_end_ts, baseline=metric.baseline, target=metric.target
             )
-            if metric.last_reading_ts is not None
-            else None
-        )
-    bulk_update_values(metrics, ["current", "last_reading_at", "last_reading_ts", "progress", "forecast"])
+        metric.forecast_low, metric.forecast_high, metric.p_hit = odds.low, odds.high, odds.p_hit
+    bulk_update_values(metrics, [*METRIC_DERIVED_FIELDS])
 
 
 def _forecast_points(org: Organization, metrics: list[Any], window_days: int) -> dict[Any, list[formulas.Point]]:

@@ -20,6 +20,9 @@ DEFAULTS: dict[str, Any] = {
     "forecast_window_days": 28,
     "busted_after": 0.5,
     "busted_below": 0.5,
+    "likely_miss_below": 0.2,
+    "likely_miss_min_readings": 5,
+    "likely_miss_after": 0.25,
     "weight_linkage": 10,
     "weight_pace": 25,
     "weight_forecast": 20,
@@ -79,6 +82,19 @@ class OrgSettingsSerializer(serializers.Serializer):
     )
     busted_below = serializers.FloatField(
         min_value=0, max_value=1, help_text="Forecast share of the way to target below which it busts (default 0.5)."
+    )
+    likely_miss_below = serializers.FloatField(
+        min_value=0, max_value=1, help_text="A goal whose p_hit falls below this is a likely miss (default 0.2)."
+    )
+    likely_miss_min_readings = serializers.IntegerField(
+        min_value=3,
+        max_value=1000,
+        help_text="Readings each metric needs before its odds can raise likely_miss (default 5).",
+    )
+    likely_miss_after = serializers.FloatField(
+        min_value=0,
+        max_value=1,
+        help_text="Share of a goal's window elapsed before likely_miss can fire (default 0.25).",
     )
     weight_linkage = _weight()
     weight_pace = _weight()

@@ -12,7 +12,10 @@ from django.utils import timezone
 
 from alignment_service.notifications.models import Notification
 
-EMAIL_KINDS = ("course_correction.opened", "course_correction.resolved", "feedback.created", "webhook.disabled")
+DIGEST_KIND = "course_correction.digest"
+EMAIL_KINDS = (
+    "course_correction.opened", "course_correction.resolved", DIGEST_KIND, "feedback.created", "webhook.disabled",
+)  # fmt: skip
 EMAIL_WINDOW = timedelta(days=1)
 
 

@@ -83,7 +83,21 @@ class CourseCorrectionFilter(django_filters.FilterSet):
     subject_id = django_filters.CharFilter()
     team = django_filters.UUIDFilter(field_name="team_id")
     assignee = UserIdFilter(field_name="assignee_id")
+    root = django_filters.BooleanFilter(
+        field_name="caused_by", lookup_expr="isnull", help_text="true: causes only; false: symptoms only."
+    )
+    caused_by = django_filters.UUIDFilter(field_name="caused_by_id")
 
     class Meta:
         model = CourseCorrection
-        fields = ["status", "trigger", "severity", "subject_type", "subject_id", "team", "assignee"]
+        fields = [
+            "status",
+            "trigger",
+            "severity",
+            "subject_type",
+            "subject_id",
+            "team",
+            "assignee",
+            "root",
+            "caused_by",
+        ]

@@ -171,8 +171,23 @@ class CourseCorrectionSerializer(serializers.ModelSerializer):
         fields = [
             "id", "subject_type", "subject_id", "team", "trigger", "severity", "detail", "recommended_mode", "status",
             "assignee", "opened_by", "review_by", "extension_reason", "extension_count", "created_at",
-            "acknowledged_at", "resolved_at", "resolution",
+            "acknowledged_at", "resolved_at", "resolution", "caused_by",
         ]  # fmt: skip
+
+
+class CorrectionSymptomSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CourseCorrection
+        fields = [
+            "id", "subject_type", "subject_id", "trigger", "severity", "detail", "status", "created_at", "resolved_at",
+        ]  # fmt: skip
+
+
+class CourseCorrectionDetailSerializer(CourseCorrectionSerializer):
+    symptoms = CorrectionSymptomSerializer(many=True, read_only=True, help_text="The corrections this one explains.")
+
+    class Meta(CourseCorrectionSerializer.Meta):
+        fields = [*CourseCorrectionSerializer.Meta.fields, "symptoms"]
 
 
 class CourseCorrectionCreateSerializer(serializers.Serializer):
@@ -231,3 +246,30 @@ class DashboardSerializer(serializers.Serializer):
     risks = CourseCorrectionSerializer(many=True)
     opportunities = OpportunitySerializer(many=True)
     leadership_signals = CourseCorrectionSerializer(many=True)
+
+
+class CalibrationAuthorSerializer(serializers.Serializer):
+    author = serializers.IntegerField(source="id", help_text="The author's user id.")
+    username = serializers.CharField(source="name")
+    checkins = serializers.IntegerField(help_text="Check-ins on ended goals.")
+    goals = serializers.IntegerField(help_text="Ended goals they checked in on.")
+    mean_confidence = serializers.FloatField(help_text="Mean confidence, as a probability (0..1).")
+    hit_rate = serializers.FloatField(help_text="Mean outcome of those check-ins' goals (1 achieved, 0 missed).")
+    brier = serializers.FloatField(help_text="Mean squared gap between confidence and outcome: 0 perfect, 0.25 a coin.")
+    bias = serializers.FloatField(help_text="Mean confidence minus mean outcome: > 0 over-confident, < 0 under.")
+
+
+class CalibrationTeamSerializer(serializers.Serializer):
+    team = serializers.UUIDField(source="id")
+    name = serializers.CharField()
+    checkins = serializers.IntegerField()
+    goals = serializers.IntegerField()
+    mean_confidence = serializers.FloatField()
+    hit_rate = serializers.FloatField()
+    brier = serializers.FloatField()
+    bias = serializers.FloatField()
+
+
+class CalibrationSerializer(serializers.Serializer):
+    authors = CalibrationAuthorSerializer(many=True)
+    teams = CalibrationTeamSerializer(many=True)

@@ -17,5 +17,6 @@ router.register(rf"{ORG}/course-corrections", views.CourseCorrectionViewSet, bas
 
 urlpatterns = [
     path("orgs/<slug:org>/dashboard/", views.DashboardViewSet.as_view({"get": "retrieve"}), name="dashboard"),
+    path("orgs/<slug:org>/calibration/", views.CalibrationViewSet.as_view({"get": "retrieve"}), name="calibration"),
     *router.urls,
 ]

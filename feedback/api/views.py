@@ -166,7 +166,12 @@ class CourseCorrectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     }  # fmt: skip
 
     def get_org_queryset(self, org: Organization) -> Any:
+        if self.action == "retrieve":
+            return selectors.correction_detail_list(org=org)
         return selectors.correction_list(org=org)
+
+    def get_serializer_class(self) -> Any:
+        return s.CourseCorrectionDetailSerializer if self.action == "retrieve" else s.CourseCorrectionSerializer
 
     def create(self, request: Request, org: str) -> Response:
         data = s.CourseCorrectionCreateSerializer(data=request.data)
@@ -212,3 +217,18 @@ class DashboardViewSet(OrgScopedViewSet):
     @extend_schema(responses=s.DashboardSerializer, tags=["dashboard"], summary="Everything an all-hands needs")
     def retrieve(self, request: Request, org: str) -> Response:
         return Response(s.DashboardSerializer(dashboard(org=self.org)).data)
+
+
+class CalibrationViewSet(OrgScopedViewSet):
+    model = CheckIn
+    required_roles = {"retrieve": Role.VIEWER}
+
+    def get_org_queryset(self, org: Organization) -> Any:
+        return selectors.checkin_list(org=org)
+
+    @extend_schema(
+        responses=s.CalibrationSerializer, tags=["check-ins"],
+        summary="How well check-in confidence foretold the outcomes of ended goals",
+    )  # fmt: skip
+    def retrieve(self, request: Request, org: str) -> Response:
+        return Response(s.CalibrationSerializer(selectors.calibration(org=self.org)).data)

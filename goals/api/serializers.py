@@ -115,7 +115,7 @@ class GoalSerializer(serializers.ModelSerializer):
         model = Goal
         fields = [
             "id", "title", "description", "team", "owner", "parent", "strategies", "cycle", "starts_on", "due_on",
-            "weight", "hypothesis", "status", "progress", "expected_progress", "health", "alignment_score",
+            "weight", "hypothesis", "status", "progress", "expected_progress", "health", "p_hit", "alignment_score",
             "version", "created_at", "updated_at",
         ]  # fmt: skip
 
@@ -157,8 +157,8 @@ class MetricSerializer(serializers.ModelSerializer):
         model = Metric
         fields = [
             "id", "goal", "name", "key", "unit", "direction", "baseline", "target", "weight", "starts_on", "due_on",
-            "stale_after_days", "current", "progress", "expected_progress", "forecast", "health", "last_reading_at",
-            "stale", "version", "created_at", "updated_at",
+            "stale_after_days", "current", "progress", "expected_progress", "forecast", "forecast_low",
+            "forecast_high", "p_hit", "health", "last_reading_at", "stale", "version", "created_at", "updated_at",
         ]  # fmt: skip
 
     @extend_schema_field(serializers.BooleanField(allow_null=True))
@@ -264,6 +264,7 @@ class TreeGoalSerializer(serializers.Serializer):
     progress = serializers.FloatField(source="goal.progress", allow_null=True)
     expected_progress = serializers.FloatField(source="goal.expected_progress")
     health = serializers.ChoiceField(source="goal.health", choices=HEALTH_CHOICES)
+    p_hit = serializers.FloatField(source="goal.p_hit", allow_null=True)
     alignment_score = serializers.FloatField(source="goal.alignment_score", allow_null=True)
     children = serializers.SerializerMethodField()
 

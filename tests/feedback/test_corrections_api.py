@@ -119,6 +119,14 @@ def inbox(kind, correction_id):
     )
 
 
+def told(kind, correction):
+    """Who heard of the correction: on its own, or in a digest of one rescore."""
+    verb = kind.rsplit(".", 1)[1].capitalize()
+    digests = Notification.objects.filter(kind="course_correction.digest", body__contains=correction.detail)
+    in_digest = {n.recipient_id for n in digests if f"- {verb}: " in n.body}
+    return inbox(kind, correction.pk) | in_digest
+
+
 # --- Shape and filters ---------------------------------------------------------------------------
 
 
@@ -144,7 +152,8 @@ def test_list_and_retrieve_shape(org, goal, tree, people, viewer, client_for):
     assert datetime.datetime.fromisoformat(item["created_at"]).utcoffset() is not None
     retrieved = client_for(viewer).get(api(org, f"course-corrections/{item['id']}/"))
     assert_status(retrieved, 200)
-    assert retrieved.json() == item
+    assert retrieved.json() == {**item, "symptoms": []}  # the detail adds what it explains
+    assert item["caused_by"] is None
 
 
 def test_severity_defaults_to_warning(org, goal, people, client_for):
@@ -503,7 +512,7 @@ def test_the_engine_opens_an_off_track_correction_once_and_resolves_it(org, goal
     assert "10 %" in opened.detail
     assert "75 %" in opened.detail
     expected = {people["goal_owner"].pk, people["lead"].pk, people["steerer"].pk}
-    assert inbox("course_correction.opened", opened.pk) == expected
+    assert told("course_correction.opened", opened) == expected
     notifications = Notification.objects.count()
 
     engine.rescore_org(org=org, now=T + datetime.timedelta(hours=1))
@@ -519,7 +528,7 @@ def test_the_engine_opens_an_off_track_correction_once_and_resolves_it(org, goal
     assert "no longer holds" in opened.resolution
     assert opened.resolved_at == T + DAY
     assert not active(org, goal, "off_track").filter(status__in=["open", "acknowledged"]).exists()
-    assert inbox("course_correction.resolved", opened.pk) == expected
+    assert told("course_correction.resolved", opened) == expected
 
 
 def test_a_second_run_adds_no_correction_and_no_notification(org, goal, off_track):
@@ -603,7 +612,7 @@ def test_the_steering_group_of_an_ancestor_goal_is_told(org, tree, people, membe
     engine.rescore_org(org=org, now=T)
 
     [opened] = active(org, child, "off_track")
-    assert inbox("course_correction.opened", opened.pk) == {
+    assert told("course_correction.opened", opened) == {
         people["goal_owner"].pk, people["other_lead"].pk, people["elsewhere_steerer"].pk, board_member.pk,
     }  # fmt: skip
 
@@ -624,3 +633,113 @@ def test_list_query_count(org, tree, viewer, client_for, django_assert_num_queri
         response = client.get(api(org, "course-corrections/"))
 
     assert len(response.json()["results"]) == size
+
+
+# --- One alarm per cause ---------------------------------------------------------------------------
+
+
+def by_trigger(org):
+    return {(c.subject_type, c.trigger): c for c in CourseCorrection.objects.filter(organization=org)}
+
+
+def test_symptoms_link_to_their_cause_and_neither_notify_nor_fire_webhooks(org, goal, off_track, people):
+    """An off-track goal whose team lead is absent: two causes (the goal off track, the team's
+    hands-off drift); the goal's low score and missing check-in, and the team's low score, are
+    symptoms."""
+    WebhookEndpoint.objects.create(organization=org, url="https://hooks.example.com/in", secret="whsec_dGVzdA==")
+    engine.rescore_org(org=org, now=T)
+
+    found = by_trigger(org)
+    off, drift = found[("goal", "off_track")], found[("team", "hands_off_drift")]
+    assert {key for key, c in found.items() if c.caused_by_id is None} == {
+        ("goal", "off_track"),
+        ("team", "hands_off_drift"),
+    }
+    assert found[("goal", "score_below_threshold")].caused_by == off
+    assert found[("goal", "stale_checkin")].caused_by == off
+    assert found[("team", "score_below_threshold")].caused_by == drift
+
+    deliveries = WebhookDelivery.objects.filter(organization=org, event_type="course_correction.opened")
+    assert {d.payload["data"]["id"] for d in deliveries} == {str(off.pk), str(drift.pk)}
+    carried = {d.payload["data"]["id"]: {s["trigger"] for s in d.payload["data"]["symptoms"]} for d in deliveries}
+    assert carried == {
+        str(off.pk): {"score_below_threshold", "stale_checkin"},
+        str(drift.pk): {"score_below_threshold"},
+    }
+
+    per_person = Notification.objects.values_list("recipient_id", flat=True)
+    assert sorted(per_person) == sorted(set(per_person)), "at most one notification per person per rescore"
+    digest = Notification.objects.get(recipient=people["lead"])
+    assert digest.kind == "course_correction.digest"
+    assert off.detail in digest.body
+    assert drift.detail in digest.body
+    assert Notification.objects.get(recipient=people["steerer"]).kind == "course_correction.digest"
+
+
+def test_a_symptom_whose_cause_resolves_becomes_a_cause_on_the_same_rescore(org, goal, off_track, people):
+    engine.rescore_org(org=org, now=T)
+    silent = by_trigger(org)[("goal", "stale_checkin")]
+    assert silent.caused_by_id is not None
+    notified = Notification.objects.count()
+
+    record(org, off_track, (0, 90.0))  # back on track, still without a check-in
+    engine.rescore_org(org=org, now=T + DAY)
+
+    silent.refresh_from_db()
+    assert (silent.status, silent.caused_by_id) == ("open", None)
+    assert by_trigger(org)[("goal", "off_track")].status == "resolved"
+    fresh = Notification.objects.order_by("created_at")[notified:]
+    recipients = [n.recipient_id for n in fresh]
+    assert sorted(recipients) == sorted(set(recipients))
+    assert any(silent.detail in n.body for n in fresh if n.recipient_id == people["goal_owner"].pk)
+
+
+def test_root_filter_and_the_detail_lists_symptoms(org, goal, off_track, viewer, client_for):
+    engine.rescore_org(org=org, now=T)
+    found = by_trigger(org)
+    off = found[("goal", "off_track")]
+    client = client_for(viewer)
+
+    roots = client.get(api(org, "course-corrections/"), {"root": "true"}).json()["results"]
+    symptoms = client.get(api(org, "course-corrections/"), {"root": "false"}).json()["results"]
+    assert {r["trigger"] for r in roots} == {"off_track", "hands_off_drift"}
+    assert all(r["caused_by"] is None for r in roots)
+    assert {s["caused_by"] for s in symptoms} == {str(off.pk), str(found[("team", "hands_off_drift")].pk)}
+
+    detail = client.get(api(org, f"course-corrections/{off.pk}/")).json()
+    assert {s["trigger"] for s in detail["symptoms"]} == {"score_below_threshold", "stale_checkin"}
+    assert {s["subject_type"] for s in detail["symptoms"]} == {"goal"}
+
+
+@pytest.mark.parametrize("size", [1, 12])
+def test_detail_query_count_does_not_grow_with_symptoms(org, tree, viewer, client_for, django_assert_num_queries, size):
+    cause_goal = GoalFactory(organization=org, team=tree["team"])
+    cause = correction(org, "goal", cause_goal, trigger="off_track")
+    for _ in range(size):
+        correction(
+            org, "goal", GoalFactory(organization=org, team=tree["team"]), trigger="low_confidence", caused_by=cause
+        )
+    client = client_for(viewer)
+
+    with django_assert_num_queries(CORRECTIONS_QUERIES):
+        response = client.get(api(org, f"course-corrections/{cause.pk}/"))
+
+    assert len(response.json()["symptoms"]) == size
+
+
+def test_steering_a_symptom_is_quiet_and_a_cause_carries_its_symptoms(org, goal, people, client_for):
+    WebhookEndpoint.objects.create(organization=org, url="https://hooks.example.com/in", secret="whsec_dGVzdA==")
+    cause = correction(org, "goal", goal, trigger="off_track")
+    symptom = correction(org, "goal", goal, trigger="low_confidence", caused_by=cause)
+    lead = client_for(people["lead"])
+
+    assert lead.post(api(org, f"course-corrections/{symptom.pk}/acknowledge/")).status_code == 200
+    assert not Notification.objects.filter(subject_id=str(symptom.pk)).exists()
+    assert not WebhookDelivery.objects.filter(payload__data__id=str(symptom.pk)).exists()
+
+    assert lead.post(api(org, f"course-corrections/{cause.pk}/acknowledge/")).status_code == 200
+    [delivery] = WebhookDelivery.objects.filter(payload__data__id=str(cause.pk))
+    assert [s["id"] for s in delivery.payload["data"]["symptoms"]] == [str(symptom.pk)]
+    assert inbox("course_correction.acknowledged", cause.pk) == {
+        people["goal_owner"].pk, people["lead"].pk, people["steerer"].pk,
+    }  # fmt: skip

@@ -124,8 +124,8 @@ def test_shape_and_team_rows(org, viewer, client_for):
         assert set(row["goals"]) == HEALTH_FIELDS
         assert row["score"] == latest_score(org, "team", team.pk) is not None
         assert row["trend"] is None
-        active = CourseCorrection.objects.filter(ACTIVE_CORRECTION, organization=org, team=team).count()
-        assert row["open_corrections"] == active
+        causes = CourseCorrection.objects.filter(ACTIVE_CORRECTION, organization=org, team=team, caused_by=None)
+        assert row["open_corrections"] == causes.count(), "symptoms are counted under their cause"
     assert by_name["Alpha"]["goals"] == {"on_track": 1, "at_risk": 1, "off_track": 1, "no_data": 1}
     assert by_name["Beta"]["goals"] == {"on_track": 1, "at_risk": 0, "off_track": 0, "no_data": 0}
     assert by_name["Alpha"]["open_corrections"] > 0

@@ -1,10 +1,14 @@
 """The demo organization loads quickly, once, and tells the story the README promises."""
 
+from collections import Counter, defaultdict
+
 from django.core.management import call_command
 
+from alignment_service.notifications.models import Notification
 from feedback import engine
 from feedback.dashboard import dashboard
 from feedback.models import Assessment, CourseCorrection, Feedback, Quadrant, ScoreSnapshot, Trigger
+from feedback.selectors import calibration
 from goals import progress as formulas
 from goals.selectors import goal_list
 from teams.demo import DEMO_ORG_SLUG, DEMO_USERNAME
@@ -46,5 +50,44 @@ def test_the_demo_loads_once_and_tells_its_story(db, capsys):
     triggers = set(CourseCorrection.objects.filter(organization=org).values_list("trigger", flat=True))
     assert {
         Trigger.OFF_TRACK, Trigger.STALE_DATA, Trigger.CRITICAL_QUADRANT, Trigger.INTERVENTION,
-        Trigger.HYPOTHESIS_BUSTED,
+        Trigger.HYPOTHESIS_BUSTED, Trigger.LIKELY_MISS,
     } <= triggers  # fmt: skip
+    assert_one_or_two_causes_per_troubled_team(org)
+    assert_one_notification_per_person(org)
+    assert_calibration_tells_the_over_confident_from_the_rest(org)
+
+
+def assert_calibration_tells_the_over_confident_from_the_rest(org):
+    teams = {row.name: row for row in calibration(org=org).teams}
+    assert len(teams) == 15
+    assert teams["Store"].bias > 0.5  # about 8/10 on a goal that was missed
+    assert teams["Matchmaking"].bias < -0.5  # about 3/10 on a goal that was achieved
+    assert teams["Store"].brier > teams["Onboarding"].brier
+
+
+def assert_one_or_two_causes_per_troubled_team(org):
+    corrections = list(CourseCorrection.objects.filter(organization=org))
+    causes = defaultdict(list)
+    for correction in corrections:
+        if correction.caused_by_id is None:
+            causes[correction.team_id].append(correction)
+    assert causes, "the demo has troubled teams"
+    for roots in causes.values():
+        assert 1 <= len(roots) <= 2, [(c.subject_type, c.trigger) for c in roots]
+    anti_cheat = Team.objects.get(organization=org, name="Anti-Cheat")
+    roots = {c.trigger: c for c in causes[anti_cheat.pk]}
+    assert set(roots) == {Trigger.CRITICAL_QUADRANT, Trigger.HYPOTHESIS_BUSTED}
+    under = {(c.subject_type, c.trigger) for c in corrections if c.caused_by_id == roots[Trigger.HYPOTHESIS_BUSTED].pk}
+    assert {("goal", Trigger.OFF_TRACK), ("goal", Trigger.LIKELY_MISS), ("goal", Trigger.LOW_CONFIDENCE)} <= under
+    under_team = {c.trigger for c in corrections if c.caused_by_id == roots[Trigger.CRITICAL_QUADRANT].pk}
+    assert {Trigger.HANDS_OFF_DRIFT, Trigger.INTERVENTION_OVERDUE} <= under_team
+
+
+def assert_one_notification_per_person(org):
+    per_person = Counter(Notification.objects.filter(organization=org).values_list("recipient_id", flat=True))
+    assert per_person, "the leads of troubled teams are told"
+    assert set(per_person.values()) == {1}
+    lead = Team.objects.get(organization=org, name="Anti-Cheat").lead_id
+    assert per_person[lead] == 1
+    engine.rescore_org(org=org)
+    assert Counter(Notification.objects.filter(organization=org).values_list("recipient_id", flat=True)) == per_person

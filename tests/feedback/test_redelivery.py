@@ -52,7 +52,7 @@ def test_a_run_killed_mid_way_writes_nothing_and_the_retry_does_it_all(demo, mon
     def die(*args, **kwargs):
         raise SystemExit("worker killed")
 
-    monkeypatch.setattr(engine, "_open", die)
+    monkeypatch.setattr(engine, "_new_correction", die)
     with pytest.raises(SystemExit):
         tasks.rescore_org(org_id=str(demo.pk))
     assert counts(demo) == before

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from feedback.corrections import ActiveCorrection, TeamInputs, World, find_all
+from feedback.corrections import ActiveCorrection, TeamInputs, World, find_all, link_causes
 from feedback.models import LeadershipMode, Severity, Trigger
 from feedback.scoring import DAY, AssessmentInputs, GoalInputs, MetricInputs
 from teams.org_settings import DEFAULTS
@@ -248,3 +248,94 @@ def test_permanent_micromanagement_when_an_intervention_is_extended_again_and_ag
 def test_same_state_same_findings():
     state = world([goal(progress=0.1, hypothesis="h", metrics=(metric(forecast=10.0),))], [team()])
     assert find_all(state) == find_all(state)
+
+
+# --- likely_miss ---------------------------------------------------------------------------------
+
+
+def odds_metric(p_hit=0.05, forecast=60.0, enough=True, **changes):
+    return metric(
+        p_hit=p_hit, forecast=forecast, forecast_low=50.0, forecast_high=70.0, enough_readings=enough, **changes
+    )
+
+
+@pytest.mark.parametrize(
+    ("metrics", "elapsed_ok", "fires"),
+    [
+        ((odds_metric(),), True, True),
+        ((odds_metric(p_hit=0.2),), True, False),  # exactly likely_miss_below is not below
+        ((odds_metric(enough=False),), True, False),  # too few readings
+        ((odds_metric(p_hit=None),), True, False),  # no odds yet
+        ((odds_metric(forecast=96.0),), True, False),  # forecast within the tolerance of the target
+        ((odds_metric(),), False, False),  # too early in the window
+        ((odds_metric(), odds_metric(id="m2", p_hit=0.9, forecast=110.0, weight=3.0)), True, False),  # weighted mean
+        ((odds_metric(), odds_metric(id="m2", p_hit=0.9, enough=False, weight=3.0)), True, True),  # left out
+    ],
+)
+def test_likely_miss(metrics, elapsed_ok, fires):
+    start = START if elapsed_ok else NOW - 10 * DAY  # 60 % or 10 % elapsed
+    state = world([goal(metrics=metrics, window_start_ts=start, progress=0.9)])
+    assert (("goal", "g1", Trigger.LIKELY_MISS) in triggers(state)) is fires
+
+
+def test_likely_miss_detail_names_the_odds_and_the_band():
+    [finding] = [
+        f for f in find_all(world([goal(metrics=(odds_metric(),), progress=0.9)])) if f.trigger == "likely_miss"
+    ]
+    assert "5 % chance" in finding.detail
+    assert "80 % band 50 to 70" in finding.detail
+    assert finding.severity == Severity.WARNING
+
+
+# --- Causes and symptoms -------------------------------------------------------------------------
+
+
+def causes_of(state):
+    findings = {f.key: f for f in find_all(state)}
+    return link_causes(findings, {str(g.id): g.team_id for g in state.goals})
+
+
+def test_on_one_goal_the_first_trigger_by_precedence_is_the_cause_of_the_others():
+    stalled = goal(
+        progress=0.1, latest_confidence=2, last_checkin_ts=NOW - 30 * DAY,
+        metrics=(odds_metric(stale_after_days=7, last_reading_ts=NOW - 20 * DAY),),
+    )  # fmt: skip
+    causes = causes_of(world([stalled], [team()], scores={("goal", "g1"): 20.0}))
+    cause = ("goal", "g1", Trigger.STALE_DATA)
+    assert causes[cause] is None
+    for trigger in (
+        Trigger.OFF_TRACK, Trigger.LIKELY_MISS, Trigger.LOW_CONFIDENCE, Trigger.STALE_CHECKIN,
+        Trigger.SCORE_BELOW_THRESHOLD,
+    ):  # fmt: skip
+        assert causes[("goal", "g1", trigger)] == cause, trigger
+
+
+def test_a_team_in_the_critical_quadrant_explains_its_drift_overdue_review_and_score():
+    overdue = ActiveCorrection("team", "t1", Trigger.CRITICAL_QUADRANT, TODAY - timedelta(days=3), 0)
+    troubled = team(latest_assessment=assessed(1, 1, days_ago=40), last_lead_checkin_ts=NOW - 40 * DAY)
+    state = world([goal(progress=0.1)], [troubled], scores={("team", "t1"): 20.0}, active=[overdue])
+    causes = causes_of(state)
+    leading = ("team", "t1", Trigger.CRITICAL_QUADRANT)
+    assert causes[leading] is None
+    for trigger in (Trigger.INTERVENTION_OVERDUE, Trigger.HANDS_OFF_DRIFT, Trigger.SCORE_BELOW_THRESHOLD):
+        assert causes[("team", "t1", trigger)] == leading, trigger
+    assert causes[("goal", "g1", Trigger.OFF_TRACK)] is None  # the goal's own cause stands beside it
+
+
+def test_a_team_score_without_a_leadership_cause_is_explained_by_its_most_severe_goal_cause():
+    busted = goal(id="g2", hypothesis="Faster matches keep players", metrics=(metric(forecast=10.0),))
+    state = world([goal(progress=0.1), busted], [team()], scores={("team", "t1"): 40.0})
+    causes = causes_of(state)
+    assert causes[("team", "t1", Trigger.SCORE_BELOW_THRESHOLD)] == ("goal", "g2", Trigger.HYPOTHESIS_BUSTED)
+
+
+def test_a_team_score_with_no_cause_in_sight_is_a_cause():
+    state = world([goal()], [team()], scores={("team", "t1"): 40.0})
+    assert causes_of(state)[("team", "t1", Trigger.SCORE_BELOW_THRESHOLD)] is None
+
+
+def test_permanent_micromanagement_stands_alone():
+    teams = [team(id=f"t{n}", lead_id=9, latest_assessment=assessed(4, 2)) for n in (1, 2)]
+    causes = causes_of(world([], teams))
+    assert causes[("team", "t1", Trigger.PERMANENT_MICROMANAGEMENT)] is None
+    assert causes[("team", "t1", Trigger.INTERVENTION)] is None

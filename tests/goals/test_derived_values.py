@@ -1,10 +1,12 @@
 """Derived values against the database: the SQL twins of `expected_progress` and `health`, the
 metric refresh (current, last reading, forecast, progress) and the goal progress roll-up."""
 
+import io
 import statistics
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.core.management import call_command
 
 from alignment_service.api.access import Access, Role
 from goals import progress as formulas
@@ -327,6 +329,38 @@ def test_a_goal_whose_metrics_have_no_readings_has_no_progress_even_with_childre
     assert progress_of(goal) is None
 
 
+def test_refresh_stores_the_band_and_p_hit_beside_the_forecast(org):
+    metric = MetricFactory(goal=GoalFactory(organization=org), baseline=0, target=100)
+    origin = utc(2026, 6, 1, 12)
+    for day, wobble in enumerate([0.3, -0.2, 0.1, -0.4, 0.2, 0.0, -0.1, 0.3, -0.3, 0.1]):
+        read(metric, origin + timedelta(days=day), 10.0 + 0.5 * day + wobble)
+    metric = refreshed(metric)
+    points = [formulas.Point(r.observed_at.timestamp(), r.value) for r in metric.readings.order_by("observed_at")]
+    expected = formulas.odds(formulas.line_fit(points), at_ts=metric.window_end_ts, baseline=0, target=100)
+    assert (metric.forecast_low, metric.forecast_high, metric.p_hit) == pytest.approx(
+        (expected.low, expected.high, expected.p_hit)
+    )
+    assert metric.forecast_low < metric.forecast < metric.forecast_high
+    assert metric.p_hit > 0.95  # the line reaches ~117 by the end of December, far beyond 100
+    goals_refresh_progress(org=org, goal_ids=[metric.goal_id])
+    goal = Goal.objects.get(pk=metric.goal_id)
+    assert goal.p_hit == pytest.approx(metric.p_hit)
+
+
+def test_goal_p_hit_is_the_weighted_mean_of_metrics_and_children_with_known_outcomes(org):
+    parent = GoalFactory(organization=org)
+    child = GoalFactory(organization=org, parent=parent, weight=3.0)
+    for p_hit, weight in ((0.2, 1.0), (0.8, 3.0), (None, 5.0)):
+        MetricFactory(goal=child, p_hit=p_hit, weight=weight, progress=0.5)
+    GoalFactory(organization=org, parent=parent, weight=1.0, status="achieved")
+    GoalFactory(organization=org, parent=parent, weight=9.0, status="draft", p_hit=0.0)
+    goals_refresh_progress(org=org)
+    child.refresh_from_db()
+    parent.refresh_from_db()
+    assert child.p_hit == pytest.approx((0.2 + 2.4) / 4)  # 0.65; the metric without odds is left out
+    assert parent.p_hit == pytest.approx((0.65 * 3 + 1.0 * 1) / 4)  # the achieved child counts 1
+
+
 def test_a_goal_without_metrics_rolls_up_its_children_by_weight(org):
     parent = GoalFactory(organization=org)
     goal_with_progress(org, 0.2, parent=parent, weight=1.0)
@@ -442,3 +476,37 @@ def test_changing_forecast_window_days_refreshes_forecasts(org, admin_access):
     metric.refresh_from_db()
     points = [formulas.Point(r.observed_at.timestamp(), r.value) for r in metric.readings.all()]
     assert metric.forecast == pytest.approx(formulas.least_squares_at(points, metric.window_end_ts))
+
+
+def test_the_refresh_command_fills_odds_left_empty_by_a_release(org, other_org):
+    metric = MetricFactory(goal=GoalFactory(organization=org))
+    for day in range(6):
+        read(metric, utc(2026, 6, 1) + timedelta(days=day), 10.0 + day + 0.1 * (-1) ** day)
+    refreshed(metric)
+    Metric.objects.filter(pk=metric.pk).update(p_hit=None, forecast_low=None, forecast_high=None)
+    untouched = MetricFactory(goal=GoalFactory(organization=other_org))
+
+    call_command("refresh_derived_values", "--org", org.slug, stdout=io.StringIO())
+
+    metric.refresh_from_db()
+    assert metric.p_hit is not None
+    assert metric.forecast_low < metric.forecast < metric.forecast_high
+    assert Goal.objects.get(pk=metric.goal_id).p_hit == pytest.approx(metric.p_hit)
+    untouched.refresh_from_db()
+    assert untouched.p_hit is None
+
+
+def test_a_new_forecast_window_refreshes_goal_odds(org, admin_access):
+    metric = MetricFactory(goal=GoalFactory(organization=org))
+    for day in range(40):
+        read(metric, utc(2026, 5, 1) + timedelta(days=day), (day if day < 30 else 30) + 0.2 * (-1) ** day)
+    refreshed(metric)
+    goals_refresh_progress(org=org)
+    before = Goal.objects.get(pk=metric.goal_id).p_hit
+
+    org_update(access=admin_access, rule_settings={"forecast_window_days": 7})
+
+    goal = Goal.objects.get(pk=metric.goal_id)
+    metric.refresh_from_db()
+    assert goal.p_hit == pytest.approx(metric.p_hit)
+    assert goal.p_hit != before

@@ -49,6 +49,9 @@ SETTINGS_DEFAULTS = {
     "forecast_window_days": 28,
     "busted_after": 0.5,
     "busted_below": 0.5,
+    "likely_miss_below": 0.2,
+    "likely_miss_min_readings": 5,
+    "likely_miss_after": 0.25,
 }
 WEIGHT_KEYS = {
     "weight_linkage",
