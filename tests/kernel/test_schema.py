@@ -7,7 +7,8 @@ import re
 import pytest
 from django.db import OperationalError
 
-from alignment_service.api.exceptions import as_api_exception, is_transient_database_error
+from alignment_service.api.exceptions import as_api_exception
+from alignment_service.db import is_transient_db_error as is_transient_database_error
 from teams import selectors
 
 pytestmark = pytest.mark.django_db
@@ -153,7 +154,9 @@ def test_a_deadlock_answers_503_retry_with_retry_after(org, owner, client_for, m
     body = response.json()
     assert body["type"] == "server_error"
     assert body["errors"] == [{"code": "retry", "detail": body["errors"][0]["detail"], "attr": None}]
-    assert as_api_exception(OperationalError("other")).__class__ is OperationalError
+    other = OperationalError("internal error")
+    other.__cause__ = type("Cause", (Exception,), {"sqlstate": "XX000"})()
+    assert as_api_exception(other) is other, "any other database error stays a 500"
 
 
 def test_references_appear_in_request_bodies(schema):
