@@ -69,3 +69,23 @@ def delete_or_conflict(obj: Model, detail: str, *, code: str) -> None:
         obj.delete()
     except (ProtectedError, RestrictedError) as exc:
         raise Conflict(detail, code=code) from exc
+
+
+def check_parent_depth(obj: Model, parent: Model | None, *, max_depth: int, message: str) -> None:
+    """Refuse `parent` when `obj` and everything below it would end deeper than `max_depth`
+    levels (`attr` `parent`). At most `max_depth` indexed lookups up and `max_depth` down."""
+    if parent is None:
+        return
+    manager = type(obj)._default_manager
+    levels_above, ancestor_id = 0, parent.pk
+    seen: set[Any] = set()
+    while ancestor_id is not None and ancestor_id not in seen and levels_above < max_depth:
+        seen.add(ancestor_id)
+        levels_above += 1
+        ancestor_id = manager.filter(pk=ancestor_id).values_list("parent_id", flat=True).first()
+    height, level = 1, {obj.pk} if obj.pk is not None else set()
+    while level and levels_above + height <= max_depth:
+        level = set(manager.filter(parent_id__in=level).exclude(pk__in=seen).values_list("pk", flat=True))
+        height += bool(level)
+    if levels_above + height > max_depth:
+        raise ValidationFailed(message, code="too_deep", attr="parent")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from alignment_service.activity.services import activity_record
 from alignment_service.api.access import Access
-from alignment_service.db import bulk_update_values, check_parent_acyclic, delete_or_conflict
+from alignment_service.db import bulk_update_values, check_parent_acyclic, check_parent_depth, delete_or_conflict
 from alignment_service.errors import Conflict, PermissionDenied, PreconditionFailed, ValidationFailed
 from alignment_service.notifications.webhooks import emit_event
 from alignment_service.outbox.services import outbox_enqueue
@@ -210,6 +211,11 @@ def cycle_delete(*, access: Access, cycle: Cycle) -> None:
 
 
 def _check_dates(starts_on: date | None, ends_on: date | None, *, end_attr: str = "due_on") -> None:
+    """Dates in order and in the supported range (also when they come from a cycle or goal)."""
+    for value, attr in ((starts_on, "starts_on"), (ends_on, end_attr)):
+        if value is not None and not settings.DATE_MIN <= value <= settings.DATE_MAX:
+            low, high = settings.DATE_MIN.isoformat(), settings.DATE_MAX.isoformat()
+            raise ValidationFailed(f"Must be between {low} and {high}.", code="out_of_range", attr=attr)
     if starts_on is not None and ends_on is not None and ends_on < starts_on:
         raise ValidationFailed("Must not be before the start date.", code="date_order", attr=end_attr)
 
@@ -275,6 +281,12 @@ def _check_status_change(current: str, wanted: str) -> None:
         raise Conflict(f"A {current} goal can become {allowed}, not {wanted}.", code="status_transition")
 
 
+def _check_goal_depth(goal: Goal, parent: Goal | None) -> None:
+    limit = settings.GOAL_MAX_DEPTH
+    message = f"The cascade may be at most {limit} goals deep; this parent would make it deeper."
+    check_parent_depth(goal, parent, max_depth=limit, message=message)
+
+
 def _set_windows(goal: Goal, org: Organization) -> None:
     goal.window_start_ts, goal.window_end_ts = formulas.window_bounds_ts(goal.starts_on, goal.due_on, org.timezone)
 
@@ -285,6 +297,7 @@ def goal_create(*, access: Access, strategies: Sequence[StrategyPillar] = (), **
     _resolve_goal_dates(fields, None)
     fields.setdefault("owner", access.user)
     goal = Goal(organization=access.org, **{k: v for k, v in fields.items() if k in GOAL_FIELDS})
+    _check_goal_depth(goal, fields.get("parent"))
     _set_windows(goal, access.org)
     goal.save()
     _set_strategies(goal, strategies)
@@ -311,6 +324,7 @@ def goal_update(
         _require_goal_editor(access, goal, fields["team"])
     if "parent" in fields:
         check_parent_acyclic(goal, fields["parent"])
+        _check_goal_depth(goal, fields["parent"])
     if "status" in fields:
         _check_status_change(goal.status, fields["status"])
     _resolve_goal_dates(fields, goal)
@@ -375,23 +389,32 @@ def goals_refresh_progress(*, org: Organization, goal_ids: Iterable[Any] | None 
         children[goal.parent_id].append(goal)
     computed: dict[Any, float | None] = {}
 
-    def compute(goal: Goal, path: frozenset[Any]) -> float | None:
-        if goal.id not in scope:
-            return goal.progress
-        if goal.id in computed:
-            return computed[goal.id]
-        if goal.id in metrics_by_goal:
-            value = formulas.weighted_mean(metrics_by_goal[goal.id])
-        else:
-            kids = [k for k in children[goal.id] if k.status not in ROLLUP_EXCLUDED and k.id not in path]
-            value = formulas.weighted_mean((compute(k, path | {goal.id}), k.weight) for k in kids)
-        computed[goal.id] = value
-        return value
+    def value_of(goal: Goal) -> float | None:
+        return computed.get(goal.id, goal.progress) if goal.id in scope else goal.progress
+
+    def compute(root: Goal) -> float | None:
+        """Post-order over the subtree of `root`, without recursion: chains may be deep."""
+        pending: list[tuple[Goal, list[Goal] | None]] = [(root, None)]
+        on_path: set[Any] = set()
+        while pending:
+            goal, kids = pending.pop()
+            if kids is not None:
+                on_path.discard(goal.id)
+                computed[goal.id] = formulas.weighted_mean((value_of(k), k.weight) for k in kids)
+            elif goal.id in scope and goal.id not in computed:
+                if goal.id in metrics_by_goal:
+                    computed[goal.id] = formulas.weighted_mean(metrics_by_goal[goal.id])
+                    continue
+                kids = [k for k in children[goal.id] if k.status not in ROLLUP_EXCLUDED and k.id not in on_path]
+                on_path.add(goal.id)
+                pending.append((goal, kids))
+                pending.extend((kid, None) for kid in kids)
+        return value_of(root)
 
     changed = []
     for goal_id in scope:
         goal = goals[goal_id]
-        value = compute(goal, frozenset())
+        value = compute(goal)
         if value != goal.progress:
             goal.progress = value
             changed.append(goal)

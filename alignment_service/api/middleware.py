@@ -58,3 +58,21 @@ class BodySizeLimitMiddleware:
             detail = f"The request body is larger than {settings.MAX_REQUEST_BODY_BYTES} bytes."
             return JsonResponse(error_body("client_error", "payload_too_large", detail), status=413)
         return self.get_response(request)
+
+
+class RequestTextMiddleware:
+    """Refuse a NUL in any header or query parameter (400 naming it): PostgreSQL cannot store
+    one, and no header or filter has a use for it. Bodies are checked by the JSON parser."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from alignment_service.api.text import BAD_CHARACTER_MESSAGE, has_bad_characters
+
+        named = [name for name, value in request.headers.items() if has_bad_characters(value)]
+        named += [name for name, values in request.GET.lists() if any(map(has_bad_characters, [name, *values]))]
+        if not named:
+            return self.get_response(request)
+        errors = [{"code": "bad_character", "detail": BAD_CHARACTER_MESSAGE, "attr": name} for name in named]
+        return JsonResponse({"type": "validation_error", "errors": errors}, status=400)
