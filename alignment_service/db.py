@@ -4,8 +4,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from django.db import connection
-from django.db.models import Field, Model, ProtectedError, RestrictedError
+from django.db.models import CharField, Field, Model, ProtectedError, QuerySet, RestrictedError, Value
+from django.db.models.functions import Lower
 
+from alignment_service.api.text import nfkc
 from alignment_service.errors import Conflict, ValidationFailed
 
 
@@ -44,6 +46,14 @@ def bulk_update_values(objects: Iterable[Model], fields: Sequence[str], *, batch
             )
             cursor.execute(sql, params)
     return len(objects)
+
+
+def matching_identifier(queryset: QuerySet[Any], field: str, value: str) -> QuerySet[Any]:
+    """Rows whose `field` is `value` as the case-insensitive unique indexes see it: `lower()`
+    of the NFKC form, computed by the database (so `Alice`, `ALICE` and a full-width `Alice` match)."""
+    alias = f"{field}_lower"
+    wanted = Lower(Value(nfkc(value), output_field=CharField()))
+    return queryset.alias(**{alias: Lower(field)}).filter(**{alias: wanted})
 
 
 def check_parent_acyclic(obj: Model, parent: Model | None, *, message: str = "This would make a cycle.") -> None:

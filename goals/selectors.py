@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Case, F, FloatField, Prefetch, QuerySet, Value, When
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce, Greatest, Least
+from django.db.models.functions import Cast, Coalesce, Greatest, Least, Lower
 
 from goals import progress as formulas
 from goals.models import Cycle, DirectionVersion, Goal, GoalStrategy, Metric, MetricChange, Reading, StrategyPillar
@@ -88,11 +88,17 @@ def reading_list(*, org: Organization, metric: Metric) -> QuerySet[Reading]:
 
 
 def metrics_by_reference(*, org: Organization, references: set[str]) -> dict[str, Metric]:
-    """Metrics of `org` named by key or by id, keyed by the reference used."""
+    """Metrics of `org` named by key (in any case, as keys are unique) or by id, keyed by the
+    reference used."""
     ids = {ref for ref in references if _is_uuid(ref)}
+    by_key: dict[str, list[str]] = {}
+    for ref in references:
+        by_key.setdefault(ref.lower(), []).append(ref)
     found: dict[str, Metric] = {}
-    for metric in Metric.objects.filter(organization=org, key__in=references).only("id", "key"):
-        found[metric.key] = metric
+    keyed = Metric.objects.filter(organization=org).alias(key_lower=Lower("key"))
+    for keyed_metric in keyed.filter(key_lower__in=by_key).only("id", "key"):
+        for ref in by_key.get(keyed_metric.key.lower(), []):
+            found[ref] = keyed_metric
     for metric in Metric.objects.filter(organization=org, id__in=ids).only("id", "key"):
         found[str(metric.id)] = metric
     return found

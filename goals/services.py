@@ -19,7 +19,13 @@ from django.utils import timezone
 
 from alignment_service.activity.services import activity_record
 from alignment_service.api.access import Access
-from alignment_service.db import bulk_update_values, check_parent_acyclic, check_parent_depth, delete_or_conflict
+from alignment_service.db import (
+    bulk_update_values,
+    check_parent_acyclic,
+    check_parent_depth,
+    delete_or_conflict,
+    matching_identifier,
+)
 from alignment_service.errors import Conflict, PermissionDenied, PreconditionFailed, ValidationFailed
 from alignment_service.notifications.webhooks import emit_event
 from alignment_service.outbox.services import outbox_enqueue
@@ -453,7 +459,7 @@ def _check_metric_bounds(direction: str, baseline: float, target: float) -> None
 
 
 def _check_unique_key(org: Organization, key: str, exclude: Any = None) -> None:
-    if Metric.objects.filter(organization=org, key=key).exclude(pk=exclude).exists():
+    if matching_identifier(Metric.objects.filter(organization=org), "key", key).exclude(pk=exclude).exists():
         raise ValidationFailed("A metric with this key already exists.", code="unique", attr="key")
 
 

@@ -2,6 +2,7 @@
 
 from django.db.models import Prefetch, QuerySet
 
+from alignment_service.db import matching_identifier
 from teams.models import ApiKey, Membership, Organization, Team, TeamMember, User
 
 
@@ -33,7 +34,7 @@ def api_key_list(*, org: Organization) -> QuerySet[ApiKey]:
 def user_by_username_or_email(*, identifier: str) -> User | None:
     if "@" in identifier:
         return User.objects.filter(email__iexact=identifier, is_active=True).first()
-    return User.objects.filter(username=identifier, is_active=True).first()
+    return matching_identifier(User.objects.filter(is_active=True), "username", identifier).first()
 
 
 def org_members_as_users(*, org: Organization) -> QuerySet[User]:

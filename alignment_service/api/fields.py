@@ -113,13 +113,15 @@ class FloatField(NotABooleanMixin, serializers.FloatField):
 
 
 class FiniteFloatField(FloatField):
-    """A float of magnitude at most `NUMBER_MAX_MAGNITUDE` (1e15): no NaN, no ±Infinity, and no
-    finite giant whose sums and squares overflow in the derived values."""
+    """A float of magnitude at most `NUMBER_MAX_MAGNITUDE` (1e15) unless narrower bounds are
+    given: no NaN, no ±Infinity, and no finite giant whose sums overflow in derived values."""
 
-    default_error_messages = {
-        "not_finite": "Must be a finite number.",
-        "too_large": "Must be between -{limit:g} and {limit:g}.",
-    }
+    default_error_messages = {"not_finite": "Must be a finite number."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", -settings.NUMBER_MAX_MAGNITUDE)
+        kwargs.setdefault("max_value", settings.NUMBER_MAX_MAGNITUDE)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> float:
         try:
@@ -128,8 +130,6 @@ class FiniteFloatField(FloatField):
             self.fail("not_finite")
         if not math.isfinite(value):
             self.fail("not_finite")
-        if abs(value) > settings.NUMBER_MAX_MAGNITUDE:
-            self.fail("too_large", limit=settings.NUMBER_MAX_MAGNITUDE)
         return value
 
 

@@ -14,17 +14,24 @@ from rest_framework.utils import json
 
 from alignment_service.api.text import BAD_CHARACTER_MESSAGE, has_bad_characters
 
-_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.S)
-_NOT_A_BRACKET = re.compile(r"[^\[\]{}]++")
-_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+# On UTF-8 bytes: `"`, `\\` and brackets never occur inside a multi-byte character.
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.S)
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_STEP = [0] * 256
+for _open, _close in (b"[]", b"{}"):
+    _STEP[_open], _STEP[_close] = 1, -1
+# NUL and surrogates can only arrive escaped (strict JSON refuses raw control characters and
+# UTF-8 cannot encode surrogates): only a body with such an escape needs walking.
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
-def nesting_depth(text: str) -> int:
-    """The deepest nesting of arrays and objects in a JSON text, brackets in strings ignored."""
-    brackets = _NOT_A_BRACKET.sub("", _STRING.sub("", text))
-    if len(brackets) <= 1:
-        return len(brackets)
-    return max(accumulate(map(_STEP.__getitem__, brackets)))
+def nested_deeper_than(body: bytes, limit: int) -> bool:
+    """Whether arrays and objects in a UTF-8 JSON text nest deeper than `limit`, brackets in
+    strings ignored: C-speed passes over the bytes, no parsing."""
+    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    if brackets.count(b"[") + brackets.count(b"{") <= limit:
+        return False
+    return max(accumulate(map(_STEP.__getitem__, brackets))) > limit
 
 
 def bad_strings(data: Any) -> Iterator[str]:
@@ -48,17 +55,25 @@ def bad_strings(data: Any) -> Iterator[str]:
 class SafeJSONParser(JSONParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         encoding = get_encoding(parser_context or {})
+        body = stream.read() if stream is not None else b""
         try:
-            text = stream.read().decode(encoding) if stream is not None else ""
+            text = body.decode(encoding)
         except UnicodeDecodeError as exc:
             raise ParseError(f"JSON parse error - the body is not valid {encoding}.") from exc
+        utf8 = body if encoding.lower().replace("-", "") == "utf8" else text.encode("utf-8", "surrogatepass")
         limit = settings.JSON_MAX_DEPTH
-        if nesting_depth(text) > limit:
+        if nested_deeper_than(utf8, limit):
             raise ParseError(f"JSON nested deeper than {limit} levels.", code="too_deep")
         try:
             data = json.loads(text, parse_constant=json.strict_constant if self.strict else None)
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
+        if _SUSPECT_ESCAPE.search(text):
+            self._refuse_bad_strings(data)
+        return data
+
+    @staticmethod
+    def _refuse_bad_strings(data: Any) -> None:
         errors: dict[str, list[str]] = {}
         for path in bad_strings(data):
             errors.setdefault(path, [BAD_CHARACTER_MESSAGE])
@@ -66,4 +81,3 @@ class SafeJSONParser(JSONParser):
                 break
         if errors:
             raise ValidationError(dict(sorted(errors.items())), code="bad_character")
-        return data

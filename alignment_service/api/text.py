@@ -1,5 +1,5 @@
 """Text that PostgreSQL can store and that means one thing: no NUL, no lone surrogate; and the
-one normal form (NFKC, case-folded) in which identifiers are compared for uniqueness."""
+compatibility form (NFKC) in which identifiers are stored and compared."""
 
 import re
 import unicodedata
@@ -12,6 +12,6 @@ def has_bad_characters(value: str) -> bool:
     return _BAD_CHARACTER.search(value) is not None
 
 
-def identity_key(value: str) -> str:
-    """What two identifiers must not share: `Alice`, `ALICE` and a full-width `Alice` are one name."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
+def nfkc(value: str) -> str:
+    """The compatibility form: full-width letters and ligatures become their plain letters."""
+    return unicodedata.normalize("NFKC", value)

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from alignment_service.api.access import Role, Scope
 from alignment_service.api.fields import AwareDateTimeField, OrgScopedRelatedField
+from alignment_service.db import matching_identifier
 from teams import selectors
 from teams.models import ApiKey, Membership, Organization, Team, TeamKind, User, validate_timezone
 from teams.org_settings import DEFAULTS, OrgSettingsSerializer
@@ -66,7 +67,7 @@ class OrganizationCreateSerializer(serializers.Serializer):
     slug = serializers.SlugField(max_length=60)
 
     def validate_slug(self, value: str) -> str:
-        if Organization.objects.filter(slug=value).exists():
+        if matching_identifier(Organization.objects.all(), "slug", value).exists():
             raise serializers.ValidationError("An organization with this slug already exists.", code="unique")
         return value
 
