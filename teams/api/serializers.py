@@ -21,6 +21,10 @@ def org_member_field(**kwargs: Any) -> OrgScopedRelatedField:
 
 
 class UserSerializer(serializers.ModelSerializer):
+    # Usernames may hold any letter (Django's `\w` is Unicode); the model's pattern would read
+    # as ASCII-only in the schema's ECMA regex.
+    username = serializers.CharField(max_length=150)
+
     class Meta:
         model = User
         fields = ["id", "username", "email"]
