@@ -99,6 +99,17 @@ def test_brackets_inside_strings_do_not_count_as_depth(org, writer):
     assert response.status_code == 201, response.content
 
 
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_an_unsafe_method_on_an_unknown_url_answers_the_json_404(org, writer, method):
+    """Found by the fuzz test: ids the router cannot match (`0.5`) used to meet CSRF's HTML 403."""
+    from django.test import Client
+
+    for client in (writer, Client(enforce_csrf_checks=True)):
+        response = getattr(client, method)(api(org, "teams/0.5/"), {}, content_type="application/json")
+        assert response.status_code == 404, response.content[:200]
+        assert response.json()["errors"][0]["code"] == "not_found"
+
+
 # --- NUL bytes and lone surrogates ------------------------------------------------------------
 
 
