@@ -19,8 +19,10 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
-from django.db.models import Field, Model, ProtectedError, RestrictedError
+from django.db.models import CharField, Field, Model, ProtectedError, QuerySet, RestrictedError, Value
+from django.db.models.functions import Lower
 
+from alignment_service.api.text import nfkc
 from alignment_service.errors import Conflict, ValidationFailed
 
 
@@ -131,6 +133,14 @@ def _lock_key(text: str) -> int:
     return zlib.crc32(text.encode()) - 2**31
 
 
+def matching_identifier(queryset: QuerySet[Any], field: str, value: str) -> QuerySet[Any]:
+    """Rows whose `field` is `value` as the case-insensitive unique indexes see it: `lower()`
+    of the NFKC form, computed by the database (so `Alice`, `ALICE` and a full-width `Alice` match)."""
+    alias = f"{field}_lower"
+    wanted = Lower(Value(nfkc(value), output_field=CharField()))
+    return queryset.alias(**{alias: Lower(field)}).filter(**{alias: wanted})
+
+
 def check_parent_acyclic(obj: Model, parent: Model | None, *, message: str = "This would make a cycle.") -> None:
     """Refuse `parent` when it is `obj` itself or one of its descendants (`attr` `parent`).
 
@@ -154,3 +164,23 @@ def delete_or_conflict(obj: Model, detail: str, *, code: str) -> None:
         obj.delete()
     except (ProtectedError, RestrictedError) as exc:
         raise Conflict(detail, code=code) from exc
+
+
+def check_parent_depth(obj: Model, parent: Model | None, *, max_depth: int, message: str) -> None:
+    """Refuse `parent` when `obj` and everything below it would end deeper than `max_depth`
+    levels (`attr` `parent`). At most `max_depth` indexed lookups up and `max_depth` down."""
+    if parent is None:
+        return
+    manager = type(obj)._default_manager
+    levels_above, ancestor_id = 0, parent.pk
+    seen: set[Any] = set()
+    while ancestor_id is not None and ancestor_id not in seen and levels_above < max_depth:
+        seen.add(ancestor_id)
+        levels_above += 1
+        ancestor_id = manager.filter(pk=ancestor_id).values_list("parent_id", flat=True).first()
+    height, level = 1, {obj.pk} if obj.pk is not None else set()
+    while level and levels_above + height <= max_depth:
+        level = set(manager.filter(parent_id__in=level).exclude(pk__in=seen).values_list("pk", flat=True))
+        height += bool(level)
+    if levels_above + height > max_depth:
+        raise ValidationFailed(message, code="too_deep", attr="parent")

@@ -1,5 +1,6 @@
 """Settings, all read from the environment (see `.env.example` for every variable)."""
 
+import datetime
 import sys
 from pathlib import Path
 
@@ -57,6 +58,7 @@ MIDDLEWARE = [
     "alignment_service.api.throttling.RateLimitHeadersMiddleware",
     "alignment_service.api.middleware.NotModifiedMiddleware",
     "alignment_service.api.middleware.BodySizeLimitMiddleware",
+    "alignment_service.api.middleware.RequestTextMiddleware",
     "alignment_service.api.middleware.TransientRetryMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -224,6 +226,15 @@ NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", default=90)
 READING_MAX_FUTURE_SECONDS = 300
 BATCH_MAX_READINGS = 10_000
 BATCH_MAX_ERRORS = 1_000
+# Bounds on hostile input (docs/security.md): JSON nesting, the goal cascade's depth, ids in one
+# list of related objects, the magnitude of numbers (metric bounds and readings) and the
+# calendar dates that goals, metrics and cycles may use.
+JSON_MAX_DEPTH = 32
+GOAL_MAX_DEPTH = 32
+RELATED_IDS_MAX = 1_000
+NUMBER_MAX_MAGNITUDE = 1e15
+DATE_MIN = datetime.date(1900, 1, 1)
+DATE_MAX = datetime.date(2999, 12, 31)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -235,7 +246,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["alignment_service.api.parsers.SafeJSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "alignment_service.api.filters.StrictOrderingFilter",

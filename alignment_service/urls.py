@@ -45,8 +45,8 @@ urlpatterns = [
     path("api/v1/", include("feedback.api.urls")),
     path("api/v1/", include("alignment_service.notifications.api.urls")),
     path("api/v1/", include("alignment_service.activity.api.urls")),
-    # Unknown URLs answer the JSON error shape, in DEBUG too, and for POSTs without a CSRF
-    # token (nothing is changed here, so there is nothing to protect).
+    # Unknown URLs answer the JSON error shape, in DEBUG too, and for every method (without the
+    # exemption, CSRF would answer an unknown POST with an HTML 403 first).
     re_path(r"^", csrf_exempt(exceptions.handler404)),
 ]
 

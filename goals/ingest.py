@@ -119,6 +119,10 @@ def _value(index: int, value: Any, present: bool, errors: BatchErrors) -> float 
     if not math.isfinite(number):
         errors.add(index, "value", "Must be a finite number.")
         return None
+    if abs(number) > settings.NUMBER_MAX_MAGNITUDE:
+        limit = settings.NUMBER_MAX_MAGNITUDE
+        errors.add(index, "value", f"Must be between -{limit:g} and {limit:g}.")
+        return None
     return number
 
 

@@ -8,6 +8,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils.timezone import now
 
 from teams.models import Organization, Team
@@ -231,7 +232,12 @@ class Metric(models.Model):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "key"], name="metric_key_unique_per_org"),
+            models.UniqueConstraint(
+                F("organization"),
+                Lower("key"),
+                name="metric_key_unique_ci_per_org",
+                violation_error_message="A metric with this key already exists.",
+            ),
             models.CheckConstraint(condition=~Q(baseline=F("target")), name="metric_baseline_not_target"),
             models.CheckConstraint(condition=Q(weight__gt=0) & Q(weight__lte=1000), name="metric_weight_range"),
             models.CheckConstraint(condition=finite("baseline") & finite("target"), name="metric_finite_bounds"),

@@ -26,9 +26,15 @@ def clamp01(value: float) -> float:
 
 
 def window(starts_on: date, due_on: date, tz_name: str) -> tuple[datetime, datetime]:
-    """A goal's window in its organization's time zone: [starts_on 00:00, due_on 24:00)."""
+    """A goal's window in its organization's time zone: [starts_on 00:00, due_on 24:00).
+
+    On the last day of the calendar (9999-12-31, which the API refuses but old rows may hold)
+    the window ends at 23:59:59.999999, since the next midnight cannot be represented.
+    """
     tz = ZoneInfo(tz_name)
     start = datetime.combine(starts_on, time.min, tzinfo=tz)
+    if due_on == date.max:
+        return start, datetime.combine(due_on, time.max, tzinfo=tz)
     end = datetime.combine(due_on + timedelta(days=1), time.min, tzinfo=tz)
     return start, end
 
@@ -107,8 +113,11 @@ def least_squares_at(points: Sequence[Point], at_ts: float) -> float | None:
 
 
 def forecast(points: Sequence[Point], *, end_ts: float, now_ts: float, window_days: int) -> float | None:
-    """Projected value at the end of `due_on` from the trend of recent readings."""
-    return least_squares_at(forecast_points(points, now_ts=now_ts, window_days=window_days), end_ts)
+    """Projected value at the end of `due_on` from the trend of recent readings; None when the
+    trend runs out of floating-point range (readings near ±1.7e308 stored before values were
+    bounded), rather than a value no column accepts."""
+    value = least_squares_at(forecast_points(points, now_ts=now_ts, window_days=window_days), end_ts)
+    return value if value is None or math.isfinite(value) else None
 
 
 def weighted_mean(pairs: Iterable[tuple[float | None, float]]) -> float | None:
@@ -190,8 +199,24 @@ def forecast_odds(
     points: Sequence[Point], *, end_ts: float, now_ts: float, window_days: int, baseline: float, target: float
 ) -> Odds:
     """`odds` for the readings that form the forecast's trend (see `forecast_points`)."""
-    fit = line_fit(forecast_points(points, now_ts=now_ts, window_days=window_days))
-    return odds(fit, at_ts=end_ts, baseline=baseline, target=target)
+    trend = forecast_points(points, now_ts=now_ts, window_days=window_days)
+    return trend_outlook(trend, end_ts=end_ts, baseline=baseline, target=target)[1]
+
+
+def trend_outlook(
+    trend: Sequence[Point], *, end_ts: float, baseline: float, target: float
+) -> tuple[float | None, Odds]:
+    """The forecast at `end_ts` and its odds from the readings of the trend; none of them when
+    the readings run out of floating-point range (values near ±1.7e308 stored before readings
+    were bounded), rather than values no column accepts."""
+    try:
+        forecast = least_squares_at(trend, end_ts)
+        result = odds(line_fit(trend), at_ts=end_ts, baseline=baseline, target=target)
+    except (OverflowError, ZeroDivisionError, ValueError):
+        return None, NO_ODDS
+    if result.p_hit is not None and not math.isfinite(result.p_hit):
+        result = NO_ODDS
+    return (None if forecast is None else _finite_or_none(forecast)), result
 
 
 def _finite_or_none(value: float) -> float | None:

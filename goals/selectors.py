@@ -8,9 +8,10 @@ lists can filter and order on them and stay one query whatever their size.
 import time
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Case, F, FloatField, Prefetch, QuerySet, Value, When
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce, Greatest, Least
+from django.db.models.functions import Cast, Coalesce, Greatest, Least, Lower
 
 from goals import progress as formulas
 from goals.models import Cycle, DirectionVersion, Goal, GoalStrategy, Metric, MetricChange, Reading, StrategyPillar
@@ -91,11 +92,17 @@ def reading_list(*, org: Organization, metric: Metric) -> QuerySet[Reading]:
 
 
 def metrics_by_reference(*, org: Organization, references: set[str]) -> dict[str, Metric]:
-    """Metrics of `org` named by key or by id, keyed by the reference used."""
+    """Metrics of `org` named by key (in any case, as keys are unique) or by id, keyed by the
+    reference used."""
     ids = {ref for ref in references if _is_uuid(ref)}
+    by_key: dict[str, list[str]] = {}
+    for ref in references:
+        by_key.setdefault(ref.lower(), []).append(ref)
     found: dict[str, Metric] = {}
-    for metric in Metric.objects.filter(organization=org, key__in=references).only("id", "key"):
-        found[metric.key] = metric
+    keyed = Metric.objects.filter(organization=org).alias(key_lower=Lower("key"))
+    for keyed_metric in keyed.filter(key_lower__in=by_key).only("id", "key"):
+        for ref in by_key.get(keyed_metric.key.lower(), []):
+            found[ref] = keyed_metric
     for metric in Metric.objects.filter(organization=org, id__in=ids).only("id", "key"):
         found[str(metric.id)] = metric
     return found
@@ -114,7 +121,10 @@ def _is_uuid(value: str) -> bool:
 def alignment_tree(*, org: Organization) -> dict[str, Any]:
     """The whole cascade: direction, pillars, and company goals with their children nested.
 
-    Four queries whatever the size of the organization.
+    Four queries whatever the size of the organization. Built without recursion; a chain
+    deeper than `GOAL_MAX_DEPTH` (stored before that limit existed) continues as a new root at
+    the end of the list, as a goal under a cancelled parent does, so that every nesting stays
+    within what the serializer and the JSON encoder handle.
     """
     direction = direction_current(org=org)
     pillars = list(pillar_list(org=org))
@@ -124,14 +134,18 @@ def alignment_tree(*, org: Organization) -> dict[str, Any]:
         children.setdefault(goal.parent_id, []).append(goal)
     known = {goal.id for goal in goals}
     roots = [goal for goal in goals if goal.parent_id is None or goal.parent_id not in known]
-
-    def node(goal: Goal) -> dict[str, Any]:
-        return {"goal": goal, "children": [node(child) for child in children.get(goal.id, [])]}
-
     company_roots = [goal for goal in roots if goal.team_id is None]
     orphans = [goal for goal in roots if goal.team_id is not None]
-    return {
-        "direction": direction,
-        "pillars": pillars,
-        "goals": [node(goal) for goal in company_roots + orphans],
-    }
+    top = company_roots + orphans
+    nodes: dict[Any, dict[str, Any]] = {goal.id: {"goal": goal, "children": []} for goal in goals}
+    pending = [(goal, 1) for goal in top]
+    while pending:
+        goal, depth = pending.pop()
+        for child in children.get(goal.id, []):
+            if depth >= settings.GOAL_MAX_DEPTH:
+                top.append(child)
+                pending.append((child, 1))
+            else:
+                nodes[goal.id]["children"].append(nodes[child.id])
+                pending.append((child, depth + 1))
+    return {"direction": direction, "pillars": pillars, "goals": [nodes[goal.id] for goal in top]}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
@@ -23,8 +24,10 @@ from alignment_service.db import (
     DERIVED_VALUES_LOCK,
     bulk_update_values,
     check_parent_acyclic,
+    check_parent_depth,
     delete_or_conflict,
     lock_org,
+    matching_identifier,
 )
 from alignment_service.errors import Conflict, PermissionDenied, PreconditionFailed, ValidationFailed
 from alignment_service.notifications.webhooks import emit_event
@@ -242,6 +245,11 @@ def cycle_delete(*, access: Access, cycle: Cycle) -> None:
 
 
 def _check_dates(starts_on: date | None, ends_on: date | None, *, end_attr: str = "due_on") -> None:
+    """Dates in order and in the supported range (also when they come from a cycle or goal)."""
+    for value, attr in ((starts_on, "starts_on"), (ends_on, end_attr)):
+        if value is not None and not settings.DATE_MIN <= value <= settings.DATE_MAX:
+            low, high = settings.DATE_MIN.isoformat(), settings.DATE_MAX.isoformat()
+            raise ValidationFailed(f"Must be between {low} and {high}.", code="out_of_range", attr=attr)
     if starts_on is not None and ends_on is not None and ends_on < starts_on:
         raise ValidationFailed("Must not be before the start date.", code="date_order", attr=end_attr)
 
@@ -307,6 +315,12 @@ def _check_status_change(current: str, wanted: str) -> None:
         raise Conflict(f"A {current} goal can become {allowed}, not {wanted}.", code="status_transition")
 
 
+def _check_goal_depth(goal: Goal, parent: Goal | None) -> None:
+    limit = settings.GOAL_MAX_DEPTH
+    message = f"The cascade may be at most {limit} goals deep; this parent would make it deeper."
+    check_parent_depth(goal, parent, max_depth=limit, message=message)
+
+
 def _set_windows(goal: Goal, org: Organization) -> None:
     goal.window_start_ts, goal.window_end_ts = formulas.window_bounds_ts(goal.starts_on, goal.due_on, org.timezone)
 
@@ -317,6 +331,7 @@ def goal_create(*, access: Access, strategies: Sequence[StrategyPillar] = (), **
     _resolve_goal_dates(fields, None)
     fields.setdefault("owner", access.user)
     goal = Goal(organization=access.org, **{k: v for k, v in fields.items() if k in GOAL_FIELDS})
+    _check_goal_depth(goal, fields.get("parent"))
     _set_windows(goal, access.org)
     goal.save()
     _set_strategies(goal, strategies)
@@ -343,6 +358,7 @@ def goal_update(
         _require_goal_editor(access, goal, fields["team"])
     if "parent" in fields:
         check_parent_acyclic(goal, fields["parent"])
+        _check_goal_depth(goal, fields["parent"])
     if "status" in fields:
         _check_status_change(goal.status, fields["status"])
     _resolve_goal_dates(fields, goal)
@@ -434,25 +450,35 @@ def _roll_up(
 ) -> dict[Any, float | None]:
     computed: dict[Any, float | None] = {}
 
-    def as_child(goal: Goal, path: frozenset[Any]) -> float | None:
+    def value_of(goal: Goal) -> float | None:
+        return computed.get(goal.id, getattr(goal, field)) if goal.id in scope else getattr(goal, field)
+
+    def as_child(goal: Goal) -> float | None:
         if field == "p_hit" and goal.status in KNOWN_OUTCOME:
             return KNOWN_OUTCOME[goal.status]
-        return compute(goal, path)
+        return value_of(goal)
 
-    def compute(goal: Goal, path: frozenset[Any]) -> float | None:
-        if goal.id not in scope:
-            return getattr(goal, field)
-        if goal.id in computed:
-            return computed[goal.id]
-        if goal.id in metrics_by_goal:
-            value = formulas.weighted_mean((row[index], row[2]) for row in metrics_by_goal[goal.id])
-        else:
-            kids = [k for k in children[goal.id] if k.status not in ROLLUP_EXCLUDED and k.id not in path]
-            value = formulas.weighted_mean((as_child(k, path | {goal.id}), k.weight) for k in kids)
-        computed[goal.id] = value
-        return value
+    def compute(root: Goal) -> None:
+        """Post-order over the subtree of `root`, without recursion: chains may be deep."""
+        pending: list[tuple[Goal, list[Goal] | None]] = [(root, None)]
+        on_path: set[Any] = set()
+        while pending:
+            goal, kids = pending.pop()
+            if kids is not None:
+                on_path.discard(goal.id)
+                computed[goal.id] = formulas.weighted_mean((as_child(k), k.weight) for k in kids)
+            elif goal.id in scope and goal.id not in computed:
+                if goal.id in metrics_by_goal:
+                    computed[goal.id] = formulas.weighted_mean((row[index], row[2]) for row in metrics_by_goal[goal.id])
+                    continue
+                kids = [k for k in children[goal.id] if k.status not in ROLLUP_EXCLUDED and k.id not in on_path]
+                on_path.add(goal.id)
+                pending.append((goal, kids))
+                pending.extend((kid, None) for kid in kids)
 
-    return {goal_id: compute(goals[goal_id], frozenset()) for goal_id in scope}
+    for goal_id in scope:
+        compute(goals[goal_id])
+    return {goal_id: computed.get(goal_id) for goal_id in scope}
 
 
 def _with_ancestors(goals: dict[Any, Goal], goal_ids: Iterable[Any]) -> set[Any]:
@@ -486,7 +512,7 @@ def _check_metric_bounds(direction: str, baseline: float, target: float) -> None
 
 
 def _check_unique_key(org: Organization, key: str, exclude: Any = None) -> None:
-    if Metric.objects.filter(organization=org, key=key).exclude(pk=exclude).exists():
+    if matching_identifier(Metric.objects.filter(organization=org), "key", key).exclude(pk=exclude).exists():
         raise ValidationFailed("A metric with this key already exists.", code="unique", attr="key")
 
 
@@ -604,9 +630,8 @@ def metrics_refresh(*, org: Organization, metric_ids: Iterable[Any]) -> None:
         metric.forecast, odds = None, formulas.NO_ODDS
         if metric.last_reading_ts is not None:
             trend = formulas.forecast_points(points[metric.id], now_ts=metric.last_reading_ts, window_days=window_days)
-            metric.forecast = formulas.least_squares_at(trend, metric.window_end_ts)
-            odds = formulas.odds(
-                formulas.line_fit(trend), at_ts=metric.window_end_ts, baseline=metric.baseline, target=metric.target
+            metric.forecast, odds = formulas.trend_outlook(
+                trend, end_ts=metric.window_end_ts, baseline=metric.baseline, target=metric.target
             )
         metric.forecast_low, metric.forecast_high, metric.p_hit = odds.low, odds.high, odds.p_hit
     bulk_update_values(metrics, [*METRIC_DERIVED_FIELDS])

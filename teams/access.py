@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.db.models.functions import Lower
 from rest_framework.request import Request
 
 from alignment_service.api.access import Access, Role
@@ -13,12 +14,13 @@ def resolve_access(request: Request, org_slug: str) -> Access:
     principal: Any = request.user
     if getattr(principal, "is_api_key", False):
         key = principal.api_key
-        if key.organization.slug != org_slug:
+        if key.organization.slug.lower() != org_slug.lower():
             raise NotFound("Not found.")
         return Access(org=key.organization, api_key=key, scopes=frozenset(key.scopes))
     membership = (
         Membership.objects.select_related("organization")
-        .filter(organization__slug=org_slug, user_id=principal.pk)
+        .alias(org_slug_lower=Lower("organization__slug"))
+        .filter(org_slug_lower=org_slug.lower(), user_id=principal.pk)
         .first()
     )
     if membership is None:

@@ -26,12 +26,19 @@ class User(AbstractUser):
         verbose_name = "user"
         verbose_name_plural = "users"
         constraints = [
+            # Usernames are stored in NFKC (`AbstractUser.clean`), so lower() of the stored form
+            # is the name without regard to case or compatibility forms.
+            models.UniqueConstraint(
+                Lower("username"),
+                name="user_username_unique_ci",
+                violation_error_message="A user with that username already exists.",
+            ),
             models.UniqueConstraint(
                 Lower("email"),
                 condition=~models.Q(email=""),
                 name="user_email_unique_ci",
                 violation_error_message="A user with that email already exists.",
-            )
+            ),
         ]
 
 
@@ -52,6 +59,13 @@ class Organization(models.Model):
 
     class Meta:
         ordering = ["name", "slug"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("slug"),
+                name="organization_slug_unique_ci",
+                violation_error_message="An organization with this slug already exists.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -169,7 +183,12 @@ class Team(models.Model):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "slug"], name="team_slug_unique_per_org"),
+            models.UniqueConstraint(
+                models.F("organization"),
+                Lower("slug"),
+                name="team_slug_unique_ci_per_org",
+                violation_error_message="A team with this slug already exists.",
+            ),
             models.CheckConstraint(condition=~models.Q(parent=models.F("id")), name="team_not_own_parent"),
             models.CheckConstraint(condition=models.Q(kind__in=TeamKind.values), name="team_kind_valid"),
         ]

@@ -8,6 +8,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from alignment_service.api.fields import FloatField, IntegerField
+
 DEFAULTS: dict[str, Any] = {
     "checkin_interval_days": 7,
     "score_threshold": 60,
@@ -38,49 +40,49 @@ def effective_settings(overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def _weight() -> serializers.FloatField:
-    return serializers.FloatField(min_value=0, max_value=100, help_text="Relative weight of the score component.")
+    return FloatField(min_value=0, max_value=100, help_text="Relative weight of the score component.")
 
 
 class OrgSettingsSerializer(serializers.Serializer):
-    checkin_interval_days = serializers.IntegerField(
+    checkin_interval_days = IntegerField(
         min_value=1, max_value=365, help_text="Days between expected check-ins on an active goal (default 7)."
     )
-    score_threshold = serializers.IntegerField(
+    score_threshold = IntegerField(
         min_value=0, max_value=100, help_text="A score below this opens a correction (default 60)."
     )
-    score_drop_alert = serializers.IntegerField(
+    score_drop_alert = IntegerField(
         min_value=1, max_value=100, help_text="A drop of this many points since the last snapshot alerts (default 15)."
     )
-    low_confidence = serializers.IntegerField(
+    low_confidence = IntegerField(
         min_value=0, max_value=10, help_text="Check-in confidence at or below this is low (default 3)."
     )
-    intervention_days = serializers.IntegerField(
+    intervention_days = IntegerField(
         min_value=1, max_value=365, help_text="Days until an intervention is reviewed (default 21)."
     )
-    drift_days = serializers.IntegerField(
+    drift_days = IntegerField(
         min_value=1,
         max_value=365,
         help_text="Days without a leader's check-in or assessment that count as drift (default 14).",
     )
-    health_tolerance = serializers.FloatField(
+    health_tolerance = FloatField(
         min_value=0, max_value=1, help_text="Behind pace by at most this share is still on track (default 0.05)."
     )
-    at_risk_gap = serializers.FloatField(
+    at_risk_gap = FloatField(
         min_value=0,
         max_value=1,
         help_text="Behind pace by at most this share is at risk; beyond, off track (default 0.20).",
     )
-    forecast_window_days = serializers.IntegerField(
+    forecast_window_days = IntegerField(
         min_value=1,
         max_value=3650,
         help_text="Readings of the last this many days form the forecast trend (default 28).",
     )
-    busted_after = serializers.FloatField(
+    busted_after = FloatField(
         min_value=0,
         max_value=1,
         help_text="Share of a goal's window elapsed before a hypothesis can bust (default 0.5).",
     )
-    busted_below = serializers.FloatField(
+    busted_below = FloatField(
         min_value=0, max_value=1, help_text="Forecast share of the way to target below which it busts (default 0.5)."
     )
     likely_miss_below = serializers.FloatField(

@@ -4,6 +4,7 @@ from django.db.models import Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from alignment_service.db import matching_identifier
 from teams.models import ApiKey, Invitation, InvitationStatus, Membership, Organization, Team, TeamMember, User
 
 
@@ -35,7 +36,7 @@ def api_key_list(*, org: Organization) -> QuerySet[ApiKey]:
 def user_by_username_or_email(*, identifier: str) -> User | None:
     if "@" in identifier:
         return User.objects.filter(email__iexact=identifier, is_active=True).first()
-    return User.objects.filter(username=identifier, is_active=True).first()
+    return matching_identifier(User.objects.filter(is_active=True), "username", identifier).first()
 
 
 def org_members_as_users(*, org: Organization) -> QuerySet[User]:
@@ -76,4 +77,4 @@ def pending_invitations_for_user(*, user: User) -> QuerySet[Invitation]:
 
 
 def active_user_by_username(*, username: str) -> User | None:
-    return User.objects.filter(username=username, is_active=True).first()
+    return matching_identifier(User.objects.filter(is_active=True), "username", username).first()

@@ -13,7 +13,13 @@ from django.utils.text import slugify
 
 from alignment_service.activity.services import activity_record
 from alignment_service.api.access import Access, Role
-from alignment_service.db import DERIVED_VALUES_LOCK, check_parent_acyclic, delete_or_conflict, lock_org
+from alignment_service.db import (
+    DERIVED_VALUES_LOCK,
+    check_parent_acyclic,
+    delete_or_conflict,
+    lock_org,
+    matching_identifier,
+)
 from alignment_service.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from alignment_service.notifications.email import email_send
 from alignment_service.outbox.services import outbox_enqueue
@@ -43,6 +49,8 @@ def user_signup(*, username: str, email: str, password: str) -> User:
         user.full_clean(exclude=["password"], validate_constraints=False)
     except DjangoValidationError as exc:
         errors.update(exc.error_dict)
+    if "username" not in errors and matching_identifier(User.objects.all(), "username", user.username).exists():
+        errors["username"] = [DjangoValidationError("A user with that username already exists.", code="unique")]
     if email and User.objects.filter(email__iexact=email).exists():
         errors.setdefault("email", []).append(
             DjangoValidationError("A user with that email already exists.", code="unique")
@@ -388,9 +396,8 @@ def invitations_purge(*, now: datetime | None = None) -> int:
 
 def _unique_team_slug(org: Organization, name: str, exclude: Any = None) -> str:
     base = slugify(name)[:50] or "team"
-    taken = set(
-        Team.objects.filter(organization=org, slug__startswith=base).exclude(pk=exclude).values_list("slug", flat=True)
-    )
+    similar = Team.objects.filter(organization=org, slug__istartswith=base).exclude(pk=exclude)
+    taken = {slug.lower() for slug in similar.values_list("slug", flat=True)}
     slug, n = base, 2
     while slug in taken:
         slug, n = f"{base}-{n}", n + 1
@@ -404,7 +411,7 @@ TEAM_FIELDS = ("name", "slug", "kind", "parent", "lead", "description")
 def team_create(*, access: Access, members: list[User] | None = None, **fields: Any) -> Team:
     if not fields.get("slug"):
         fields["slug"] = _unique_team_slug(access.org, fields["name"])
-    elif Team.objects.filter(organization=access.org, slug=fields["slug"]).exists():
+    elif matching_identifier(Team.objects.filter(organization=access.org), "slug", fields["slug"]).exists():
         raise ValidationFailed("A team with this slug already exists.", code="unique", attr="slug")
     team = Team.objects.create(organization=access.org, **{k: v for k, v in fields.items() if k in TEAM_FIELDS})
     _set_team_members(team, members or [])
@@ -425,7 +432,9 @@ def team_update(*, access: Access, team: Team, members: list[User] | None = None
         check_parent_acyclic(team, fields["parent"], message="A team cannot be its own ancestor.")
     if (
         "slug" in fields
-        and Team.objects.filter(organization=access.org, slug=fields["slug"]).exclude(pk=team.pk).exists()
+        and matching_identifier(Team.objects.filter(organization=access.org), "slug", fields["slug"])
+        .exclude(pk=team.pk)
+        .exists()
     ):
         raise ValidationFailed("A team with this slug already exists.", code="unique", attr="slug")
     for name, value in fields.items():

@@ -1,5 +1,6 @@
 """Request ids on every response and log line; a body-size guard that answers 413 in JSON;
-writes that lost a race in the database run again; `304` for a read whose ETag matches."""
+writes that lost a race in the database run again; `304` for a read whose ETag matches; a NUL
+in a header or query parameter is a 400."""
 
 import logging
 import random
@@ -101,3 +102,21 @@ class NotModifiedMiddleware:
         if request.method not in ("GET", "HEAD") or response.status_code != 200 or not response.has_header("ETag"):
             return response
         return get_conditional_response(request, etag=response["ETag"], response=response) or response
+
+
+class RequestTextMiddleware:
+    """Refuse a NUL in any header or query parameter (400 naming it): PostgreSQL cannot store
+    one, and no header or filter has a use for it. Bodies are checked by the JSON parser."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from alignment_service.api.text import BAD_CHARACTER_MESSAGE, has_bad_characters
+
+        named = [name for name, value in request.headers.items() if has_bad_characters(value)]
+        named += [name for name, values in request.GET.lists() if any(map(has_bad_characters, [name, *values]))]
+        if not named:
+            return self.get_response(request)
+        errors = [{"code": "bad_character", "detail": BAD_CHARACTER_MESSAGE, "attr": name} for name in named]
+        return JsonResponse({"type": "validation_error", "errors": errors}, status=400)

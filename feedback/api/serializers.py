@@ -5,6 +5,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from alignment_service.api.fields import IntegerField
 from alignment_service.api.serializers import CrossFieldChecksMixin
 from feedback import selectors
 from feedback.models import (
@@ -37,7 +38,7 @@ class CheckInSerializer(serializers.ModelSerializer):
 class CheckInCreateSerializer(serializers.Serializer):
     goal = org_related(Goal)
     summary = serializers.CharField(max_length=10_000)
-    confidence = serializers.IntegerField(min_value=0, max_value=10, help_text="How sure you are the goal will be met.")
+    confidence = IntegerField(min_value=0, max_value=10, help_text="How sure you are the goal will be met.")
     blockers = serializers.CharField(max_length=10_000, allow_blank=True, required=False, default="")
 
 
@@ -51,8 +52,8 @@ class AssessmentSerializer(serializers.ModelSerializer):
 
 class AssessmentCreateSerializer(serializers.Serializer):
     team = org_related(Team)
-    alignment = serializers.IntegerField(min_value=1, max_value=5, help_text="How well the team's direction matches.")
-    confidence = serializers.IntegerField(
+    alignment = IntegerField(min_value=1, max_value=5, help_text="How well the team's direction matches.")
+    confidence = IntegerField(
         min_value=1, max_value=5, help_text="Your confidence in the team's ability and direction."
     )
     note = serializers.CharField(max_length=10_000, allow_blank=True, required=False, default="")

@@ -8,7 +8,13 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from alignment_service.api.fields import AwareDateTimeField, FiniteFloatField, OrgScopedRelatedField
+from alignment_service.api.fields import (
+    AwareDateTimeField,
+    FiniteFloatField,
+    IntegerField,
+    OrgScopedRelatedField,
+    SupportedDateField,
+)
 from alignment_service.api.serializers import DateOrderMixin
 from goals import progress as formulas
 from goals.models import (
@@ -68,7 +74,7 @@ class DirectionUpdateSerializer(serializers.Serializer):
     vision = serializers.CharField(max_length=5000, allow_blank=True)
     mission = serializers.CharField(max_length=5000, allow_blank=True)
     values = DirectionValueSerializer(many=True, max_length=50)  # type: ignore[call-arg]
-    version = serializers.IntegerField(
+    version = IntegerField(
         required=False, min_value=0, help_text="The version this change is based on; a stale one is refused (412)."
     )
 
@@ -99,8 +105,8 @@ class CycleSerializer(serializers.ModelSerializer):
 class CycleWriteSerializer(DateOrderMixin, serializers.Serializer):
     date_order = ("starts_on", "ends_on")
     name = serializers.CharField(max_length=100)
-    starts_on = serializers.DateField()
-    ends_on = serializers.DateField()
+    starts_on = SupportedDateField()
+    ends_on = SupportedDateField()
 
 
 # --- Goals ------------------------------------------------------------------------------------
@@ -133,8 +139,8 @@ class GoalWriteSerializer(DateOrderMixin, serializers.Serializer):
     parent = org_related(Goal, allow_null=True, required=False, help_text="The goal this one contributes to.")  # type: ignore[assignment]
     strategies = org_related(StrategyPillar, many=True, required=False)
     cycle = org_related(Cycle, allow_null=True, required=False)
-    starts_on = serializers.DateField(required=False, allow_null=True, help_text="Defaults to the cycle's start.")
-    due_on = serializers.DateField(required=False, allow_null=True, help_text="Defaults to the cycle's end.")
+    starts_on = SupportedDateField(required=False, allow_null=True, help_text="Defaults to the cycle's start.")
+    due_on = SupportedDateField(required=False, allow_null=True, help_text="Defaults to the cycle's end.")
     weight = FiniteFloatField(required=False, min_value=0, max_value=1000, help_text="0 < weight ≤ 1000; default 1.")
     hypothesis = serializers.CharField(max_length=10_000, allow_blank=True, required=False)
     status = serializers.ChoiceField(choices=GoalStatus.choices, required=False)
@@ -182,9 +188,9 @@ class MetricWriteSerializer(DateOrderMixin, serializers.Serializer):
     baseline = FiniteFloatField()
     target = FiniteFloatField()
     weight = FiniteFloatField(required=False, min_value=0, max_value=1000)
-    starts_on = serializers.DateField(required=False, allow_null=True, help_text="Defaults to the goal's start.")
-    due_on = serializers.DateField(required=False, allow_null=True, help_text="Defaults to the goal's due date.")
-    stale_after_days = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=3650)
+    starts_on = SupportedDateField(required=False, allow_null=True, help_text="Defaults to the goal's start.")
+    due_on = SupportedDateField(required=False, allow_null=True, help_text="Defaults to the goal's due date.")
+    stale_after_days = IntegerField(required=False, allow_null=True, min_value=1, max_value=3650)
     reason = serializers.CharField(
         max_length=2000, allow_blank=True, required=False, write_only=True,
         help_text="Why the baseline or target moved; kept in the metric's history.",

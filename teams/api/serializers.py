@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from alignment_service.api.access import Role, Scope
 from alignment_service.api.fields import AwareDateTimeField, OrgScopedRelatedField
+from alignment_service.db import matching_identifier
 from teams import selectors
 from teams.models import (
     ApiKey,
@@ -30,6 +31,10 @@ def org_member_field(**kwargs: Any) -> OrgScopedRelatedField:
 
 
 class UserSerializer(serializers.ModelSerializer):
+    # Usernames may hold any letter (Django's `\w` is Unicode); the model's pattern would read
+    # as ASCII-only in the schema's ECMA regex.
+    username = serializers.CharField(max_length=150)
+
     class Meta:
         model = User
         fields = ["id", "username", "email"]
@@ -76,7 +81,7 @@ class OrganizationCreateSerializer(serializers.Serializer):
     slug = serializers.SlugField(max_length=60)
 
     def validate_slug(self, value: str) -> str:
-        if Organization.objects.filter(slug=value).exists():
+        if matching_identifier(Organization.objects.all(), "slug", value).exists():
             raise serializers.ValidationError("An organization with this slug already exists.", code="unique")
         return value
 

@@ -73,9 +73,8 @@ class TokenView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _authenticate(self, *, username: str, password: str) -> User:
-        if "@" in username:
-            found = selectors.user_by_username_or_email(identifier=username)
-            username = found.username if found else username
+        found = selectors.user_by_username_or_email(identifier=username)
+        username = found.username if found else username
         user = authenticate(self.request._request, username=username, password=password)
         if user is None:
             raise ValidationError(

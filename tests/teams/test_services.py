@@ -610,7 +610,7 @@ def test_user_lookup_by_username_or_email() -> None:
 
     assert selectors.user_by_username_or_email(identifier="grace") == user
     assert selectors.user_by_username_or_email(identifier="grace@example.COM") == user
-    assert selectors.user_by_username_or_email(identifier="GRACE") is None
+    assert selectors.user_by_username_or_email(identifier="GRACE") == user  # usernames ignore case
     assert selectors.user_by_username_or_email(identifier="gone") is None
     assert selectors.user_by_username_or_email(identifier="gone@example.com") is None
 
