@@ -266,6 +266,12 @@ class CourseCorrection(models.Model):
     review_by = models.DateField(null=True, blank=True)
     extension_reason = models.TextField(blank=True, default="")
     extension_count = models.PositiveSmallIntegerField(default=0)
+    # An intervention teaches and ends: what must be true to pull back, the frameworks the
+    # leader is teaching, and on pulling back what was taught and whether the criteria were met.
+    exit_criteria = models.TextField(blank=True, default="")
+    teaching_notes = models.TextField(blank=True, default="")
+    taught = models.TextField(blank=True, default="")
+    criteria_met = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)

@@ -160,8 +160,8 @@ class CourseCorrectionSerializer(serializers.ModelSerializer):
         model = CourseCorrection
         fields = [
             "id", "subject_type", "subject_id", "team", "trigger", "severity", "detail", "recommended_mode", "status",
-            "assignee", "opened_by", "review_by", "extension_reason", "extension_count", "created_at",
-            "acknowledged_at", "resolved_at", "resolution",
+            "assignee", "opened_by", "review_by", "extension_reason", "extension_count", "exit_criteria",
+            "teaching_notes", "created_at", "acknowledged_at", "resolved_at", "resolution", "taught", "criteria_met",
         ]  # fmt: skip
 
 
@@ -173,13 +173,40 @@ class CourseCorrectionCreateSerializer(serializers.Serializer):
     review_by = serializers.DateField(required=False, allow_null=True)
 
 
-class CourseCorrectionExtendSerializer(serializers.Serializer):
-    review_by = serializers.DateField()
-    extension_reason = serializers.CharField(max_length=5000, help_text="Why the intervention needs more time.")
+class CourseCorrectionUpdateSerializer(serializers.Serializer):
+    review_by = serializers.DateField(required=False, help_text="A new review date; needs `extension_reason`.")
+    extension_reason = serializers.CharField(max_length=5000, required=False, help_text="Why it needs more time.")
+    exit_criteria = serializers.CharField(
+        max_length=5000,
+        required=False,
+        allow_blank=True,
+        help_text="Interventions only: what must be true to pull back.",
+    )
+    teaching_notes = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True,
+        help_text="Interventions only: the frameworks the leader is teaching the team.",
+    )  # fmt: skip
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError("Name at least one field to change.", code="empty")
+        if "review_by" in attrs and not attrs.get("extension_reason"):
+            raise serializers.ValidationError(
+                {"extension_reason": ["Moving the review date needs a reason."]}, code="required"
+            )
+        if "extension_reason" in attrs and "review_by" not in attrs:
+            raise serializers.ValidationError({"review_by": ["A reason needs a new review date."]}, code="required")
+        return attrs
 
 
 class CourseCorrectionResolveSerializer(serializers.Serializer):
     resolution = serializers.CharField(max_length=5000)
+    taught = serializers.CharField(
+        max_length=5000, required=False, help_text="Interventions: what the team was taught (required for them)."
+    )
+    criteria_met = serializers.BooleanField(
+        required=False, help_text="Interventions: whether the exit criteria were met (required for them)."
+    )
 
 
 class DashboardScoreSerializer(serializers.Serializer):

@@ -149,7 +149,7 @@ class ScoreViewSet(mixins.ListModelMixin, OrgScopedViewSet):
 
 @extend_schema_view(
     create=extend_schema(request=s.CourseCorrectionCreateSerializer, responses={201: s.CourseCorrectionSerializer}),
-    partial_update=extend_schema(request=s.CourseCorrectionExtendSerializer, responses=s.CourseCorrectionSerializer),
+    partial_update=extend_schema(request=s.CourseCorrectionUpdateSerializer, responses=s.CourseCorrectionSerializer),
 )
 @extend_schema(tags=["course corrections"])
 class CourseCorrectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
@@ -180,9 +180,9 @@ class CourseCorrectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         return Response(self.get_serializer(correction).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, org: str, pk: str) -> Response:
-        data = s.CourseCorrectionExtendSerializer(data=request.data)
+        data = s.CourseCorrectionUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        correction = services.correction_extend(access=self.access, correction=self.get_object(), **data.validated_data)
+        correction = services.correction_update(access=self.access, correction=self.get_object(), **data.validated_data)
         return Response(self.get_serializer(correction).data)
 
     @extend_schema(request=None, responses=s.CourseCorrectionSerializer)
