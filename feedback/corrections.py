@@ -13,6 +13,7 @@ from feedback.matrix import INTERVENTION_MODES
 from feedback.models import LeadershipMode, Severity, Trigger
 from feedback.scoring import DAY, AssessmentInputs, GoalInputs, elapsed_share, forecast_share
 from goals import progress as formulas
+from goals.models import guardrail_breached
 
 INTERVENTION_TRIGGERS = (Trigger.INTERVENTION, Trigger.CRITICAL_QUADRANT)
 
@@ -115,6 +116,26 @@ def goal_findings(world: World) -> Iterator[Finding]:
             )  # fmt: skip
         yield from _checkin_findings(world, goal, subject, mode)
         yield from _busted_findings(world, goal, subject, mode, elapsed)
+        yield from _guardrail_findings(goal, subject, mode)
+
+
+def _guardrail_findings(goal: GoalInputs, subject: tuple[str, str], mode: str) -> Iterator[Finding]:
+    crossed = [
+        g for g in goal.guardrails
+        if g.current is not None and guardrail_breached(g.direction, g.threshold, g.current)
+    ]  # fmt: skip
+    if not crossed:
+        return
+    parts = [
+        f"{g.name} is {g.current:g}{g.unit and ' ' + g.unit}, "
+        f"{'below' if g.direction == 'increase' else 'above'} its guardrail of {g.threshold:g}"
+        for g in crossed
+    ]
+    yield Finding(
+        *subject, Trigger.GUARDRAIL_BREACHED, Severity.CRITICAL,
+        f"'{goal.title}' crossed a guardrail: {'; '.join(parts)}. Progress that costs this is not progress.",
+        goal.team_id, mode,
+    )  # fmt: skip
 
 
 def _checkin_findings(world: World, goal: GoalInputs, subject: tuple[str, str], mode: str) -> Iterator[Finding]:

@@ -44,7 +44,7 @@ from feedback.models import (
     TargetType,
     Trigger,
 )
-from goals.models import Goal, GoalScore, GoalStatus, Metric
+from goals.models import Goal, GoalScore, GoalStatus, Metric, MetricRole
 from teams.models import Organization, Team, TeamKind, TeamMember
 
 
@@ -122,7 +122,13 @@ def _load_goals(org: Organization) -> list[scoring.GoalInputs]:
         .order_by("id")
     )
     metrics: dict[Any, list[scoring.MetricInputs]] = defaultdict(list)
+    guardrails: dict[Any, list[scoring.GuardrailInputs]] = defaultdict(list)
     for m in Metric.objects.filter(organization=org, goal__status=GoalStatus.ACTIVE).order_by("id"):
+        if m.role == MetricRole.GUARDRAIL:
+            guardrails[m.goal_id].append(
+                scoring.GuardrailInputs(m.id, m.name, m.direction, m.threshold, m.current, m.unit)
+            )
+            continue
         metrics[m.goal_id].append(
             scoring.MetricInputs(
                 m.id, m.name, m.baseline, m.target, m.weight, m.forecast, m.stale_after_days, m.last_reading_ts
@@ -147,6 +153,7 @@ def _load_goals(org: Organization) -> list[scoring.GoalInputs]:
             open_concerns=concerns[str(g.id)],
             open_challenges=challenges[str(g.id)],
             metrics=tuple(metrics[g.id]),
+            guardrails=tuple(guardrails[g.id]),
         )
         for g in rows
     ]

@@ -223,6 +223,9 @@ class Trigger(models.TextChoices):
     HANDS_OFF_DRIFT = "hands_off_drift", "Hands-off drift"
     PERMANENT_MICROMANAGEMENT = "permanent_micromanagement", "Permanent micromanagement"
     MANUAL = "manual", "Manual"
+    GUARDRAIL_BREACHED = "guardrail_breached", "Guardrail breached"
+    DIVERGENCE_REVIEW = "divergence_review", "Divergence review"
+    FOLLOW_UP_OVERDUE = "follow_up_overdue", "Follow-up overdue"
 
 
 class Severity(models.TextChoices):

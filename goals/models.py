@@ -183,6 +183,11 @@ class MetricDirection(models.TextChoices):
     DECREASE = "decrease", "Decrease"
 
 
+class MetricRole(models.TextChoices):
+    KEY_RESULT = "key_result", "Key result"
+    GUARDRAIL = "guardrail", "Guardrail"
+
+
 def finite(field: str) -> Q:
     """A CHECK that keeps NaN and ±Infinity out of a float column (PostgreSQL orders NaN
     above every number; SQLite stores NaN as NULL, which NOT NULL refuses)."""
@@ -206,6 +211,10 @@ class Metric(models.Model):
     starts_on = models.DateField(null=True, blank=True)
     due_on = models.DateField(null=True, blank=True)
     stale_after_days = models.PositiveIntegerField(null=True, blank=True)
+    # A guardrail (a counter-metric) never counts towards progress: it is safe on its
+    # direction's side of `threshold` (at or above for `increase`, at or below for `decrease`).
+    role = models.CharField(max_length=12, choices=MetricRole.choices, default=MetricRole.KEY_RESULT)
+    threshold = models.FloatField(null=True, blank=True)
     current = models.FloatField(null=True, blank=True, editable=False)
     last_reading_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_reading_ts = models.FloatField(null=True, blank=True, editable=False)
@@ -237,11 +246,27 @@ class Metric(models.Model):
                 | (Q(direction=MetricDirection.DECREASE) & Q(target__lt=F("baseline"))),
                 name="metric_direction_matches_bounds",
             ),
+            models.CheckConstraint(
+                condition=Q(role=MetricRole.KEY_RESULT, threshold__isnull=True)
+                | (Q(role=MetricRole.GUARDRAIL) & finite("threshold")),
+                name="metric_guardrail_has_threshold",
+            ),
         ]
         indexes = [models.Index(fields=["organization", "goal"])]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key})"
+
+    @property
+    def breached(self) -> bool | None:
+        """For a guardrail with a reading: whether it is on the wrong side of its threshold."""
+        if self.role != MetricRole.GUARDRAIL or self.current is None or self.threshold is None:
+            return None
+        return guardrail_breached(self.direction, self.threshold, self.current)
+
+
+def guardrail_breached(direction: str, threshold: float, current: float) -> bool:
+    return current < threshold if direction == MetricDirection.INCREASE else current > threshold
 
 
 class MetricChange(models.Model):

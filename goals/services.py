@@ -39,6 +39,7 @@ from goals.models import (
     Metric,
     MetricChange,
     MetricDirection,
+    MetricRole,
     Reading,
     StrategyPillar,
 )
@@ -389,7 +390,7 @@ def goals_refresh_progress(*, org: Organization, goal_ids: Iterable[Any] | None 
     }
     scope = set(goals) if goal_ids is None else _with_ancestors(goals, goal_ids)
     metrics_by_goal: dict[Any, list[tuple[float | None, float]]] = defaultdict(list)
-    metric_rows = Metric.objects.filter(organization=org)
+    metric_rows = Metric.objects.filter(organization=org, role=MetricRole.KEY_RESULT)
     if goal_ids is not None:
         metric_rows = metric_rows.filter(goal_id__in=scope)
     for goal_id, metric_progress, weight in metric_rows.values_list("goal_id", "progress", "weight"):
@@ -436,8 +437,15 @@ def _with_ancestors(goals: dict[Any, Goal], goal_ids: Iterable[Any]) -> set[Any]
 
 METRIC_FIELDS = (
     "goal", "name", "key", "unit", "direction", "baseline", "target", "weight", "starts_on", "due_on",
-    "stale_after_days",
+    "stale_after_days", "role", "threshold",
 )  # fmt: skip
+
+
+def _check_guardrail(role: str, threshold: float | None) -> None:
+    if role == MetricRole.GUARDRAIL and threshold is None:
+        raise ValidationFailed("A guardrail needs a threshold.", code="required", attr="threshold")
+    if role == MetricRole.KEY_RESULT and threshold is not None:
+        raise ValidationFailed("Only a guardrail has a threshold.", code="not_a_guardrail", attr="threshold")
 
 
 def _check_metric_bounds(direction: str, baseline: float, target: float) -> None:
@@ -475,6 +483,7 @@ def _refresh_metric_windows(org: Organization, metrics: Iterable[Metric]) -> Non
 def metric_create(*, access: Access, **fields: Any) -> Metric:
     _check_unique_key(access.org, fields["key"])
     _check_metric_bounds(fields.get("direction", MetricDirection.INCREASE), fields["baseline"], fields["target"])
+    _check_guardrail(fields.get("role", MetricRole.KEY_RESULT), fields.get("threshold"))
     goal = fields["goal"]
     _check_dates(fields.get("starts_on") or goal.starts_on, fields.get("due_on") or goal.due_on)
     metric = Metric(organization=access.org, **{k: v for k, v in fields.items() if k in METRIC_FIELDS})
@@ -503,6 +512,7 @@ def metric_update(
         fields.get("baseline", metric.baseline),
         fields.get("target", metric.target),
     )
+    _check_guardrail(fields.get("role", metric.role), fields.get("threshold", metric.threshold))
     goal = fields.get("goal", metric.goal)
     _check_dates(
         fields.get("starts_on", metric.starts_on) or goal.starts_on, fields.get("due_on", metric.due_on) or goal.due_on

@@ -19,6 +19,7 @@ from goals.models import (
     Metric,
     MetricChange,
     MetricDirection,
+    MetricRole,
     Reading,
     StrategyPillar,
 )
@@ -157,9 +158,14 @@ class MetricSerializer(serializers.ModelSerializer):
         model = Metric
         fields = [
             "id", "goal", "name", "key", "unit", "direction", "baseline", "target", "weight", "starts_on", "due_on",
-            "stale_after_days", "current", "progress", "expected_progress", "forecast", "health", "last_reading_at",
-            "stale", "version", "created_at", "updated_at",
+            "stale_after_days", "role", "threshold", "breached", "current", "progress", "expected_progress",
+            "forecast", "health", "last_reading_at", "stale", "version", "created_at", "updated_at",
         ]  # fmt: skip
+
+    breached = serializers.BooleanField(
+        read_only=True, allow_null=True,
+        help_text="Guardrails: whether the latest reading is on the wrong side of the threshold (null otherwise).",
+    )  # fmt: skip
 
     @extend_schema_field(serializers.BooleanField(allow_null=True))
     def get_stale(self, metric: Metric) -> bool | None:
@@ -185,6 +191,15 @@ class MetricWriteSerializer(DateOrderMixin, serializers.Serializer):
     starts_on = serializers.DateField(required=False, allow_null=True, help_text="Defaults to the goal's start.")
     due_on = serializers.DateField(required=False, allow_null=True, help_text="Defaults to the goal's due date.")
     stale_after_days = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=3650)
+    role = serializers.ChoiceField(
+        choices=MetricRole.choices,
+        required=False,
+        help_text="`guardrail`: a counter-metric that never counts towards progress and alarms when crossed.",
+    )
+    threshold = FiniteFloatField(
+        required=False, allow_null=True,
+        help_text="Guardrails only: the limit; safe at or above it for `increase`, at or below for `decrease`.",
+    )  # fmt: skip
     reason = serializers.CharField(
         max_length=2000, allow_blank=True, required=False, write_only=True,
         help_text="Why the baseline or target moved; kept in the metric's history.",
