@@ -53,6 +53,23 @@ class Finding:
         return (self.subject_type, self.subject_id, self.trigger)
 
 
+@dataclass(frozen=True)
+class DueDivergence:
+    team_id: Any
+    approach: str
+    review_on: date
+
+
+@dataclass(frozen=True)
+class DueFollowUp:
+    decision_id: Any
+    subject_type: str
+    subject_id: str
+    team_id: Any
+    outcome: str
+    follow_up_on: date
+
+
 @dataclass
 class World:
     """Everything the rules read, loaded once per organization."""
@@ -65,6 +82,8 @@ class World:
     scores: dict[tuple[str, str], float]
     previous_scores: dict[tuple[str, str], float]
     active: list[ActiveCorrection] = field(default_factory=list)
+    divergences_due: list[DueDivergence] = field(default_factory=list)
+    follow_ups_due: list[DueFollowUp] = field(default_factory=list)
 
 
 def pct(value: float) -> str:
@@ -72,7 +91,7 @@ def pct(value: float) -> str:
 
 
 def find_all(world: World) -> list[Finding]:
-    findings = [*goal_findings(world), *score_findings(world), *team_findings(world)]
+    findings = [*goal_findings(world), *score_findings(world), *team_findings(world), *steering_findings(world)]
     return sorted({f.key: f for f in findings}.values(), key=lambda f: f.key)
 
 
@@ -319,3 +338,24 @@ def _micromanagement_findings(world: World) -> Iterator[Finding]:
                 f"This team's {correction.trigger.replace('_', ' ')} was extended {correction.extension_count} times.",
                 team_key, _team_mode(world, team_key),
             )  # fmt: skip
+
+
+def steering_findings(world: World) -> Iterator[Finding]:
+    """Divergences past their review date; steering decisions whose follow-up is late."""
+    for divergence in world.divergences_due:
+        team = world.teams.get(divergence.team_id)
+        name = team.name if team else "The team"
+        yield Finding(
+            "team", str(divergence.team_id), Trigger.DIVERGENCE_REVIEW, Severity.WARNING,
+            f"{name}'s divergence ({divergence.approach[:120]}) was due for review on {divergence.review_on}: "
+            "close it with its outcome, or decide to go on.",
+            divergence.team_id, _team_mode(world, divergence.team_id),
+        )  # fmt: skip
+    for follow_up in world.follow_ups_due:
+        days = (world.today - follow_up.follow_up_on).days
+        yield Finding(
+            follow_up.subject_type, follow_up.subject_id, Trigger.FOLLOW_UP_OVERDUE, Severity.WARNING,
+            f"A steering decision's follow-up was due {follow_up.follow_up_on} ({days} days ago): "
+            f"{follow_up.outcome[:200]}",
+            follow_up.team_id, _team_mode(world, follow_up.team_id),
+        )  # fmt: skip

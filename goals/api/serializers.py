@@ -221,7 +221,10 @@ class MetricWriteSerializer(DateOrderMixin, serializers.Serializer):
 class MetricChangeSerializer(serializers.ModelSerializer):
     class Meta:
         model = MetricChange
-        fields = ["id", "field", "old_value", "new_value", "reason", "changed_by", "changed_at"]
+        fields = [
+            "id", "field", "old_value", "new_value", "old_date", "new_date", "reason", "changed_by", "approved_by",
+            "changed_at",
+        ]  # fmt: skip
 
 
 def validate_observed_at(value: Any) -> Any:
