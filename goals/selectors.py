@@ -13,7 +13,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Greatest, Least
 
 from goals import progress as formulas
-from goals.models import Cycle, DirectionVersion, Goal, GoalStrategy, Metric, MetricChange, Reading, StrategyPillar
+from goals.models import Cycle, DirectionVersion, Divergence, Goal, GoalStrategy, Metric, MetricChange, Reading, StrategyPillar
 from teams.models import Organization
 from teams.org_settings import DEFAULTS
 
@@ -114,7 +114,7 @@ def _is_uuid(value: str) -> bool:
 def alignment_tree(*, org: Organization) -> dict[str, Any]:
     """The whole cascade: direction, pillars, and company goals with their children nested.
 
-    Four queries whatever the size of the organization.
+    Five queries whatever the size of the organization.
     """
     direction = direction_current(org=org)
     pillars = list(pillar_list(org=org))
@@ -134,4 +134,7 @@ def alignment_tree(*, org: Organization) -> dict[str, Any]:
         "direction": direction,
         "pillars": pillars,
         "goals": [node(goal) for goal in company_roots + orphans],
+        "divergences": list(
+            Divergence.objects.filter(organization=org, status=Divergence.Status.ACTIVE).order_by("review_on", "id")
+        ),
     }

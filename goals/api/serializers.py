@@ -14,6 +14,7 @@ from goals import progress as formulas
 from goals.models import (
     Cycle,
     DirectionVersion,
+    Divergence,
     Goal,
     GoalStatus,
     Metric,
@@ -295,7 +296,16 @@ class TreeGoalSerializer(serializers.Serializer):
         return TreeGoalSerializer(node["children"], many=True).data  # type: ignore[return-value]
 
 
+class TreeDivergenceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Divergence
+        fields = ["id", "team", "approach", "rationale", "success_metric", "success_value", "review_on"]
+
+
 class AlignmentTreeSerializer(serializers.Serializer):
     direction = DirectionSerializer()
     pillars = TreePillarSerializer(many=True)
     goals = TreeGoalSerializer(many=True)
+    divergences = TreeDivergenceSerializer(
+        many=True, help_text="Teams with permission to diverge from the cascade, and how their path is judged."
+    )
