@@ -24,6 +24,7 @@ def declare_periodic_jobs(sender: Celery, **_: object) -> None:
         "outbox-purge": {"task": "outbox.purge", "schedule": 3600.0},
         "rescore-all": {"task": "feedback.rescore_all", "schedule": settings.RESCORE_INTERVAL_SECONDS},
         "auth-tokens-purge": {"task": "teams.purge_expired_tokens", "schedule": 3600.0},
+        "invitations-purge": {"task": "teams.purge_invitations", "schedule": 86400.0},
         "idempotency-purge": {"task": "idempotency.purge", "schedule": 3600.0},
         "activity-purge": {"task": "activity.purge", "schedule": 86400.0},
         "notifications-purge": {"task": "notifications.purge", "schedule": 86400.0},

@@ -157,6 +157,8 @@ CELERY_TASK_ROUTES = {"outbox.*": {"queue": "outbox"}}
 # --- Accounts ---------------------------------------------------------------------------------
 SIGNUP_ENABLED = env.bool("SIGNUP_ENABLED", default=True)
 AUTH_TOKEN_TTL_HOURS = env.int("AUTH_TOKEN_TTL_HOURS", default=24 * 7)
+INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=14)
+INVITATION_RETENTION_DAYS = env.int("INVITATION_RETENTION_DAYS", default=30)
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -234,6 +236,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "teams.models.Role",
         "ScopeEnum": "teams.models.ApiKeyScope",
         "TeamKindEnum": "teams.models.TeamKind",
+        "InvitationStatusEnum": "teams.models.InvitationStatus",
         "FeedbackKindEnum": "feedback.models.FeedbackKind",
         "GoalStatusEnum": "goals.models.GoalStatus",
         "FeedbackStatusEnum": "feedback.models.FeedbackStatus",

@@ -6,9 +6,19 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from alignment_service.api.access import Scope
+from alignment_service.api.access import Access, Scope
 from teams import services
-from teams.models import ApiKey, AuthToken, Membership, Organization, Team, TeamMember, User
+from teams.models import (
+    ApiKey,
+    AuthToken,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Organization,
+    Team,
+    TeamMember,
+    User,
+)
 
 
 @admin.register(User)
@@ -164,3 +174,37 @@ class AuthTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+INVITATION_FIELDS = [
+    "organization", "email", "username", "invitee", "role", "status", "invited_by",
+    "created_at", "expires_at", "responded_at", "emailed_at",
+]  # fmt: skip
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read-mostly: invitations are made and answered through the API; here they can be
+    looked up and revoked."""
+
+    list_display = ["__str__", "organization", "role", "status", "created_at", "expires_at", "responded_at"]
+    list_filter = ["status", "role", "organization"]
+    search_fields = ["email", "username", "organization__name", "organization__slug"]
+    list_select_related = ["organization"]
+    fields = tuple(INVITATION_FIELDS)
+    readonly_fields = tuple(INVITATION_FIELDS)
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Invitation | None = None) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected pending invitations", permissions=["view"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+        pending = queryset.filter(status=InvitationStatus.PENDING).select_related("organization")
+        for invitation in pending:
+            # Recorded without an actor: the operator is not necessarily a member of the org.
+            services.invitation_revoke(access=Access(org=invitation.organization), invitation=invitation)
+        self.message_user(request, f"Revoked {len(pending)} invitation(s).")

@@ -85,6 +85,65 @@ class Membership(models.Model):
         return f"{self.user} in {self.organization} ({self.role})"
 
 
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    REVOKED = "revoked", "Revoked"
+    #: Never stored: a pending invitation whose `expires_at` has passed.
+    EXPIRED = "expired", "Expired"
+
+
+STORED_INVITATION_STATUSES = [status for status in InvitationStatus.values if status != InvitationStatus.EXPIRED]
+
+
+class Invitation(models.Model):
+    """An admin's offer of a role; only the invitee's acceptance makes the membership.
+
+    `email` and `username` are kept as the admin typed them. `invitee` is the account the
+    username named when the invitation was made; it is never shown to the organization, so an
+    invitation tells its sender nothing about whether an account exists. An email invitation
+    matches whichever account holds that address (case-insensitively) when it is read.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(blank=True, default="")
+    username = models.CharField(max_length=150, blank=True, default="")
+    invitee = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    status = models.CharField(max_length=16, choices=InvitationStatus.choices, default=InvitationStatus.PENDING)
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=now, editable=False)
+    expires_at = models.DateTimeField()
+    responded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    emailed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(email="", username=""), name="invitation_names_someone"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="invitation_role_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=STORED_INVITATION_STATUSES), name="invitation_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "status", "expires_at"]),
+            models.Index(Lower("email"), name="invitation_email_ci"),
+            models.Index(fields=["invitee", "status"]),
+            models.Index(fields=["expires_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email or self.username} to {self.organization_id} ({self.role}, {self.status})"
+
+    def effective_status(self, at: Any = None) -> str:
+        if self.status == InvitationStatus.PENDING and self.expires_at <= (at or now()):
+            return InvitationStatus.EXPIRED
+        return self.status
+
+
 class TeamKind(models.TextChoices):
     TEAM = "team", "Team"
     STEERING_GROUP = "steering_group", "Steering group"

@@ -1,8 +1,10 @@
 """Reads for accounts, organizations, memberships, teams and API keys."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, Value
+from django.db.models.functions import Lower
+from django.utils import timezone
 
-from teams.models import ApiKey, Membership, Organization, Team, TeamMember, User
+from teams.models import ApiKey, Invitation, InvitationStatus, Membership, Organization, Team, TeamMember, User
 
 
 def orgs_for_user(*, user: User) -> QuerySet[Organization]:
@@ -38,3 +40,40 @@ def user_by_username_or_email(*, identifier: str) -> User | None:
 
 def org_members_as_users(*, org: Organization) -> QuerySet[User]:
     return User.objects.filter(memberships__organization=org)
+
+
+def invitation_list(*, org: Organization) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(organization=org).order_by("-created_at", "id")
+
+
+def invitations_filter_status(queryset: QuerySet[Invitation], status: str) -> QuerySet[Invitation]:
+    """`pending` means not yet expired; `expired` is a pending invitation past its expiry."""
+    at = timezone.now()
+    if status == InvitationStatus.PENDING:
+        return queryset.filter(status=InvitationStatus.PENDING, expires_at__gt=at)
+    if status == InvitationStatus.EXPIRED:
+        return queryset.filter(status=InvitationStatus.PENDING, expires_at__lte=at)
+    return queryset.filter(status=status)
+
+
+def invitations_for_user(*, user: User) -> QuerySet[Invitation]:
+    """Invitations addressed to `user`: by the account a username named, or by the email address
+    stored on the account (case-insensitively). Revoked ones are withdrawn, so never shown."""
+    addressed = Q(invitee=user)
+    if user.email:
+        addressed |= Q(email_ci=Lower(Value(user.email)))
+    return (
+        Invitation.objects.alias(email_ci=Lower("email"))
+        .filter(addressed)
+        .exclude(status=InvitationStatus.REVOKED)
+        .select_related("organization")
+        .order_by("-created_at", "id")
+    )
+
+
+def pending_invitations_for_user(*, user: User) -> QuerySet[Invitation]:
+    return invitations_filter_status(invitations_for_user(user=user), InvitationStatus.PENDING)
+
+
+def active_user_by_username(*, username: str) -> User | None:
+    return User.objects.filter(username=username, is_active=True).first()

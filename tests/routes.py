@@ -83,6 +83,7 @@ def populate(org: Any, owner: Any) -> None:
     services.api_key_create(org=org, created_by=owner, name="integration", scopes=[Scope.READ])
     member = UserFactory()
     services.member_add(access=access, user=member, role=Role.MEMBER)
+    services.invitation_create(access=access, role=Role.MEMBER, email="invitee@example.com")
     CycleFactory(organization=org)
     PillarFactory(organization=org, team=team)
     metric = MetricFactory(goal=GoalFactory(organization=org, team=team, owner=owner))

@@ -11,22 +11,22 @@ from typing import Any, ClassVar
 from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
-from rest_framework import exceptions, status, viewsets
+from rest_framework import exceptions, permissions, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from alignment_service.api.access import Access, Role, Scope, resolve_access
 from alignment_service.errors import PreconditionFailed
 
-SAFE_ACTIONS = frozenset({"list", "retrieve", "metadata"})
-
 
 class OrgScopedViewSet(viewsets.GenericViewSet):
     model: ClassVar[type[Model]]
     #: action -> the least role a member needs; an action missing here is refused.
     required_roles: ClassVar[dict[str, Role]] = {}
-    #: action -> the scopes that let an API key do it (any one suffices); safe actions default
-    #: to `read`, every other action is closed to keys unless declared here.
+    #: action -> the scopes that let an API key do it (any one suffices). Reads (GET, HEAD,
+    #: OPTIONS) that a viewer may make default to `read`: a read key reads what a viewer reads,
+    #: so not what needs a higher role (API keys, webhooks, invitations). Every other action is
+    #: closed to keys unless declared here.
     required_scopes: ClassVar[dict[str, tuple[Scope, ...]]] = {}
 
     access: Access
@@ -49,7 +49,9 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
 
     def check_access(self, action: str) -> None:
         if self.access.is_api_key:
-            default = (Scope.READ,) if action in SAFE_ACTIONS else ()
+            safe = self.request.method in permissions.SAFE_METHODS
+            viewer_read = safe and self.required_roles.get(action, Role.VIEWER) == Role.VIEWER
+            default = (Scope.READ,) if viewer_read else ()
             if not any(self.access.has_scope(scope) for scope in self.required_scopes.get(action, default)):
                 raise exceptions.PermissionDenied("This API key lacks the scope for this action.")
             return

@@ -16,6 +16,12 @@ EMAIL_KINDS = ("course_correction.opened", "course_correction.resolved", "feedba
 EMAIL_WINDOW = timedelta(days=1)
 
 
+def email_send(*, to: str, subject: str, body: str) -> None:
+    """Send one plain-text message from `DEFAULT_FROM_EMAIL`; call it from a worker, never inside
+    a transaction."""
+    send_mail(subject=subject, message=body, from_email=None, recipient_list=[to])
+
+
 def email_pending(*, org: Any) -> int:
     """Email every recent notification of these kinds that has not been emailed yet."""
     pending = Notification.objects.filter(

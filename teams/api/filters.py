@@ -1,6 +1,9 @@
+from typing import Any
+
 import django_filters
 
-from teams.models import Team, TeamKind
+from teams import selectors
+from teams.models import Invitation, InvitationStatus, Team, TeamKind
 
 
 class TeamFilter(django_filters.FilterSet):
@@ -12,3 +15,18 @@ class TeamFilter(django_filters.FilterSet):
     class Meta:
         model = Team
         fields = ["parent", "root", "kind", "lead"]
+
+
+class InvitationFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(
+        choices=InvitationStatus.choices,
+        method="by_status",
+        help_text="`pending` excludes expired invitations; `expired` is a pending one past its expiry.",
+    )
+
+    class Meta:
+        model = Invitation
+        fields = ["status"]
+
+    def by_status(self, queryset: Any, name: str, value: str) -> Any:
+        return selectors.invitations_filter_status(queryset, value)

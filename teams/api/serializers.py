@@ -9,7 +9,17 @@ from rest_framework import serializers
 from alignment_service.api.access import Role, Scope
 from alignment_service.api.fields import AwareDateTimeField, OrgScopedRelatedField
 from teams import selectors
-from teams.models import ApiKey, Membership, Organization, Team, TeamKind, User, validate_timezone
+from teams.models import (
+    ApiKey,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Organization,
+    Team,
+    TeamKind,
+    User,
+    validate_timezone,
+)
 from teams.org_settings import DEFAULTS, OrgSettingsSerializer
 
 
@@ -109,19 +119,67 @@ class MemberSerializer(serializers.ModelSerializer):
         fields = ["id", "user", "role", "created_at"]
 
 
-class MemberCreateSerializer(serializers.Serializer):
-    user = serializers.CharField(max_length=254, help_text="Username or email of an existing user.")
-    role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
-
-    def validate_user(self, value: str) -> User:
-        user = selectors.user_by_username_or_email(identifier=value)
-        if user is None:
-            raise serializers.ValidationError("No active user has this username or email.", code="does_not_exist")
-        return user
-
-
 class MemberUpdateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    """An invitation as its organization's admins see it: what they typed, never an account."""
+
+    email = serializers.SerializerMethodField(help_text="The address as given, or null.")
+    user = serializers.SerializerMethodField(help_text="The username as given, or null.")
+    status = serializers.SerializerMethodField()
+    invited_by: serializers.PrimaryKeyRelatedField[User] = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="User id of the inviter."
+    )
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "user", "role", "status", "expires_at", "invited_by", "created_at"]
+
+    def get_email(self, invitation: Invitation) -> str | None:
+        return invitation.email or None
+
+    def get_user(self, invitation: Invitation) -> str | None:
+        return invitation.username or None
+
+    @extend_schema_field(serializers.ChoiceField(choices=InvitationStatus.choices))
+    def get_status(self, invitation: Invitation) -> str:
+        return invitation.effective_status()
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    email = serializers.EmailField(required=False, help_text="Address to invite.")
+    user = serializers.CharField(max_length=150, required=False, help_text="Username to invite.")
+    role = serializers.ChoiceField(choices=Role.choices)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("email") and not attrs.get("user"):
+            raise serializers.ValidationError(
+                {"email": ["Give an email address or a username (`user`)."]}, code="email_or_user_required"
+            )
+        return {"email": attrs.get("email", ""), "username": attrs.get("user", ""), "role": attrs["role"]}
+
+
+class InvitingOrganizationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Organization
+        fields = ["slug", "name"]
+
+
+class MyInvitationSerializer(serializers.ModelSerializer):
+    """An invitation as its invitee sees it."""
+
+    org = InvitingOrganizationSerializer(source="organization", read_only=True)
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "org", "role", "status", "expires_at", "created_at"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=InvitationStatus.choices))
+    def get_status(self, invitation: Invitation) -> str:
+        return invitation.effective_status()
 
 
 class TeamSerializer(serializers.ModelSerializer):

@@ -8,6 +8,8 @@ ORG = r"orgs/(?P<org>[-a-zA-Z0-9_]+)"
 router = SimpleRouter()
 router.register(r"orgs", views.OrganizationListViewSet, basename="org")
 router.register(rf"{ORG}/members", views.MemberViewSet, basename="member")
+router.register(rf"{ORG}/invitations", views.InvitationViewSet, basename="invitation")
+router.register(r"invitations", views.MyInvitationViewSet, basename="my-invitation")
 router.register(rf"{ORG}/teams", views.TeamViewSet, basename="team")
 router.register(rf"{ORG}/api-keys", views.ApiKeyViewSet, basename="api-key")
 

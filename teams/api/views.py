@@ -1,9 +1,11 @@
 from typing import Any
 
 from django.contrib.auth import authenticate
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,8 +16,8 @@ from alignment_service.api.throttling import CredentialsRateThrottle
 from alignment_service.api.views import READ_AS_VIEWER_WRITE_AS_ADMIN, OrgScopedViewSet
 from teams import selectors, services
 from teams.api import serializers as s
-from teams.api.filters import TeamFilter
-from teams.models import ApiKey, AuthToken, Membership, Organization, Team, User
+from teams.api.filters import InvitationFilter, TeamFilter
+from teams.models import ApiKey, AuthToken, Invitation, Membership, Organization, Team, User
 
 
 def signed_in_user(request: Request) -> User:
@@ -151,34 +153,25 @@ class OrganizationViewSet(OrgScopedViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema_view(
-    create=extend_schema(request=s.MemberCreateSerializer, responses={201: s.MemberSerializer}),
-    partial_update=extend_schema(request=s.MemberUpdateSerializer, responses=s.MemberSerializer),
-)
+@extend_schema_view(partial_update=extend_schema(request=s.MemberUpdateSerializer, responses=s.MemberSerializer))
 @extend_schema(tags=["members"])
 class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrgScopedViewSet):
-    """Members of the organization and their roles. A member may remove themselves (leave)."""
+    """Members of the organization and their roles. People join by accepting an invitation
+    (`/invitations/`); a member may remove themselves (leave)."""
 
     model = Membership
     serializer_class = s.MemberSerializer
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    http_method_names = ["get", "patch", "delete", "head", "options"]
     ordering_fields = ["created_at", "role"]
     required_roles = {
         "list": Role.VIEWER,
         "retrieve": Role.VIEWER,
-        "create": Role.ADMIN,
         "partial_update": Role.ADMIN,
         "destroy": Role.VIEWER,
     }
 
     def get_org_queryset(self, org: Organization) -> Any:
         return selectors.member_list(org=org)
-
-    def create(self, request: Request, org: str) -> Response:
-        data = s.MemberCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        membership = services.member_add(access=self.access, **data.validated_data)
-        return Response(s.MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, org: str, pk: str) -> Response:
         data = s.MemberUpdateSerializer(data=request.data)
@@ -190,6 +183,73 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
 
     def perform_destroy(self, instance: Membership) -> None:
         services.member_remove(access=self.access, membership=instance)
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.InvitationCreateSerializer, responses={201: s.InvitationSerializer}),
+    destroy=extend_schema(responses={204: OpenApiResponse(description="Invitation revoked.")}),
+)
+@extend_schema(tags=["invitations"])
+class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    """Invitations to join the organization (admins). The answer to a new invitation is the same
+    whether or not an account exists for that username or address, or is a member already."""
+
+    model = Invitation
+    serializer_class = s.InvitationSerializer
+    filterset_class = InvitationFilter
+    ordering_fields = ["created_at", "expires_at", "role"]
+    http_method_names = ["get", "post", "delete", "head", "options"]
+    required_roles = {"list": Role.ADMIN, "retrieve": Role.ADMIN, "create": Role.ADMIN, "destroy": Role.ADMIN}
+
+    def get_org_queryset(self, org: Organization) -> Any:
+        return selectors.invitation_list(org=org)
+
+    def create(self, request: Request, org: str) -> Response:
+        data = s.InvitationCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        invitation = services.invitation_create(access=self.access, **data.validated_data)
+        return Response(s.InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, org: str, pk: str) -> Response:
+        services.invitation_revoke(access=self.access, invitation=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["invitations"])
+class MyInvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Invitations addressed to me, across organizations: by my username, or by the email address
+    on my account. The list holds pending ones; an expired one cannot be accepted (409)."""
+
+    serializer_class = s.MyInvitationSerializer
+    ordering_fields = ["created_at", "expires_at"]
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Invitation.objects.none()
+        user = signed_in_user(self.request)
+        if self.action == "list":
+            return selectors.pending_invitations_for_user(user=user)
+        return selectors.invitations_for_user(user=user)
+
+    def get_object(self) -> Invitation:
+        try:
+            return self.get_queryset().get(pk=self.kwargs["pk"])
+        except (Invitation.DoesNotExist, DjangoValidationError, ValueError):
+            raise NotFound() from None
+
+    @extend_schema(request=None, responses=s.MyInvitationSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request: Request, pk: str) -> Response:
+        """Join the organization with the invited role (409 when expired, answered or already a member)."""
+        invitation = services.invitation_accept(user=signed_in_user(request), invitation=self.get_object())
+        return Response(s.MyInvitationSerializer(invitation).data)
+
+    @extend_schema(request=None, responses=s.MyInvitationSerializer)
+    @action(detail=True, methods=["post"])
+    def decline(self, request: Request, pk: str) -> Response:
+        """Refuse the invitation (409 when expired or answered)."""
+        invitation = services.invitation_decline(user=signed_in_user(request), invitation=self.get_object())
+        return Response(s.MyInvitationSerializer(invitation).data)
 
 
 @extend_schema_view(

@@ -9,6 +9,7 @@ import datetime
 from urllib.parse import urlsplit
 
 import pytest
+from django.utils import timezone
 
 from alignment_service.activity.models import Activity
 from alignment_service.activity.services import activity_record
@@ -16,7 +17,7 @@ from alignment_service.api.access import Access, Role, Scope
 from feedback.models import Feedback
 from goals.models import Reading
 from teams import services as team_services
-from teams.models import Membership
+from teams.models import Invitation, Membership
 from tests.factories import GoalFactory, MetricFactory, TeamFactory, UserFactory
 from tests.routes import populate
 
@@ -68,10 +69,29 @@ def as_(client_for, world):
 
 
 def member_added(org, world, as_):
-    newcomer = UserFactory(username="newcomer")
-    response = as_("admin").post(api(org, "members/"), {"user": "newcomer", "role": "viewer"})
+    newcomer = world["newcomer"] = UserFactory(username="newcomer")
+    invitation = Invitation.objects.create(
+        organization=org, username="newcomer", invitee=newcomer, role="viewer", invited_by=world["admin"],
+        expires_at=timezone.now() + datetime.timedelta(days=1),
+    )  # fmt: skip
+    response = as_("newcomer").post(f"/api/v1/invitations/{invitation.pk}/accept/")
     membership = Membership.objects.get(organization=org, user=newcomer)
-    return response, "admin", "member.added", "member", membership.pk, {"user": newcomer.pk, "role": "viewer"}
+    data = {"user": newcomer.pk, "role": "viewer", "invitation": str(invitation.pk)}
+    return response, "newcomer", "member.added", "member", membership.pk, data
+
+
+def invitation_created(org, world, as_):
+    response = as_("admin").post(api(org, "invitations/"), {"email": "someone@example.com", "role": "viewer"})
+    return response, "admin", "invitation.created", "invitation", response.json()["id"], {"role": "viewer"}
+
+
+def invitation_revoked(org, world, as_):
+    invitation = Invitation.objects.create(
+        organization=org, email="someone@example.com", role="member", invited_by=world["admin"],
+        expires_at=timezone.now() + datetime.timedelta(days=1),
+    )  # fmt: skip
+    response = as_("admin").delete(api(org, f"invitations/{invitation.pk}/"))
+    return response, "admin", "invitation.revoked", "invitation", invitation.pk, {"role": "member"}
 
 
 def member_role_changed(org, world, as_):
@@ -208,7 +228,8 @@ def feedback_replied(org, world, as_):
 
 
 CASES = [
-    member_added, member_role_changed, member_removed, team_created, team_updated, team_deleted, api_key_created,
+    member_added, invitation_created, invitation_revoked, member_role_changed, member_removed, team_created,
+    team_updated, team_deleted, api_key_created,
     api_key_revoked, direction_updated, goal_created, goal_updated, metric_target_changed, metric_baseline_changed,
     reading_recorded, reading_recorded_by_key, readings_ingested_by_key, checkin_created, assessment_created,
     feedback_created, feedback_acknowledged, feedback_replied,
@@ -419,8 +440,9 @@ GOOD_ITEM = {"metric": "activation", "value": 1, "observed_at": "2026-03-01T00:0
 REFUSED = [
     ("member", "post", "teams/", {"name": "Mine"}, 403),
     ("admin", "post", "teams/", {"name": ""}, 400),
-    ("member", "post", "members/", {"user": "nobody", "role": "member"}, 403),
-    ("admin", "post", "members/", {"user": "no-such-user", "role": "member"}, 400),
+    ("member", "post", "invitations/", {"user": "nobody", "role": "member"}, 403),
+    ("admin", "post", "invitations/", {"user": "no-such-user", "role": "emperor"}, 400),
+    ("admin", "post", "invitations/", {"user": "no-such-user", "role": "owner"}, 403),
     ("member", "put", "direction/", {"vision": "V", "mission": "M", "values": []}, 403),
     ("viewer", "patch", "goals/{goal}/", {"title": "Mine"}, 403),
     ("member", "patch", "goals/{goal}/", {"weight": 0}, 400),

@@ -1037,8 +1037,9 @@ def test_writes_in_two_orgs_owe_one_rescore_each(org, other_org, admin, member_o
     client_for(admin).post(api(org, "goals/"), {"title": "y", **GOAL_DATES}, format="json")
     their_admin = member_of(other_org, Role.ADMIN)
     client_for(their_admin).post(api(other_org, "goals/"), {"title": "z", **GOAL_DATES}, format="json")
-    assert pending_rescores(org).count() == 1
+    assert pending_rescores(org).count() == 2
     assert pending_rescores(other_org).count() == 1
+    assert sorted(outbox_messages_sent()) == [RESCORE_TASK, RESCORE_TASK], "one rescore each"
 
 
 def test_a_refused_write_owes_nothing(org, admin, client_for):

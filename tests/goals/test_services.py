@@ -312,21 +312,20 @@ def test_a_metric_with_readings_is_kept(org, as_member):
 # --- The rescore owed -------------------------------------------------------------------------
 
 
-def test_writes_owe_one_rescore_per_org_until_it_is_dispatched(org, as_admin):
+def test_every_write_owes_the_rescore_of_its_org_under_one_dedupe_key(org, as_admin):
     goal = services.goal_create(access=as_admin, title="x", starts_on=at(1).date(), due_on=at(28).date())
     metric = services.metric_create(access=as_admin, goal=goal, name="m", key="m", baseline=0.0, target=1.0)
     record(as_admin, metric, 1, at(1))
-    [owed] = pending(org)
-    assert (owed.task_name, owed.dedupe_key, owed.kwargs) == (
-        "feedback.rescore_org",
-        f"rescore:{org.pk}",
-        {"org_id": str(org.pk)},
-    )
+    owed = list(pending(org))
+    assert len(owed) == 3, "goal, metric and reading each owe their own row"
+    assert {(o.task_name, o.dedupe_key, str(o.kwargs)) for o in owed} == {
+        ("feedback.rescore_org", f"rescore:{org.pk}", str({"org_id": str(org.pk)}))
+    }, "…which go out as one rescore"
 
     OutboxMessage.objects.update(dispatched_at=timezone.now())
     record(as_admin, metric, 2, at(2))
     assert pending(org).count() == 1, "owed anew while the first is in flight"
-    assert OutboxMessage.objects.filter(task_name=RESCORE_TASK).count() == 2
+    assert OutboxMessage.objects.filter(task_name=RESCORE_TASK).count() == 4
 
 
 def test_the_rescore_is_owed_in_the_writes_transaction_and_kicked_after_commit(

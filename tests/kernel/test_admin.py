@@ -82,3 +82,27 @@ def test_goals_filter_by_health_as_the_api_computes_it(staff_client, org):
     assert "Behind" in off_track
     assert "Unmeasured" not in off_track
     assert "Unmeasured" in no_data
+
+
+def test_invitations_are_read_only_in_the_admin_but_can_be_revoked(staff_client, org, owner):
+    from alignment_service.activity.models import Activity
+    from alignment_service.api.access import Access, Role
+
+    invitation = services.invitation_create(
+        access=Access(org=org, user=owner, role=Role.OWNER), email="ada@example.com", role=Role.MEMBER
+    )
+    change = reverse("admin:teams_invitation_change", args=[invitation.pk])
+    assert staff_client.get(reverse("admin:teams_invitation_add")).status_code == 403
+    assert staff_client.post(change, {"role": "owner"}).status_code == 403
+
+    response = staff_client.post(
+        reverse("admin:teams_invitation_changelist"),
+        {"action": "revoke", "_selected_action": [str(invitation.pk)]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    invitation.refresh_from_db()
+    assert (invitation.status, invitation.role) == ("revoked", "member")
+    entry = Activity.objects.filter(organization=org).latest("id")
+    assert (entry.verb, entry.actor_user_id) == ("invitation.revoked", None)

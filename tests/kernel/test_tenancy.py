@@ -20,6 +20,8 @@ def test_routes_are_discovered():
         "/api/v1/orgs/{org}/teams/{pk}/",
         "/api/v1/orgs/{org}/api-keys/",
         "/api/v1/orgs/{org}/api-keys/{pk}/",
+        "/api/v1/orgs/{org}/invitations/",
+        "/api/v1/orgs/{org}/invitations/{pk}/",
     } <= templates
 
 

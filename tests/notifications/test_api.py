@@ -56,14 +56,14 @@ def a_delivery(org, endpoint):
 PRINCIPALS = ("viewer", "member", "admin", "owner", "key:read", "key:readings", "outsider")
 # method, path under /webhooks/, body, expected status per principal
 MATRIX = [
-    ("GET", "", None, (403, 403, 200, 200, 200, 403, 404)),
+    ("GET", "", None, (403, 403, 200, 200, 403, 403, 404)),
     ("POST", "", {"url": "https://hooks.example.com/new"}, (403, 403, 201, 201, 403, 403, 404)),
-    ("GET", "{endpoint}/", None, (403, 403, 200, 200, 200, 403, 404)),
+    ("GET", "{endpoint}/", None, (403, 403, 200, 200, 403, 403, 404)),
     ("PATCH", "{endpoint}/", {"description": "x"}, (403, 403, 200, 200, 403, 403, 404)),
     ("POST", "{endpoint}/rotate-secret/", None, (403, 403, 200, 200, 403, 403, 404)),
     ("POST", "{endpoint}/ping/", None, (403, 403, 202, 202, 403, 403, 404)),
-    ("GET", "{endpoint}/deliveries/", None, (403, 403, 200, 200, 200, 403, 404)),
-    ("GET", "{endpoint}/deliveries/{delivery}/", None, (403, 403, 200, 200, 200, 403, 404)),
+    ("GET", "{endpoint}/deliveries/", None, (403, 403, 200, 200, 403, 403, 404)),
+    ("GET", "{endpoint}/deliveries/{delivery}/", None, (403, 403, 200, 200, 403, 403, 404)),
     ("POST", "{endpoint}/deliveries/{delivery}/redeliver/", None, (403, 403, 202, 202, 403, 403, 404)),
     ("DELETE", "{endpoint}/", None, (403, 403, 204, 204, 403, 403, 404)),
 ]

@@ -1,7 +1,7 @@
 """`/orgs/{org}/webhooks/`: endpoints, their delivery log, redelivery, secret rotation and ping.
 
-Admins only; an API key with the `read` scope may read. The secret is returned by the create
-and rotate-secret responses only.
+Admins only; no API key reads them (the `read` scope reads what a viewer reads). The secret is
+returned by the create and rotate-secret responses only.
 """
 
 from typing import Any
