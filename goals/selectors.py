@@ -13,7 +13,17 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Greatest, Least
 
 from goals import progress as formulas
-from goals.models import Cycle, DirectionVersion, Divergence, Goal, GoalStrategy, Metric, MetricChange, Reading, StrategyPillar
+from goals.models import (
+    Cycle,
+    DirectionVersion,
+    Divergence,
+    Goal,
+    GoalStrategy,
+    Metric,
+    MetricChange,
+    Reading,
+    StrategyPillar,
+)
 from teams.models import Organization
 from teams.org_settings import DEFAULTS
 

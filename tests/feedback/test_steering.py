@@ -204,7 +204,9 @@ def test_a_divergence_needs_a_permitting_assessment_and_an_approver(org, world, 
     assess(org, world["team"], 2, 5, people["parent_lead"])
     wrong = _divergence_body(world, people, approved_by=people["outside_steerer"].pk)
     assert refused(client.post(api(org, "divergences/"), wrong, format="json"), 400) == {"approved_by"}
-    not_lead = client_for(people["member"]).post(api(org, "divergences/"), _divergence_body(world, people), format="json")
+    not_lead = client_for(people["member"]).post(
+        api(org, "divergences/"), _divergence_body(world, people), format="json"
+    )
     assert refused(not_lead, 403)
     assert not Divergence.objects.exists()
 
@@ -213,7 +215,9 @@ def test_a_recorded_divergence_shows_in_the_tree_the_feed_and_reviews_itself(
     org, world, people, client_for, viewer, endpoint
 ):
     assess(org, world["team"], 2, 5, people["parent_lead"])
-    made = ok(client_for(people["lead"]).post(api(org, "divergences/"), _divergence_body(world, people), format="json"), 201)
+    made = ok(
+        client_for(people["lead"]).post(api(org, "divergences/"), _divergence_body(world, people), format="json"), 201
+    )
 
     tree = ok(client_for(viewer).get(api(org, "alignment-tree/")))
     assert [d["id"] for d in tree["divergences"]] == [made["id"]]
@@ -229,7 +233,9 @@ def test_a_recorded_divergence_shows_in_the_tree_the_feed_and_reviews_itself(
 @pytest.mark.parametrize(("value", "outcome"), [(75, "met"), (20, "missed")])
 def test_closing_reports_whether_the_criteria_were_met(org, world, people, client_for, value, outcome, endpoint):
     assess(org, world["team"], 2, 5, people["parent_lead"])
-    made = ok(client_for(people["lead"]).post(api(org, "divergences/"), _divergence_body(world, people), format="json"), 201)
+    made = ok(
+        client_for(people["lead"]).post(api(org, "divergences/"), _divergence_body(world, people), format="json"), 201
+    )
     Reading.objects.create(organization=org, metric=world["metric"], observed_at=timezone.now() - DAY, value=value)
     metrics_refresh(org=org, metric_ids=[world["metric"].pk])
     goals_refresh_progress(org=org)
@@ -321,11 +327,13 @@ def test_a_decision_shows_on_its_item_and_in_the_feed(org, world, people, agenda
 
 def test_only_steerers_of_the_item_decide_and_the_item_must_exist(org, world, people, agenda_items, client_for):
     body = {"item_kind": "course_correction", "item_id": str(agenda_items["critical"].pk), "outcome": "x"}
-    assert refused(client_for(people["outside_steerer"]).post(api(org, "steering/decisions/"), body, format="json"), 403)
+    assert refused(
+        client_for(people["outside_steerer"]).post(api(org, "steering/decisions/"), body, format="json"), 403
+    )
     missing = {**body, "item_id": "00000000-0000-0000-0000-000000000000"}
-    assert refused(client_for(people["steerer"]).post(api(org, "steering/decisions/"), missing, format="json"), 400) == {
-        "item_id"
-    }
+    assert refused(
+        client_for(people["steerer"]).post(api(org, "steering/decisions/"), missing, format="json"), 400
+    ) == {"item_id"}
     half = {**body, "follow_up_on": str(today() + DAY)}
     assert refused(client_for(people["steerer"]).post(api(org, "steering/decisions/"), half, format="json"), 400) == {
         "follow_up_owner"

@@ -1069,7 +1069,7 @@ def test_the_alignment_tree_nests_the_cascade(org, admin, viewer, team, client_f
     response = client_for(viewer).get(api(org, "alignment-tree/"))
     assert response.status_code == 200, response.content
     tree = response.json()
-    assert set(tree) == {"direction", "pillars", "goals"}
+    assert set(tree) == {"direction", "pillars", "goals", "divergences"}
     assert tree["direction"]["version"] == 1
     assert tree["direction"]["vision"] == DIRECTION["vision"]
     assert {p["id"]: p["parent"] for p in tree["pillars"]} == {str(pillar.pk): None, str(area.pk): str(pillar.pk)}

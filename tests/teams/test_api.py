@@ -49,6 +49,7 @@ SETTINGS_DEFAULTS = {
     "forecast_window_days": 28,
     "busted_after": 0.5,
     "busted_below": 0.5,
+    "goalpost_changes": "direct",
 }
 WEIGHT_KEYS = {
     "weight_linkage",
