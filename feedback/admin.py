@@ -3,7 +3,17 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from feedback.models import Assessment, CheckIn, CourseCorrection, Feedback, FeedbackReply, ScoreJob, ScoreSnapshot
+from feedback.models import (
+    Assessment,
+    CheckIn,
+    CourseCorrection,
+    Feedback,
+    FeedbackReply,
+    GoalpostProposal,
+    ScoreJob,
+    ScoreSnapshot,
+    SteeringDecision,
+)
 
 
 @admin.register(CheckIn)
@@ -119,3 +129,31 @@ class ScoreJobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+class _ReadOnlyRecord(admin.ModelAdmin):
+    """Steering records are made through the API (which applies their rules); the admin reads them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(GoalpostProposal)
+class GoalpostProposalAdmin(_ReadOnlyRecord):
+    list_display = ["created_at", "metric", "status", "proposed_by", "decided_by", "organization"]
+    list_filter = ["organization", "status"]
+    search_fields = ["reason", "metric__name", "metric__key"]
+    list_select_related = ["metric", "proposed_by", "decided_by", "organization"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(SteeringDecision)
+class SteeringDecisionAdmin(_ReadOnlyRecord):
+    list_display = ["created_at", "item_kind", "team", "outcome", "follow_up_owner", "follow_up_on", "organization"]
+    list_filter = ["organization", "item_kind"]
+    search_fields = ["outcome", "item_id"]
+    list_select_related = ["team", "follow_up_owner", "organization"]
+    date_hierarchy = "created_at"
