@@ -127,18 +127,10 @@ class MetricChangeInline(admin.TabularInline):
     model = MetricChange
     extra = 0
     max_num = 0
-    fields = [
-        "field",
-        "old_value",
-        "new_value",
-        "old_date",
-        "new_date",
-        "reason",
-        "changed_by",
-        "approved_by",
-        "changed_at",
-    ]
-    readonly_fields = fields
+    readonly_fields = [
+        "field", "old_value", "new_value", "old_date", "new_date", "reason", "changed_by", "approved_by", "changed_at",
+    ]  # fmt: skip
+    fields = [*readonly_fields]
     can_delete = False
 
 

@@ -37,3 +37,27 @@ def test_the_demo_loads_once_and_tells_its_story(db, capsys):
         Trigger.OFF_TRACK, Trigger.STALE_DATA, Trigger.CRITICAL_QUADRANT, Trigger.INTERVENTION,
         Trigger.HYPOTHESIS_BUSTED,
     } <= triggers  # fmt: skip
+
+
+def test_the_demo_tells_each_steering_story(db):
+    from feedback.agenda import agenda, teams_steered_by
+    from feedback.models import GoalpostProposal, SteeringDecision
+    from goals.models import Divergence, MetricChange
+
+    call_command("load_demo")
+    org = Organization.objects.get(slug=DEMO_ORG_SLUG)
+    engine.rescore_org(org=org)
+    triggers = set(CourseCorrection.objects.filter(organization=org).values_list("trigger", flat=True))
+    assert {Trigger.GUARDRAIL_BREACHED, Trigger.DIVERGENCE_REVIEW} <= triggers
+
+    divergence = Divergence.objects.get(organization=org)
+    assert divergence.team.name == "Creator Tools"
+    approved = GoalpostProposal.objects.get(organization=org, status="approved")
+    change = MetricChange.objects.get(metric=approved.metric, field="target")
+    assert change.approved_by == approved.decided_by
+    assert GoalpostProposal.objects.filter(organization=org, status="pending").exists()
+    assert SteeringDecision.objects.filter(organization=org, follow_up_on__isnull=False).exists()
+
+    steering_group = Team.objects.get(organization=org, kind=TeamKind.STEERING_GROUP)
+    kinds = {item.kind for item in agenda(org=org, teams=teams_steered_by(org=org, group=steering_group))}
+    assert {"course_correction", "divergence", "goalpost_proposal", "feedback"} <= kinds
