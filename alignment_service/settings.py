@@ -300,6 +300,8 @@ SPECTACULAR_SETTINGS = {
         "InvitationStatusEnum": "teams.models.InvitationStatus",
         "FeedbackKindEnum": "feedback.models.FeedbackKind",
         "GoalStatusEnum": "goals.models.GoalStatus",
+        "MetricRoleEnum": "goals.models.MetricRole",
+        "AgendaItemKindEnum": "feedback.models.AgendaItemKind",
         "FeedbackStatusEnum": "feedback.models.FeedbackStatus",
         "ScoreSubjectTypeEnum": "feedback.models.SubjectType",
         "CorrectionSubjectTypeEnum": "feedback.models.CorrectionSubject",

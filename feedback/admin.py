@@ -16,8 +16,10 @@ from feedback.models import (
     CourseCorrection,
     Feedback,
     FeedbackReply,
+    GoalpostProposal,
     ScoreJob,
     ScoreSnapshot,
+    SteeringDecision,
 )
 from goals.models import Goal
 from teams.models import Team
@@ -191,3 +193,21 @@ class AllHandsSnapshotAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(GoalpostProposal)
+class GoalpostProposalAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "metric", "status", "proposed_by", "decided_by", "organization"]
+    list_filter = ["organization", "status"]
+    search_fields = ["reason", "metric__name", "metric__key"]
+    list_select_related = ["metric", "proposed_by", "decided_by", "organization"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(SteeringDecision)
+class SteeringDecisionAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "item_kind", "team", "outcome", "follow_up_owner", "follow_up_on", "organization"]
+    list_filter = ["organization", "item_kind"]
+    search_fields = ["outcome", "item_id"]
+    list_select_related = ["team", "follow_up_owner", "organization"]
+    date_hierarchy = "created_at"

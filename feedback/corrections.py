@@ -13,6 +13,7 @@ from feedback.matrix import INTERVENTION_MODES
 from feedback.models import LeadershipMode, Severity, Trigger
 from feedback.scoring import DAY, AssessmentInputs, GoalInputs, elapsed_share, forecast_share
 from goals import progress as formulas
+from goals.models import guardrail_breached
 
 INTERVENTION_TRIGGERS = (Trigger.INTERVENTION, Trigger.CRITICAL_QUADRANT)
 
@@ -52,6 +53,23 @@ class Finding:
         return (self.subject_type, self.subject_id, self.trigger)
 
 
+@dataclass(frozen=True)
+class DueDivergence:
+    team_id: Any
+    approach: str
+    review_on: date
+
+
+@dataclass(frozen=True)
+class DueFollowUp:
+    decision_id: Any
+    subject_type: str
+    subject_id: str
+    team_id: Any
+    outcome: str
+    follow_up_on: date
+
+
 @dataclass
 class World:
     """Everything the rules read, loaded once per organization."""
@@ -64,6 +82,8 @@ class World:
     scores: dict[tuple[str, str], float]
     previous_scores: dict[tuple[str, str], float]
     active: list[ActiveCorrection] = field(default_factory=list)
+    divergences_due: list[DueDivergence] = field(default_factory=list)
+    follow_ups_due: list[DueFollowUp] = field(default_factory=list)
 
 
 def pct(value: float) -> str:
@@ -71,7 +91,7 @@ def pct(value: float) -> str:
 
 
 def find_all(world: World) -> list[Finding]:
-    findings = [*goal_findings(world), *score_findings(world), *team_findings(world)]
+    findings = [*goal_findings(world), *score_findings(world), *team_findings(world), *steering_findings(world)]
     return sorted({f.key: f for f in findings}.values(), key=lambda f: f.key)
 
 
@@ -116,6 +136,26 @@ def goal_findings(world: World) -> Iterator[Finding]:
         yield from _checkin_findings(world, goal, subject, mode)
         yield from _busted_findings(world, goal, subject, mode, elapsed)
         yield from _likely_miss_findings(world, goal, subject, mode, elapsed)
+        yield from _guardrail_findings(goal, subject, mode)
+
+
+def _guardrail_findings(goal: GoalInputs, subject: tuple[str, str], mode: str) -> Iterator[Finding]:
+    crossed = [
+        g for g in goal.guardrails
+        if g.current is not None and guardrail_breached(g.direction, g.threshold, g.current)
+    ]  # fmt: skip
+    if not crossed:
+        return
+    parts = [
+        f"{g.name} is {g.current:g}{g.unit and ' ' + g.unit}, "
+        f"{'below' if g.direction == 'increase' else 'above'} its guardrail of {g.threshold:g}"
+        for g in crossed
+    ]
+    yield Finding(
+        *subject, Trigger.GUARDRAIL_BREACHED, Severity.CRITICAL,
+        f"'{goal.title}' crossed a guardrail: {'; '.join(parts)}. Progress that costs this is not progress.",
+        goal.team_id, mode,
+    )  # fmt: skip
 
 
 def _checkin_findings(world: World, goal: GoalInputs, subject: tuple[str, str], mode: str) -> Iterator[Finding]:
@@ -397,3 +437,24 @@ def link_causes(findings: Mapping[Key, Finding], team_of_goal: Mapping[str, Any]
 def _cause_order(finding: Finding) -> tuple[int, int, str]:
     rank = GOAL_PRECEDENCE.index(Trigger(finding.trigger))
     return (SEVERITY_RANK.get(Severity(finding.severity), 3), rank, finding.subject_id)
+
+
+def steering_findings(world: World) -> Iterator[Finding]:
+    """Divergences past their review date; steering decisions whose follow-up is late."""
+    for divergence in world.divergences_due:
+        team = world.teams.get(divergence.team_id)
+        name = team.name if team else "The team"
+        yield Finding(
+            "team", str(divergence.team_id), Trigger.DIVERGENCE_REVIEW, Severity.WARNING,
+            f"{name}'s divergence ({divergence.approach[:120]}) was due for review on {divergence.review_on}: "
+            "close it with its outcome, or decide to go on.",
+            divergence.team_id, _team_mode(world, divergence.team_id),
+        )  # fmt: skip
+    for follow_up in world.follow_ups_due:
+        days = (world.today - follow_up.follow_up_on).days
+        yield Finding(
+            follow_up.subject_type, follow_up.subject_id, Trigger.FOLLOW_UP_OVERDUE, Severity.WARNING,
+            f"A steering decision's follow-up was due {follow_up.follow_up_on} ({days} days ago): "
+            f"{follow_up.outcome[:200]}",
+            follow_up.team_id, _team_mode(world, follow_up.team_id),
+        )  # fmt: skip

@@ -19,8 +19,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import Count, Max, OuterRef, Subquery
@@ -32,7 +32,7 @@ from alignment_service.notifications.services import Notice, notify_all
 from alignment_service.notifications.webhooks import Event, emit_events
 from feedback import corrections as rules_module
 from feedback import scoring, selectors
-from feedback.corrections import ActiveCorrection, Finding, TeamInputs, World
+from feedback.corrections import ActiveCorrection, DueDivergence, DueFollowUp, Finding, TeamInputs, World
 from feedback.models import (
     ACTIVE_CORRECTION,
     Assessment,
@@ -43,10 +43,11 @@ from feedback.models import (
     FeedbackKind,
     FeedbackStatus,
     ScoreSnapshot,
+    SteeringDecision,
     TargetType,
     Trigger,
 )
-from goals.models import Goal, GoalScore, GoalStatus, Metric, Reading
+from goals.models import Divergence, Goal, GoalScore, GoalStatus, Metric, MetricRole, Reading
 from teams.models import Organization, Team, TeamKind, TeamMember
 
 
@@ -94,10 +95,27 @@ def load_world(org: Organization, now: datetime) -> World:
         ActiveCorrection(c.subject_type, c.subject_id, c.trigger, c.review_by, c.extension_count)
         for c in CourseCorrection.objects.filter(ACTIVE_CORRECTION, organization=org)
     ]
+    today = now.astimezone(UTC).date()
     return World(
-        rules=org.rule_settings, now_ts=now_ts, today=now.astimezone(UTC).date(), goals=goals, teams=teams,
+        rules=org.rule_settings, now_ts=now_ts, today=today, goals=goals, teams=teams,
         scores={}, previous_scores=previous, active=active,
+        divergences_due=_divergences_due(org, today), follow_ups_due=_follow_ups_due(org, today),
     )  # fmt: skip
+
+
+def _divergences_due(org: Organization, today: date) -> list[DueDivergence]:
+    rows = Divergence.objects.filter(organization=org, status=Divergence.Status.ACTIVE, review_on__lt=today)
+    return [DueDivergence(d.team_id, d.approach, d.review_on) for d in rows.order_by("team_id")]
+
+
+def _follow_ups_due(org: Organization, today: date) -> list[DueFollowUp]:
+    rows = SteeringDecision.objects.filter(
+        organization=org, follow_up_on__lt=today, follow_up_done_at__isnull=True
+    ).exclude(subject_id="")
+    return [
+        DueFollowUp(d.pk, d.subject_type, d.subject_id, d.team_id, d.outcome, cast(date, d.follow_up_on))
+        for d in rows.order_by("follow_up_on", "id")
+    ]
 
 
 def _latest_snapshot_ids(org: Organization, up_to: datetime | None = None) -> Any:
@@ -131,7 +149,14 @@ def _load_goals(org: Organization) -> list[scoring.GoalInputs]:
     rows_of_metrics = Metric.objects.filter(organization=org, goal__status=GoalStatus.ACTIVE).annotate(
         nth_reading=Subquery(nth_reading[min_readings - 1 : min_readings])
     )
+    guardrails: dict[Any, list[scoring.GuardrailInputs]] = defaultdict(list)
     for m in rows_of_metrics.order_by("id"):
+        if m.role == MetricRole.GUARDRAIL:
+            if m.threshold is not None:
+                guardrails[m.goal_id].append(
+                    scoring.GuardrailInputs(m.id, m.name, m.direction, m.threshold, m.current, m.unit)
+                )
+            continue
         metrics[m.goal_id].append(
             scoring.MetricInputs(
                 m.id,
@@ -167,6 +192,7 @@ def _load_goals(org: Organization) -> list[scoring.GoalInputs]:
             open_concerns=concerns[str(g.id)],
             open_challenges=challenges[str(g.id)],
             metrics=tuple(metrics[g.id]),
+            guardrails=tuple(guardrails[g.id]),
         )
         for g in rows
     ]
@@ -495,13 +521,16 @@ def announce_rescore(
         for items, recipients in by_items.items()
     ]
     notify_all(org=org, notices=notices)
-    emit_events(
-        org=org,
-        events=[
-            Event(event_type, correction_payload(c, symptoms.get(c.pk, [])), f"{event_type}:{c.pk}")
-            for event_type, c in announcements
-        ],
-    )
+    events = [
+        Event(event_type, correction_payload(c, symptoms.get(c.pk, [])), f"{event_type}:{c.pk}")
+        for event_type, c in announcements
+    ]
+    events += [
+        Event("guardrail.breached", correction_payload(c, symptoms.get(c.pk, [])), f"guardrail.breached:{c.pk}")
+        for event_type, c in announcements
+        if event_type == "course_correction.opened" and c.trigger == Trigger.GUARDRAIL_BREACHED
+    ]
+    emit_events(org=org, events=events)
 
 
 def _notice(event_type: str, correction: CourseCorrection, recipients: Iterable[Any]) -> Notice:

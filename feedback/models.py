@@ -226,6 +226,9 @@ class Trigger(models.TextChoices):
     PERMANENT_MICROMANAGEMENT = "permanent_micromanagement", "Permanent micromanagement"
     MANUAL = "manual", "Manual"
     LIKELY_MISS = "likely_miss", "Likely miss"
+    GUARDRAIL_BREACHED = "guardrail_breached", "Guardrail breached"
+    DIVERGENCE_REVIEW = "divergence_review", "Divergence review"
+    FOLLOW_UP_OVERDUE = "follow_up_overdue", "Follow-up overdue"
 
 
 class Severity(models.TextChoices):
@@ -270,6 +273,12 @@ class CourseCorrection(models.Model):
     review_by = models.DateField(null=True, blank=True)
     extension_reason = models.TextField(blank=True, default="")
     extension_count = models.PositiveSmallIntegerField(default=0)
+    # An intervention teaches and ends: what must be true to pull back, the frameworks the
+    # leader is teaching, and on pulling back what was taught and whether the criteria were met.
+    exit_criteria = models.TextField(blank=True, default="")
+    teaching_notes = models.TextField(blank=True, default="")
+    taught = models.TextField(blank=True, default="")
+    criteria_met = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -319,3 +328,85 @@ class AllHandsSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.created_at:%Y-%m-%d})"
+
+
+class GoalpostProposal(models.Model):
+    """A proposed move of a metric's baseline, target or due date, decided in the open by the
+    team's parent lead, a steering-group member above the team, or an admin."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    metric = models.ForeignKey("goals.Metric", on_delete=models.CASCADE, related_name="goalpost_proposals")
+    changes = models.JSONField(help_text='The proposed values: any of "baseline", "target", "due_on".')
+    reason = models.TextField()
+    prompted_by_correction = models.ForeignKey(
+        CourseCorrection, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    prompted_by_feedback = models.ForeignKey(
+        Feedback, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["metric"], condition=models.Q(status="pending"), name="one_pending_proposal_per_metric"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric_id}: {self.changes}"
+
+
+class AgendaItemKind(models.TextChoices):
+    COURSE_CORRECTION = "course_correction", "Course correction"
+    DIVERGENCE = "divergence", "Divergence"
+    GOALPOST_PROPOSAL = "goalpost_proposal", "Goalpost proposal"
+    FEEDBACK = "feedback", "Challenge"
+
+
+class SteeringDecision(models.Model):
+    """A steering group's (or an admin's) decision on an agenda item, with its follow-up."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    item_kind = models.CharField(max_length=20, choices=AgendaItemKind.choices)
+    item_id = models.CharField(max_length=64)
+    team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", help_text="The item's team."
+    )
+    # The goal or team a late follow-up opens its correction on (blank for direction-level items).
+    subject_type = models.CharField(max_length=8, blank=True, default="")
+    subject_id = models.CharField(max_length=64, blank=True, default="")
+    outcome = models.TextField()
+    follow_up_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    follow_up_on = models.DateField(null=True, blank=True)
+    follow_up_done_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "item_kind", "item_id"], name="decision_item")]
+
+    def __str__(self) -> str:
+        return f"{self.item_kind} {self.item_id}: {self.outcome[:40]}"

@@ -34,6 +34,16 @@ class MetricInputs:
 
 
 @dataclass(frozen=True)
+class GuardrailInputs:
+    id: Any
+    name: str
+    direction: str
+    threshold: float
+    current: float | None
+    unit: str = ""
+
+
+@dataclass(frozen=True)
 class AssessmentInputs:
     alignment: int
     confidence: int
@@ -59,6 +69,7 @@ class GoalInputs:
     open_concerns: int = 0
     open_challenges: int = 0
     metrics: tuple[MetricInputs, ...] = field(default_factory=tuple)
+    guardrails: tuple[GuardrailInputs, ...] = field(default_factory=tuple)
 
 
 def forecast_share(metric: MetricInputs) -> float | None:

@@ -45,16 +45,30 @@ def reply_list(*, org: Organization, feedback: Feedback) -> QuerySet[FeedbackRep
 _TARGET_MODELS: dict[str, Any] = {TargetType.GOAL: Goal, TargetType.TEAM: Team, TargetType.STRATEGY: StrategyPillar}
 
 
+def is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 def feedback_target(*, org: Organization, target_type: str, target_id: str) -> Any:
     """The object feedback is about, or None; the direction is the organization itself."""
     if target_type == TargetType.DIRECTION:
         return org
     model = _TARGET_MODELS[target_type]
-    try:
-        uuid.UUID(str(target_id))
-    except ValueError:
+    if not is_uuid(target_id):
         return None
     return model.objects.filter(organization=org, pk=target_id).select_related(*_steward_relations(target_type)).first()
+
+
+def feedback_target_team(*, org: Organization, feedback: Feedback) -> Team | None:
+    """The team that answers for feedback's target (None for the direction and company items)."""
+    target = feedback_target(org=org, target_type=feedback.target_type, target_id=feedback.target_id)
+    if target is None or feedback.target_type == TargetType.DIRECTION:
+        return None
+    return target if feedback.target_type == TargetType.TEAM else target.team
 
 
 def _steward_relations(target_type: str) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 from datetime import date
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,6 +16,7 @@ from alignment_service.notifications.webhooks import emit_event, redact_anonymou
 from alignment_service.outbox.services import outbox_enqueue
 from feedback import engine, matrix, selectors
 from feedback.allhands import allhands_payload
+from feedback.corrections import INTERVENTION_TRIGGERS
 from feedback.engine import announce
 from feedback.models import (
     ACTIVE_CORRECTION,
@@ -246,18 +248,43 @@ def correction_acknowledge(*, access: Access, correction: CourseCorrection) -> C
     return correction
 
 
+def _require_intervention(correction: CourseCorrection, **given: Any) -> None:
+    """Only interventions carry exit criteria and teaching notes, and record what was taught."""
+    named = [name for name, value in given.items() if value is not None]
+    if named and correction.trigger not in INTERVENTION_TRIGGERS:
+        raise ValidationFailed("Only interventions (intervention, critical_quadrant) carry this.", attr=named[0])
+
+
 @transaction.atomic
-def correction_resolve(*, access: Access, correction: CourseCorrection, resolution: str) -> CourseCorrection:
+def correction_resolve(
+    *,
+    access: Access,
+    correction: CourseCorrection,
+    resolution: str,
+    taught: str | None = None,
+    criteria_met: bool | None = None,
+) -> CourseCorrection:
+    """Close a correction; pulling back from an intervention records what was taught and
+    whether its exit criteria were met."""
     correction = _lock_active(access, correction)
+    _require_intervention(correction, taught=taught, criteria_met=criteria_met)
+    if correction.trigger in INTERVENTION_TRIGGERS:
+        missing = {"taught": taught, "criteria_met": criteria_met}
+        absent = {name: ["Pulling back from an intervention records this."] for name, v in missing.items() if v is None}
+        if absent:
+            raise DjangoValidationError(absent, code="required")
+        correction.taught, correction.criteria_met = taught or "", criteria_met
     correction.status = CorrectionStatus.RESOLVED
     correction.resolution = resolution
     correction.resolved_at = timezone.now()
     correction.resolved_by = access.user
-    correction.save(update_fields=["status", "resolution", "resolved_at", "resolved_by"])
+    correction.save(update_fields=["status", "resolution", "resolved_at", "resolved_by", "taught", "criteria_met"])
+    data: dict[str, Any] = {"correction": str(correction.pk), "resolution": resolution}
+    if correction.trigger in INTERVENTION_TRIGGERS:
+        data |= {"taught": correction.taught, "criteria_met": correction.criteria_met}
     activity_record(
         access=access, verb="course_correction.resolved", subject_type=correction.subject_type,
-        subject_id=correction.subject_id, summary=f"resolved a {correction.trigger} correction",
-        data={"correction": str(correction.pk), "resolution": resolution},
+        subject_id=correction.subject_id, summary=f"resolved a {correction.trigger} correction", data=data,
     )  # fmt: skip
     announce(correction, "course_correction.resolved")
     owe_rescore(access.org)
@@ -265,11 +292,36 @@ def correction_resolve(*, access: Access, correction: CourseCorrection, resoluti
 
 
 @transaction.atomic
-def correction_extend(
-    *, access: Access, correction: CourseCorrection, review_by: date, extension_reason: str
+def correction_update(
+    *,
+    access: Access,
+    correction: CourseCorrection,
+    review_by: date | None = None,
+    extension_reason: str | None = None,
+    exit_criteria: str | None = None,
+    teaching_notes: str | None = None,
 ) -> CourseCorrection:
-    """Move the review date, with a reason; every extension is counted (and watched)."""
+    """Extend a correction's review date (with a reason), or set an intervention's plan."""
     correction = _lock_active(access, correction)
+    _require_intervention(correction, exit_criteria=exit_criteria, teaching_notes=teaching_notes)
+    if review_by is not None:
+        correction = _extend(access, correction, review_by, extension_reason or "")
+    plan = {"exit_criteria": exit_criteria, "teaching_notes": teaching_notes}
+    plan = {name: value for name, value in plan.items() if value is not None}
+    if plan:
+        for name, value in plan.items():
+            setattr(correction, name, value)
+        correction.save(update_fields=list(plan))
+        activity_record(
+            access=access, verb="course_correction.planned", subject_type=correction.subject_type,
+            subject_id=correction.subject_id, summary=f"set the plan of a {correction.trigger} correction",
+            data={"correction": str(correction.pk), **plan},
+        )  # fmt: skip
+    return correction
+
+
+def _extend(access: Access, correction: CourseCorrection, review_by: date, extension_reason: str) -> CourseCorrection:
+    """Move the review date, with a reason; every extension is counted (and watched)."""
     if review_by < timezone.now().date():
         raise ValidationFailed("Must not be in the past.", code="past", attr="review_by")
     old = correction.review_by

@@ -6,7 +6,17 @@ from django.http import HttpRequest
 
 from alignment_service.admin_site import health_label, percent, rounded
 from goals import progress as formulas
-from goals.models import Cycle, DirectionVersion, Goal, GoalStrategy, Metric, MetricChange, Reading, StrategyPillar
+from goals.models import (
+    Cycle,
+    DirectionVersion,
+    Divergence,
+    Goal,
+    GoalStrategy,
+    Metric,
+    MetricChange,
+    Reading,
+    StrategyPillar,
+)
 from goals.selectors import with_health
 
 
@@ -136,8 +146,10 @@ class MetricChangeInline(admin.TabularInline):
     model = MetricChange
     extra = 0
     max_num = 0
-    fields = ["field", "old_value", "new_value", "reason", "changed_by", "changed_at"]
-    readonly_fields = ["field", "old_value", "new_value", "reason", "changed_by", "changed_at"]
+    readonly_fields = [
+        "field", "old_value", "new_value", "old_date", "new_date", "reason", "changed_by", "approved_by", "changed_at",
+    ]  # fmt: skip
+    fields = [*readonly_fields]
     can_delete = False
 
 
@@ -147,14 +159,13 @@ class MetricAdmin(HealthAnnotatedAdmin):
         "name", "key", "organization", "goal", "current_shown", "target_shown", "progress_shown", "expected", "health",
         "last_reading_at",
     ]  # fmt: skip
-    list_filter = ["organization", "direction", HealthFilter]
+    list_filter = ["organization", "role", "direction", HealthFilter]
     search_fields = ["name", "key", "goal__title"]
     list_select_related = ["organization", "goal"]
     readonly_fields = [
         "organization", "goal", "key", "direction", "baseline", "target", "weight", "starts_on", "due_on",
-        "current_shown", "last_reading_at", "forecast_shown", "forecast_low", "forecast_high", "p_hit",
-        "progress_shown", "expected", "health", "version",
-        "created_at", "updated_at",
+        "role", "threshold", "current_shown", "last_reading_at", "forecast_shown", "forecast_low", "forecast_high",
+        "p_hit", "progress_shown", "expected", "health", "version", "created_at", "updated_at",
     ]  # fmt: skip
     fields = ["name", "unit", "stale_after_days", *readonly_fields]
     inlines = [MetricChangeInline, RecentReadingInline]
@@ -189,4 +200,19 @@ class ReadingAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Divergence)
+class DivergenceAdmin(admin.ModelAdmin):
+    """Divergences are recorded and closed through the API (which checks the assessment and
+    the approver); the admin reads them."""
+
+    list_display = ["team", "status", "outcome", "review_on", "approved_by", "organization"]
+    list_filter = ["organization", "status", "outcome"]
+    search_fields = ["approach", "rationale", "team__name"]
+    list_select_related = ["team", "approved_by", "organization"]
+    readonly_fields = [f.name for f in Divergence._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

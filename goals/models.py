@@ -191,6 +191,11 @@ class MetricDirection(models.TextChoices):
     DECREASE = "decrease", "Decrease"
 
 
+class MetricRole(models.TextChoices):
+    KEY_RESULT = "key_result", "Key result"
+    GUARDRAIL = "guardrail", "Guardrail"
+
+
 def finite(field: str) -> Q:
     """A CHECK that keeps NaN and ±Infinity out of a float column (PostgreSQL orders NaN
     above every number; SQLite stores NaN as NULL, which NOT NULL refuses)."""
@@ -215,6 +220,10 @@ class Metric(models.Model):
     starts_on = models.DateField(null=True, blank=True)
     due_on = models.DateField(null=True, blank=True)
     stale_after_days = models.PositiveIntegerField(null=True, blank=True)
+    # A guardrail (a counter-metric) never counts towards progress: it is safe on its
+    # direction's side of `threshold` (at or above for `increase`, at or below for `decrease`).
+    role = models.CharField(max_length=12, choices=MetricRole.choices, default=MetricRole.KEY_RESULT)
+    threshold = models.FloatField(null=True, blank=True)
     current = models.FloatField(null=True, blank=True, editable=False)
     last_reading_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_reading_ts = models.FloatField(null=True, blank=True, editable=False)
@@ -262,11 +271,84 @@ class Metric(models.Model):
                 | (Q(direction=MetricDirection.DECREASE) & Q(target__lt=F("baseline"))),
                 name="metric_direction_matches_bounds",
             ),
+            models.CheckConstraint(
+                condition=Q(role=MetricRole.KEY_RESULT, threshold__isnull=True)
+                | (Q(role=MetricRole.GUARDRAIL) & finite("threshold")),
+                name="metric_guardrail_has_threshold",
+            ),
         ]
         indexes = [models.Index(fields=["organization", "goal"])]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key})"
+
+    @property
+    def breached(self) -> bool | None:
+        """For a guardrail with a reading: whether it is on the wrong side of its threshold."""
+        if self.role != MetricRole.GUARDRAIL or self.current is None or self.threshold is None:
+            return None
+        return guardrail_breached(self.direction, self.threshold, self.current)
+
+
+def guardrail_breached(direction: str, threshold: float, current: float) -> bool:
+    return current < threshold if direction == MetricDirection.INCREASE else current > threshold
+
+
+class Divergence(models.Model):
+    """A team's permission to diverge, on record: what it does differently and why, how its
+    success is judged (a metric and the value it must reach), who approved it, and when it is
+    reviewed. Recorded while the team's latest assessment is `divergence_permitted`."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CLOSED = "closed", "Closed"
+
+    class Outcome(models.TextChoices):
+        MET = "met", "Criteria met"
+        MISSED = "missed", "Criteria missed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="divergences")
+    approach = models.TextField(help_text="What the team does differently.")
+    rationale = models.TextField(help_text="Why.")
+    success_metric = models.ForeignKey(Metric, on_delete=models.PROTECT, related_name="divergences")
+    success_value = models.FloatField()
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    review_on = models.DateField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, blank=True, default="")
+    outcome_value = models.FloatField(null=True, blank=True)
+    closing_note = models.TextField(blank=True, default="")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now, editable=False)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team"], condition=Q(status="active"), name="one_active_divergence_per_team"
+            ),
+            models.CheckConstraint(condition=finite("success_value"), name="divergence_finite_success_value"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team_id}: {self.approach[:40]}"
+
+    def criteria_met(self) -> bool:
+        """Whether the success metric's latest value reaches `success_value` (its direction's way)."""
+        current = self.success_metric.current
+        if current is None:
+            return False
+        if self.success_metric.direction == MetricDirection.INCREASE:
+            return current >= self.success_value
+        return current <= self.success_value
 
 
 class MetricChange(models.Model):
@@ -276,11 +358,21 @@ class MetricChange(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="changes")
     field = models.CharField(max_length=20)
-    old_value = models.FloatField()
-    new_value = models.FloatField()
+    old_value = models.FloatField(null=True, blank=True, help_text="Baseline and target changes.")
+    new_value = models.FloatField(null=True, blank=True, help_text="Baseline and target changes.")
+    old_date = models.DateField(null=True, blank=True, help_text="Due-date changes.")
+    new_date = models.DateField(null=True, blank=True, help_text="Due-date changes.")
     reason = models.TextField(blank=True, default="")
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who approved the proposal that made this change (goalposts moved by proposal).",
     )
     changed_at = models.DateTimeField(default=now)
 

@@ -14,7 +14,17 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Greatest, Least, Lower
 
 from goals import progress as formulas
-from goals.models import Cycle, DirectionVersion, Goal, GoalStrategy, Metric, MetricChange, Reading, StrategyPillar
+from goals.models import (
+    Cycle,
+    DirectionVersion,
+    Divergence,
+    Goal,
+    GoalStrategy,
+    Metric,
+    MetricChange,
+    Reading,
+    StrategyPillar,
+)
 from teams.models import Organization
 from teams.org_settings import DEFAULTS
 
@@ -121,7 +131,7 @@ def _is_uuid(value: str) -> bool:
 def alignment_tree(*, org: Organization) -> dict[str, Any]:
     """The whole cascade: direction, pillars, and company goals with their children nested.
 
-    Four queries whatever the size of the organization. Built without recursion; a chain
+    Five queries whatever the size of the organization. Built without recursion; a chain
     deeper than `GOAL_MAX_DEPTH` (stored before that limit existed) continues as a new root at
     the end of the list, as a goal under a cancelled parent does, so that every nesting stays
     within what the serializer and the JSON encoder handle.
@@ -148,4 +158,12 @@ def alignment_tree(*, org: Organization) -> dict[str, Any]:
             else:
                 nodes[goal.id]["children"].append(nodes[child.id])
                 pending.append((child, depth + 1))
-    return {"direction": direction, "pillars": pillars, "goals": [nodes[goal.id] for goal in top]}
+    divergences = Divergence.objects.filter(organization=org, status=Divergence.Status.ACTIVE).order_by(
+        "review_on", "id"
+    )
+    return {
+        "direction": direction,
+        "pillars": pillars,
+        "goals": [nodes[goal.id] for goal in top],
+        "divergences": list(divergences),
+    }

@@ -42,10 +42,12 @@ from goals.models import (
     Metric,
     MetricChange,
     MetricDirection,
+    MetricRole,
     Reading,
     StrategyPillar,
 )
 from teams.models import Organization, Team
+from teams.org_settings import GOALPOST_PROPOSAL
 
 RESCORE_TASK = "feedback.rescore_org"
 T = TypeVar("T")
@@ -417,7 +419,7 @@ def goals_refresh_progress(*, org: Organization, goal_ids: Iterable[Any] | None 
     }
     scope = set(goals) if goal_ids is None else _with_ancestors(goals, goal_ids)
     metrics_by_goal: dict[Any, list[tuple[float | None, float | None, float]]] = defaultdict(list)
-    metric_rows = Metric.objects.filter(organization=org)
+    metric_rows = Metric.objects.filter(organization=org, role=MetricRole.KEY_RESULT)
     if goal_ids is not None:
         metric_rows = metric_rows.filter(goal_id__in=scope)
     for goal_id, *values in metric_rows.values_list("goal_id", "progress", "p_hit", "weight"):
@@ -494,8 +496,15 @@ def _with_ancestors(goals: dict[Any, Goal], goal_ids: Iterable[Any]) -> set[Any]
 
 METRIC_FIELDS = (
     "goal", "name", "key", "unit", "direction", "baseline", "target", "weight", "starts_on", "due_on",
-    "stale_after_days",
+    "stale_after_days", "role", "threshold",
 )  # fmt: skip
+
+
+def _check_guardrail(role: str, threshold: float | None) -> None:
+    if role == MetricRole.GUARDRAIL and threshold is None:
+        raise ValidationFailed("A guardrail needs a threshold.", code="required", attr="threshold")
+    if role == MetricRole.KEY_RESULT and threshold is not None:
+        raise ValidationFailed("Only a guardrail has a threshold.", code="not_a_guardrail", attr="threshold")
 
 
 def _check_metric_bounds(direction: str, baseline: float, target: float) -> None:
@@ -533,6 +542,7 @@ def _refresh_metric_windows(org: Organization, metrics: Iterable[Metric]) -> Non
 def metric_create(*, access: Access, **fields: Any) -> Metric:
     _check_unique_key(access.org, fields["key"])
     _check_metric_bounds(fields.get("direction", MetricDirection.INCREASE), fields["baseline"], fields["target"])
+    _check_guardrail(fields.get("role", MetricRole.KEY_RESULT), fields.get("threshold"))
     goal = fields["goal"]
     _check_dates(fields.get("starts_on") or goal.starts_on, fields.get("due_on") or goal.due_on)
     metric = Metric(organization=access.org, **{k: v for k, v in fields.items() if k in METRIC_FIELDS})
@@ -546,9 +556,17 @@ def metric_create(*, access: Access, **fields: Any) -> Metric:
 
 @writes_derived_values
 def metric_update(
-    *, access: Access, metric: Metric, reason: str = "", expected_version: int | None = None, **fields: Any
+    *,
+    access: Access,
+    metric: Metric,
+    reason: str = "",
+    expected_version: int | None = None,
+    proposed_by: Any = None,
+    **fields: Any,
 ) -> Metric:
-    """Change a metric; a moved baseline or target is recorded with its old and new value."""
+    """Change a metric; a moved goalpost (baseline, target, due date) is recorded with its old
+    and new value. Where the organization moves goalposts by proposal, only an approved
+    proposal (`proposed_by`, approved by `access`) moves them."""
     metric = (
         Metric.objects.select_for_update(no_key=True).select_related("goal").get(pk=metric.pk, organization=access.org)
     )
@@ -561,18 +579,19 @@ def metric_update(
         fields.get("baseline", metric.baseline),
         fields.get("target", metric.target),
     )
+    _check_guardrail(fields.get("role", metric.role), fields.get("threshold", metric.threshold))
     goal = fields.get("goal", metric.goal)
     _check_dates(
         fields.get("starts_on", metric.starts_on) or goal.starts_on, fields.get("due_on", metric.due_on) or goal.due_on
     )
-    moved = [
-        MetricChange(
-            organization=access.org, metric=metric, field=name, old_value=getattr(metric, name),
-            new_value=fields[name], reason=reason, changed_by=access.user,
+    moved = [_goalpost_change(access, metric, name, fields[name], reason, proposed_by) for name in GOALPOSTS
+             if name in fields and fields[name] != getattr(metric, name)]  # fmt: skip
+    if moved and proposed_by is None and access.org.rule_settings["goalpost_changes"] == GOALPOST_PROPOSAL:
+        raise Conflict(
+            "This organization moves a metric's baseline, target or due date by proposal: "
+            "propose the change at /goalpost-proposals/.",
+            code="goalpost_proposal_required",
         )
-        for name in ("baseline", "target")
-        if name in fields and fields[name] != getattr(metric, name)
-    ]  # fmt: skip
     MetricChange.objects.bulk_create(moved)
     for name, value in fields.items():
         if name in METRIC_FIELDS:
@@ -584,15 +603,44 @@ def metric_update(
     metrics_refresh(org=access.org, metric_ids=[metric.pk])
     goals_refresh_progress(org=access.org, goal_ids={previous_goal_id, metric.goal_id})
     for change in moved:
+        old, new = (
+            (change.old_value, change.new_value) if change.field != "due_on" else (change.old_date, change.new_date)
+        )
+        data = {"field": change.field, "old": _jsonable(old), "new": _jsonable(new), "reason": reason}
+        if proposed_by is not None:
+            data |= {"proposed_by": proposed_by.pk, "approved_by": access.user.pk if access.user else None}
         _record(
             access, f"metric.{change.field}_changed", "metric", metric.pk,
-            f"moved the {change.field} of '{metric.name}' from {change.old_value:g} to {change.new_value:g}",
-            data={"field": change.field, "old": change.old_value, "new": change.new_value, "reason": reason},
+            f"moved the {change.field.replace('_', ' ')} of '{metric.name}' from {_plain(old)} to {_plain(new)}",
+            data=data,
         )  # fmt: skip
-    if set(fields) - {"baseline", "target"}:
+    if set(fields) - set(GOALPOSTS):
         _record(access, "metric.updated", "metric", metric.pk, f"updated metric '{metric.name}'", fields)
     owe_rescore(access.org)
     return metric
+
+
+GOALPOSTS = ("baseline", "target", "due_on")
+
+
+def _goalpost_change(
+    access: Access, metric: Metric, name: str, new: Any, reason: str, proposed_by: Any
+) -> MetricChange:
+    values = {"old_date": metric.due_on, "new_date": new} if name == "due_on" else {
+        "old_value": getattr(metric, name), "new_value": new
+    }  # fmt: skip
+    return MetricChange(
+        organization=access.org, metric=metric, field=name, reason=reason, **values,
+        changed_by=proposed_by or access.user, approved_by=access.user if proposed_by is not None else None,
+    )  # fmt: skip
+
+
+def _plain(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
 
 
 @writes_derived_values

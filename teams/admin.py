@@ -53,13 +53,18 @@ def _without_default(text: Any) -> str:
 
 def _setting_field(name: str, field: serializers.Field) -> forms.Field:
     """A form field for one rule setting, bounded as the API bounds it, with its default."""
+    help_text = f"{_without_default(field.help_text) or 'Relative weight of this score component.'} "
+    if isinstance(field, serializers.ChoiceField):
+        return forms.ChoiceField(
+            label=name.replace("_", " ").capitalize(), choices=list(field.choices.items()),
+            help_text=f"{help_text}Default: {DEFAULTS[name]}.", required=True,
+        )  # fmt: skip
     form_class = forms.IntegerField if isinstance(field, serializers.IntegerField) else forms.FloatField
     return form_class(
         label=name.replace("_", " ").capitalize(),
         min_value=getattr(field, "min_value", None),
         max_value=getattr(field, "max_value", None),
-        help_text=f"{_without_default(field.help_text) or 'Relative weight of this score component.'} "
-        f"Default: {DEFAULTS[name]}.",
+        help_text=f"{help_text}Default: {DEFAULTS[name]}.",
         required=True,
     )
 

@@ -32,7 +32,12 @@ DEFAULTS: dict[str, Any] = {
     "weight_assessment": 10,
     "weight_feedback": 10,
     "weight_freshness": 10,
+    "goalpost_changes": "direct",
 }
+
+#: How a metric's baseline, target or due date may change: edited directly (kept in the
+#: metric's history), or proposed and approved (`feedback.steering`).
+GOALPOST_DIRECT, GOALPOST_PROPOSAL = "direct", "proposal"
 
 
 def effective_settings(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -105,6 +110,14 @@ class OrgSettingsSerializer(serializers.Serializer):
     weight_assessment = _weight()
     weight_feedback = _weight()
     weight_freshness = _weight()
+    goalpost_changes = serializers.ChoiceField(
+        choices=[GOALPOST_DIRECT, GOALPOST_PROPOSAL],
+        help_text=(
+            "How a metric's baseline, target or due date change: `direct` edits (kept in the metric's history) "
+            "or a `proposal` that the team's parent lead, a steering-group member above it or an admin approves "
+            "(default direct)."
+        ),
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         merged = {**self.context.get("current", DEFAULTS), **attrs}

@@ -110,6 +110,25 @@ def populate(org: Any, owner: Any) -> None:
         organization=org, url="https://hooks.example.com/alignment", secret=webhook_secret_new(), created_by=owner
     )
     webhook_ping(access=access, endpoint=endpoint)
+    _populate_steering(org, owner, team, metric, feedback)
+
+
+def _populate_steering(org: Any, owner: Any, team: Any, metric: Any, feedback: Any) -> None:
+    import datetime
+
+    from feedback.models import GoalpostProposal, SteeringDecision
+    from goals.models import Divergence
+
+    GoalpostProposal.objects.create(
+        organization=org, metric=metric, changes={"target": 80.0}, reason="The market moved", proposed_by=owner
+    )
+    Divergence.objects.create(
+        organization=org, team=team, approach="Own path", rationale="Different users", success_metric=metric,
+        success_value=50, approved_by=owner, review_on=datetime.date(2026, 12, 1),
+    )  # fmt: skip
+    SteeringDecision.objects.create(
+        organization=org, item_kind="feedback", item_id=str(feedback.pk), team=team, outcome="Test it", decided_by=owner
+    )
 
 
 def fill(route: Route, org: Any) -> str:

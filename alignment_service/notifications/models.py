@@ -44,6 +44,13 @@ class WebhookEventType(models.TextChoices):
     GOAL_UPDATED = "goal.updated", "A goal was updated"
     CHECKIN_CREATED = "checkin.created", "A check-in was recorded"
     FEEDBACK_CREATED = "feedback.created", "Feedback was given"
+    GUARDRAIL_BREACHED = "guardrail.breached", "A goal crossed one of its guardrails"
+    DIVERGENCE_RECORDED = "divergence.recorded", "A team's permission to diverge was recorded"
+    DIVERGENCE_CLOSED = "divergence.closed", "A divergence closed, its criteria met or missed"
+    GOALPOST_PROPOSAL_CREATED = "goalpost_proposal.created", "A move of a metric's goalposts was proposed"
+    GOALPOST_PROPOSAL_APPROVED = "goalpost_proposal.approved", "A goalpost proposal was approved and applied"
+    GOALPOST_PROPOSAL_REJECTED = "goalpost_proposal.rejected", "A goalpost proposal was rejected"
+    DECISION_RECORDED = "decision.recorded", "A steering decision was recorded"
     WEBHOOK_PING = "webhook.ping", "A test event sent on request"
 
 

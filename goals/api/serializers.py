@@ -20,11 +20,13 @@ from goals import progress as formulas
 from goals.models import (
     Cycle,
     DirectionVersion,
+    Divergence,
     Goal,
     GoalStatus,
     Metric,
     MetricChange,
     MetricDirection,
+    MetricRole,
     Reading,
     StrategyPillar,
 )
@@ -163,9 +165,15 @@ class MetricSerializer(serializers.ModelSerializer):
         model = Metric
         fields = [
             "id", "goal", "name", "key", "unit", "direction", "baseline", "target", "weight", "starts_on", "due_on",
-            "stale_after_days", "current", "progress", "expected_progress", "forecast", "forecast_low",
-            "forecast_high", "p_hit", "health", "last_reading_at", "stale", "version", "created_at", "updated_at",
+            "stale_after_days", "role", "threshold", "breached", "current", "progress", "expected_progress", "forecast",
+            "forecast_low", "forecast_high", "p_hit", "health", "last_reading_at", "stale", "version", "created_at",
+            "updated_at",
         ]  # fmt: skip
+
+    breached = serializers.BooleanField(
+        read_only=True, allow_null=True,
+        help_text="Guardrails: whether the latest reading is on the wrong side of the threshold (null otherwise).",
+    )  # fmt: skip
 
     @extend_schema_field(serializers.BooleanField(allow_null=True))
     def get_stale(self, metric: Metric) -> bool | None:
@@ -191,6 +199,15 @@ class MetricWriteSerializer(DateOrderMixin, serializers.Serializer):
     starts_on = SupportedDateField(required=False, allow_null=True, help_text="Defaults to the goal's start.")
     due_on = SupportedDateField(required=False, allow_null=True, help_text="Defaults to the goal's due date.")
     stale_after_days = IntegerField(required=False, allow_null=True, min_value=1, max_value=3650)
+    role = serializers.ChoiceField(
+        choices=MetricRole.choices,
+        required=False,
+        help_text="`guardrail`: a counter-metric that never counts towards progress and alarms when crossed.",
+    )
+    threshold = FiniteFloatField(
+        required=False, allow_null=True,
+        help_text="Guardrails only: the limit; safe at or above it for `increase`, at or below for `decrease`.",
+    )  # fmt: skip
     reason = serializers.CharField(
         max_length=2000, allow_blank=True, required=False, write_only=True,
         help_text="Why the baseline or target moved; kept in the metric's history.",
@@ -212,7 +229,10 @@ class MetricWriteSerializer(DateOrderMixin, serializers.Serializer):
 class MetricChangeSerializer(serializers.ModelSerializer):
     class Meta:
         model = MetricChange
-        fields = ["id", "field", "old_value", "new_value", "reason", "changed_by", "changed_at"]
+        fields = [
+            "id", "field", "old_value", "new_value", "old_date", "new_date", "reason", "changed_by", "approved_by",
+            "changed_at",
+        ]  # fmt: skip
 
 
 def validate_observed_at(value: Any) -> Any:
@@ -283,7 +303,16 @@ class TreeGoalSerializer(serializers.Serializer):
         return TreeGoalSerializer(node["children"], many=True).data  # type: ignore[return-value]
 
 
+class TreeDivergenceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Divergence
+        fields = ["id", "team", "approach", "rationale", "success_metric", "success_value", "review_on"]
+
+
 class AlignmentTreeSerializer(serializers.Serializer):
     direction = DirectionSerializer()
     pillars = TreePillarSerializer(many=True)
     goals = TreeGoalSerializer(many=True)
+    divergences = TreeDivergenceSerializer(
+        many=True, help_text="Teams with permission to diverge from the cascade, and how their path is judged."
+    )

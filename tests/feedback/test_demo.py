@@ -84,10 +84,36 @@ def assert_one_or_two_causes_per_troubled_team(org):
 
 
 def assert_one_notification_per_person(org):
-    per_person = Counter(Notification.objects.filter(organization=org).values_list("recipient_id", flat=True))
+    # Steering stories (proposals, follow-ups) notify through their own services, not the rescore.
+    told = Notification.objects.filter(organization=org, kind__startswith="course_correction")
+    per_person = Counter(told.values_list("recipient_id", flat=True))
     assert per_person, "the leads of troubled teams are told"
     assert set(per_person.values()) == {1}
     lead = Team.objects.get(organization=org, name="Anti-Cheat").lead_id
     assert per_person[lead] == 1
     engine.rescore_org(org=org)
-    assert Counter(Notification.objects.filter(organization=org).values_list("recipient_id", flat=True)) == per_person
+    assert Counter(told.values_list("recipient_id", flat=True)) == per_person
+
+
+def test_the_demo_tells_each_steering_story(db):
+    from feedback.agenda import agenda, teams_steered_by
+    from feedback.models import GoalpostProposal, SteeringDecision
+    from goals.models import Divergence, MetricChange
+
+    call_command("load_demo")
+    org = Organization.objects.get(slug=DEMO_ORG_SLUG)
+    engine.rescore_org(org=org)
+    triggers = set(CourseCorrection.objects.filter(organization=org).values_list("trigger", flat=True))
+    assert {Trigger.GUARDRAIL_BREACHED, Trigger.DIVERGENCE_REVIEW} <= triggers
+
+    divergence = Divergence.objects.get(organization=org)
+    assert divergence.team.name == "Creator Tools"
+    approved = GoalpostProposal.objects.get(organization=org, status="approved")
+    change = MetricChange.objects.get(metric=approved.metric, field="target")
+    assert change.approved_by == approved.decided_by
+    assert GoalpostProposal.objects.filter(organization=org, status="pending").exists()
+    assert SteeringDecision.objects.filter(organization=org, follow_up_on__isnull=False).exists()
+
+    steering_group = Team.objects.get(organization=org, kind=TeamKind.STEERING_GROUP)
+    kinds = {item.kind for item in agenda(org=org, teams=teams_steered_by(org=org, group=steering_group))}
+    assert {"course_correction", "divergence", "goalpost_proposal", "feedback"} <= kinds

@@ -28,6 +28,13 @@ def test_event_types_are_the_contracts():
         "goal.updated",
         "checkin.created",
         "feedback.created",
+        "guardrail.breached",
+        "divergence.recorded",
+        "divergence.closed",
+        "goalpost_proposal.created",
+        "goalpost_proposal.approved",
+        "goalpost_proposal.rejected",
+        "decision.recorded",
         "webhook.ping",
     }
 

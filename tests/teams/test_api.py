@@ -52,6 +52,7 @@ SETTINGS_DEFAULTS = {
     "likely_miss_below": 0.2,
     "likely_miss_min_readings": 5,
     "likely_miss_after": 0.25,
+    "goalpost_changes": "direct",
 }
 WEIGHT_KEYS = {
     "weight_linkage",

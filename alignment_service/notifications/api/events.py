@@ -14,6 +14,7 @@ from rest_framework import serializers
 from alignment_service.api.fields import ConstField
 from alignment_service.notifications.models import WebhookEventType
 from feedback.models import (
+    AgendaItemKind,
     CorrectionStatus,
     CorrectionSubject,
     FeedbackKind,
@@ -37,6 +38,11 @@ class CourseCorrectionEventData(serializers.Serializer):
     status = serializers.ChoiceField(choices=CorrectionStatus.choices)
     review_by = serializers.DateField(allow_null=True)
     resolution = serializers.CharField(allow_blank=True)
+
+
+class CourseCorrectionWithSymptomsEventData(CourseCorrectionEventData):
+    caused_by = serializers.UUIDField(allow_null=True, help_text="The cause, when this correction is a symptom.")
+    symptoms = CourseCorrectionEventData(many=True, help_text="The corrections this cause explains.")
 
 
 class ScoreThresholdCrossedEventData(serializers.Serializer):
@@ -83,15 +89,66 @@ class FeedbackEventData(serializers.Serializer):
     )
 
 
+class DivergenceEventData(serializers.Serializer):
+    id = serializers.UUIDField()
+    team = serializers.UUIDField()
+    approach = serializers.CharField()
+    rationale = serializers.CharField()
+    success_metric = serializers.UUIDField()
+    success_value = serializers.FloatField()
+    approved_by = serializers.IntegerField(help_text="A user id.")
+    review_on = serializers.DateField()
+    status = serializers.ChoiceField(choices=["active", "closed"])
+    outcome = serializers.ChoiceField(choices=["met", "missed"], allow_null=True)
+    outcome_value = serializers.FloatField(allow_null=True)
+
+
+class GoalpostChangesEventData(serializers.Serializer):
+    optional_fields = ("baseline", "target", "due_on")
+
+    baseline = serializers.FloatField(required=False)
+    target = serializers.FloatField(required=False)
+    due_on = serializers.DateField(required=False)
+
+
+class GoalpostProposalEventData(serializers.Serializer):
+    id = serializers.UUIDField()
+    metric = serializers.UUIDField()
+    changes = GoalpostChangesEventData()
+    reason = serializers.CharField()
+    status = serializers.ChoiceField(choices=["pending", "approved", "rejected"])
+    proposed_by = serializers.IntegerField(allow_null=True, help_text="A user id.")
+    decided_by = serializers.IntegerField(allow_null=True, help_text="A user id.")
+    decision_note = serializers.CharField(allow_blank=True)
+
+
+class DecisionEventData(serializers.Serializer):
+    id = serializers.UUIDField()
+    item_kind = serializers.ChoiceField(choices=AgendaItemKind.choices)
+    item_id = serializers.CharField()
+    team = serializers.UUIDField(allow_null=True)
+    outcome = serializers.CharField()
+    follow_up_owner = serializers.IntegerField(allow_null=True, help_text="A user id.")
+    follow_up_on = serializers.DateField(allow_null=True)
+    decided_by = serializers.IntegerField(allow_null=True, help_text="A user id.")
+
+
 class PingEventData(serializers.Serializer):
     webhook_id = serializers.UUIDField()
     message = serializers.CharField()
 
 
 EVENT_DATA: dict[str, type[serializers.Serializer]] = {
-    WebhookEventType.COURSE_CORRECTION_OPENED: CourseCorrectionEventData,
-    WebhookEventType.COURSE_CORRECTION_ACKNOWLEDGED: CourseCorrectionEventData,
-    WebhookEventType.COURSE_CORRECTION_RESOLVED: CourseCorrectionEventData,
+    WebhookEventType.COURSE_CORRECTION_OPENED: CourseCorrectionWithSymptomsEventData,
+    WebhookEventType.COURSE_CORRECTION_ACKNOWLEDGED: CourseCorrectionWithSymptomsEventData,
+    WebhookEventType.COURSE_CORRECTION_RESOLVED: CourseCorrectionWithSymptomsEventData,
+    WebhookEventType.GUARDRAIL_BREACHED: CourseCorrectionWithSymptomsEventData,
+    WebhookEventType.DIVERGENCE_RECORDED: DivergenceEventData,
+    WebhookEventType.DIVERGENCE_CLOSED: DivergenceEventData,
+    WebhookEventType.GOALPOST_PROPOSAL_CREATED: GoalpostProposalEventData,
+    WebhookEventType.GOALPOST_PROPOSAL_APPROVED: GoalpostProposalEventData,
+    WebhookEventType.GOALPOST_PROPOSAL_REJECTED: GoalpostProposalEventData,
+    WebhookEventType.DECISION_RECORDED: DecisionEventData,
     WebhookEventType.SCORE_THRESHOLD_CROSSED: ScoreThresholdCrossedEventData,
     WebhookEventType.GOAL_CREATED: GoalEventData,
     WebhookEventType.GOAL_UPDATED: GoalEventData,

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from feedback.demo import load_demo_history, load_demo_iteration
+from feedback.demo_steering import load_demo_steering
 from goals.demo import load_demo_cascade
 from teams.demo import DEMO_ORG_SLUG, DEMO_PASSWORD, DEMO_USERNAME, load_demo_people
 
@@ -17,6 +18,7 @@ class Command(BaseCommand):
             if people is not None:
                 load_demo_cascade(people)
                 load_demo_iteration(people)
+                load_demo_steering(people)
                 load_demo_history(people)
         if people is None:
             self.stdout.write(f"Demo organization '{DEMO_ORG_SLUG}' already loaded.")
