@@ -87,9 +87,12 @@ check-deploy: install
 	DJANGO_SECRET_KEY=$$(openssl rand -hex 40) DJANGO_ALLOWED_HOSTS=alignment.example.com \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 
-# The detection benchmark (bench/detection.py) at full size: with the default 28-day trend and a
-# two-week one.
+# The benchmark against hand-written references (bench/, docs/performance.md) on the machine's
+# PostgreSQL and Redis (BENCH_DATABASE_URL, BENCH_REDIS_URL; `make bench ARGS=--quick` for a small
+# organization), then the detection benchmark (bench/detection.py) with the default 28-day trend
+# and a two-week one.
 bench: install
+	$(BIN)/python -m bench $(ARGS)
 	$(BIN)/python -m bench.detection --size 300
 	$(BIN)/python -m bench.detection --size 300 --forecast-window-days 14
 

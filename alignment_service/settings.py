@@ -109,8 +109,11 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = 0 if RUNSERVER else env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # No statement waits long for a lock: a write that would is refused (55P03) and retried.
+    # No JIT compilation: it costs about a second per plan the planner thinks is large (a batch's
+    # metric refresh, the engine's loads) and these statements finish in milliseconds without it.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
         f"-c lock_timeout={env.int('DATABASE_LOCK_TIMEOUT_MS', default=2000)}"
+        f" -c jit={'on' if env.bool('DATABASE_JIT', default=False) else 'off'}"
     )
 # How long a write waits its turn for its organization's advisory lock (writes that change
 # derived values run one at a time per organization; see alignment_service/db.py).

@@ -182,7 +182,7 @@ def figures(traces: Sequence[Trace], alarms: str, odds: str) -> Figures:
 def run(size: int, seed: int = 1, **settings: Any) -> tuple[Figures, Figures]:
     """(engine, linear pace) over `size` simulated goals: 40 % healthy, 40 % stall, 20 % recover,
     with the default organization settings overridden by `settings`."""
-    rng = random.Random(seed)  # noqa: S311 (repeatable simulation, not a secret)
+    rng = random.Random(seed)
     kinds = [HEALTHY, STALL, HEALTHY, STALL, RECOVER]
     rules = {**DEFAULTS, **settings}
     traces = [trace(simulate(rng, kinds[n % len(kinds)]), rules) for n in range(size)]
