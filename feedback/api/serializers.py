@@ -312,6 +312,8 @@ class CalibrationSerializer(serializers.Serializer):
 
 
 class GoalpostChangesSerializer(serializers.Serializer):
+    optional_fields = ("baseline", "target", "due_on")  # only what the proposal moves
+
     baseline = serializers.FloatField(required=False)
     target = serializers.FloatField(required=False)
     due_on = serializers.DateField(required=False)

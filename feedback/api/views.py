@@ -387,6 +387,7 @@ class SteeringAgendaViewSet(OrgScopedViewSet):
     model = SteeringDecision
     required_roles = {"retrieve": Role.VIEWER}
     ordering_fields: list[str] = []  # ordered by severity, then age
+    pagination_class = None  # bounded by what waits for a decision
 
     def get_org_queryset(self, org: Organization) -> Any:
         return SteeringDecision.objects.filter(organization=org)
