@@ -158,15 +158,15 @@ def goalpost_decide(*, access: Access, proposal: GoalpostProposal, approve: bool
 
 
 def _announce_proposal(access: Access, proposal: GoalpostProposal, verb: str, summary: str) -> None:
-    data = proposal_payload(proposal)
+    _announce(access, f"goalpost_proposal.{verb}", ("metric", proposal.metric_id), proposal_payload(proposal), summary)
+
+
+def _announce(access: Access, event_type: str, subject: tuple[str, Any], data: dict[str, Any], summary: str) -> None:
+    """The activity entry and the webhook event of a steering record's change (same data)."""
     activity_record(
-        access=access, verb=f"goalpost_proposal.{verb}", subject_type="metric", subject_id=proposal.metric_id,
-        summary=summary, data=data,
-    )  # fmt: skip
-    emit_event(
-        org=access.org, event_type=f"goalpost_proposal.{verb}", data=data,
-        event_key=f"goalpost_proposal.{verb}:{proposal.pk}",
-    )  # fmt: skip
+        access=access, verb=event_type, subject_type=subject[0], subject_id=subject[1], summary=summary, data=data
+    )
+    emit_event(org=access.org, event_type=event_type, data=data, event_key=f"{event_type}:{data['id']}")
 
 
 def proposal_payload(proposal: GoalpostProposal) -> dict[str, Any]:
@@ -259,14 +259,7 @@ def divergence_close(*, access: Access, divergence: Divergence, note: str = "") 
 
 
 def _announce_divergence(access: Access, divergence: Divergence, verb: str, summary: str) -> None:
-    data = divergence_payload(divergence)
-    activity_record(
-        access=access, verb=f"divergence.{verb}", subject_type="team", subject_id=divergence.team_id,
-        summary=summary, data=data,
-    )  # fmt: skip
-    emit_event(
-        org=access.org, event_type=f"divergence.{verb}", data=data, event_key=f"divergence.{verb}:{divergence.pk}"
-    )
+    _announce(access, f"divergence.{verb}", ("team", divergence.team_id), divergence_payload(divergence), summary)
 
 
 def divergence_payload(divergence: Divergence) -> dict[str, Any]:
