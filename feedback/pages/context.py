@@ -120,6 +120,7 @@ def metric_chart(metric: Metric, readings: list[tuple[float, float]]) -> Any:
         rules=[
             charts.Rule("Baseline", metric.baseline, "rule-baseline"),
             charts.Rule("Target", metric.target, "rule-target"),
+            *([charts.Rule("Guardrail", metric.threshold, "rule-guardrail")] if metric.threshold is not None else []),
         ],
         x_range=(start, metric.window_end_ts), unit=f" {metric.unit}" if metric.unit in ("%",) else "",
         data={"metric": metric.key},

@@ -6,7 +6,7 @@ from typing import Any
 
 from feedback.models import CourseCorrection, ScoreSnapshot
 from feedback.selectors import assessment_list, checkin_list, correction_list
-from goals.models import GoalStatus, Reading, StrategyPillar
+from goals.models import Divergence, GoalStatus, Reading, StrategyPillar
 from goals.selectors import goal_list, metric_list
 from teams.models import Organization, Team
 
@@ -61,6 +61,9 @@ def team_page(*, org: Organization, team_id: str) -> dict[str, Any] | None:
         ),
         "corrections": _corrections(correction_list(org=org).filter(team=team)),
         "scores": [(at.timestamp(), score) for at, score in scores],
+        "divergences": list(
+            Divergence.objects.filter(organization=org, team=team).select_related("success_metric", "approved_by")
+        ),
     }
 
 

@@ -34,7 +34,7 @@ def demo(transactional_db: None, settings: Any) -> dict[str, Any]:
     call_command("load_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     org = Organization.objects.get(slug=DEMO_ORG_SLUG)
     engine.rescore_org(org=org)
-    goal = Goal.objects.get(organization=org, team__name="Matchmaking")
+    goal = Goal.objects.get(organization=org, team__name="Matchmaking", status="active")
     outsider = UserFactory(password=OUTSIDER_PASSWORD)
     MembershipFactory(organization=OrganizationFactory(), user=outsider, role="owner")
     return {
