@@ -88,15 +88,25 @@ def target_stewards(*, org: Organization, target_type: str, target: Any) -> set[
     if target is None:
         return set()
     if target_type == TargetType.DIRECTION:
-        return set(
-            Membership.objects.filter(organization=org, role__in=[Role.ADMIN, Role.OWNER]).values_list(
-                "user_id", flat=True
-            )
-        )
+        return org_admin_ids(org=org)
     if target_type == TargetType.TEAM:
         return {target.lead_id} - {None}
     team = target.team
     return {target.owner_id, team.lead_id if team else None} - {None}
+
+
+def org_admin_ids(*, org: Organization) -> set[Any]:
+    """The users who are admins or owners of the organization."""
+    return set(
+        Membership.objects.filter(organization=org, role__in=[Role.ADMIN, Role.OWNER]).values_list("user_id", flat=True)
+    )
+
+
+def latest_assessment(*, team: Team | None) -> Assessment | None:
+    """The assessment of the team that counts: its latest."""
+    if team is None:
+        return None
+    return Assessment.objects.filter(team=team).order_by("-created_at", "-id").first()
 
 
 def steering_group_ids_above(teams: dict[Any, Team], team_id: Any) -> list[Any]:

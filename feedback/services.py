@@ -204,7 +204,7 @@ def correction_open_manual(
         trigger=Trigger.MANUAL,
     ).exists():  # fmt: skip
         raise Conflict("A manual correction is already open on this subject.", code="correction_exists")
-    latest = Assessment.objects.filter(team=team).order_by("-created_at", "-id").first() if team else None
+    latest = selectors.latest_assessment(team=team)
     correction = CourseCorrection.objects.create(
         organization=access.org, subject_type=subject_type, subject_id=str(subject.pk), team=team,
         trigger=Trigger.MANUAL, severity=severity, detail=detail, review_by=review_by, opened_by=access.user,

@@ -16,14 +16,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from alignment_service.activity.services import activity_record
-from alignment_service.api.access import Access, Role
+from alignment_service.api.access import Access
 from alignment_service.errors import Conflict, PermissionDenied, ValidationFailed
 from alignment_service.notifications.services import notify
 from alignment_service.notifications.webhooks import emit_event
 from feedback import selectors
 from feedback.models import (
     AgendaItemKind,
-    Assessment,
     CourseCorrection,
     Feedback,
     GoalpostProposal,
@@ -32,7 +31,7 @@ from feedback.models import (
 )
 from goals import services as goal_services
 from goals.models import Divergence, Metric
-from teams.models import Membership, Team, User
+from teams.models import Team, User
 
 # --- Who may decide ------------------------------------------------------------------------------
 
@@ -44,10 +43,6 @@ def steers_team(access: Access, team: Team | None) -> bool:
     if access.user is None or team is None:
         return False
     return access.user.pk in selectors.steering_members_above(org=access.org, team=team)
-
-
-def _is_admin(org: Any, user: User) -> bool:
-    return Membership.objects.filter(organization=org, user=user, role__in=[Role.ADMIN, Role.OWNER]).exists()
 
 
 # --- Goalposts moved in the open -----------------------------------------------------------------
@@ -98,11 +93,7 @@ def goalpost_propose(
 
 def _proposal_deciders(access: Access, metric: Metric) -> set[Any]:
     team = metric.goal.team
-    deciders = set(
-        Membership.objects.filter(organization=access.org, role__in=[Role.ADMIN, Role.OWNER]).values_list(
-            "user_id", flat=True
-        )
-    )
+    deciders = selectors.org_admin_ids(org=access.org)
     if team is not None:
         deciders |= selectors.steering_members_above(org=access.org, team=team)
         if team.parent is not None and team.parent.lead_id:
@@ -184,11 +175,6 @@ def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
 # --- Permission to diverge -----------------------------------------------------------------------
 
 
-def _latest_quadrant(team: Team) -> str | None:
-    latest = Assessment.objects.filter(team=team).order_by("-created_at", "-id").first()
-    return latest.quadrant if latest else None
-
-
 @transaction.atomic
 def divergence_record(
     *,
@@ -205,14 +191,14 @@ def divergence_record(
     team = Team.objects.select_for_update(no_key=True).get(pk=team.pk, organization=access.org)
     if not (access.is_admin or (access.user is not None and team.lead_id == access.user.pk)):
         raise PermissionDenied("Only the team's lead or an admin records a divergence.")
-    if _latest_quadrant(team) != Quadrant.DIVERGENCE_PERMITTED:
+    latest = selectors.latest_assessment(team=team)
+    if latest is None or latest.quadrant != Quadrant.DIVERGENCE_PERMITTED:
         raise Conflict(
             "The team's latest assessment does not permit divergence (low alignment, high confidence).",
             code="divergence_not_permitted",
         )
-    if not (_is_admin(access.org, approved_by) or approved_by.pk in selectors.steering_members_above(
-        org=access.org, team=team
-    )):  # fmt: skip
+    approvers = selectors.org_admin_ids(org=access.org) | selectors.steering_members_above(org=access.org, team=team)
+    if approved_by.pk not in approvers:
         raise ValidationFailed(
             "Must be an admin or a member of a steering group above the team.", code="not_an_approver",
             attr="approved_by",
