@@ -97,10 +97,13 @@ def as_of(
     points = [formulas.Point(START_TS + (d + 0.25) * DAY, v) for d, v in enumerate(series.values[: day + 1])]
     latest = points[-1]
     trend = formulas.forecast_points(points, now_ts=latest.ts, window_days=rules["forecast_window_days"])
-    odds = formulas.odds(formulas.line_fit(trend), at_ts=end_ts, baseline=BASELINE, target=TARGET)
+    trend_fit = formulas.line_fit(trend)
+    odds = formulas.odds(trend_fit, at_ts=end_ts, baseline=BASELINE, target=TARGET)
+    recent_fit = formulas.line_fit(formulas.recent_points(points, now_ts=latest.ts))
     metric = scoring.MetricInputs(
         "m", "Metric", BASELINE, TARGET, 1.0, formulas.least_squares_at(trend, end_ts), 7, latest.ts,
         odds.low, odds.high, odds.p_hit, enough_readings=len(points) >= rules["likely_miss_min_readings"],
+        stall=formulas.stall(recent_fit, trend_fit, end_ts=end_ts, baseline=BASELINE, target=TARGET),
     )  # fmt: skip
     checkin_ts = START_TS + (day // 7 * 7 + 0.4) * DAY
     goal = scoring.GoalInputs(

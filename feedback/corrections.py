@@ -5,13 +5,13 @@ and resolves open ones whose finding no longer holds.
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
 from feedback.matrix import INTERVENTION_MODES
 from feedback.models import LeadershipMode, Severity, Trigger
-from feedback.scoring import DAY, AssessmentInputs, GoalInputs, elapsed_share, forecast_share
+from feedback.scoring import DAY, AssessmentInputs, GoalInputs, MetricInputs, elapsed_share, forecast_share
 from goals import progress as formulas
 from goals.models import guardrail_breached
 
@@ -205,29 +205,54 @@ def _likely_miss_findings(
 ) -> Iterator[Finding]:
     """The goal's odds (over its metrics with enough readings) are below `likely_miss_below`
     and its forecast falls short of the target by more than `health_tolerance` of the way:
-    a goal forecast to land within the tolerance is on track by the same rule as its health."""
+    a goal forecast to land within the tolerance is on track by the same rule as its health.
+
+    A metric whose recent readings have stalled (`formulas.stall`) counts with the recent
+    line's odds and forecast when they are the lower: the trend of `forecast_window_days` takes
+    weeks to bend, the last `STALL_WINDOW_DAYS` do not."""
     rules = world.rules
     counted = [m for m in goal.metrics if m.p_hit is not None and m.enough_readings]
     if elapsed < rules["likely_miss_after"] or not counted:
         return
-    p_hit = formulas.weighted_mean((m.p_hit, m.weight) for m in counted)
-    share = formulas.weighted_mean((forecast_share(m), m.weight) for m in counted)
+    outlooks = [(m, *_outlook(m)) for m in counted]
+    p_hit = formulas.weighted_mean((p, m.weight) for m, p, _, _ in outlooks)
+    share = formulas.weighted_mean((s, m.weight) for m, _, s, _ in outlooks)
     if p_hit is None or share is None or p_hit >= rules["likely_miss_below"]:
         return
     if share >= 1 - rules["health_tolerance"]:
         return
-    worst = min(counted, key=lambda m: m.p_hit if m.p_hit is not None else 1.0)
-    band = (
-        f" (80 % band {worst.forecast_low:.4g} to {worst.forecast_high:.4g})"
-        if worst.forecast_low is not None and worst.forecast_high is not None
-        else ""
-    )
+    worst, _, _, stalled = min(outlooks, key=lambda item: item[1])
     yield Finding(
         *subject, Trigger.LIKELY_MISS, Severity.WARNING,
         f"'{goal.title}' has a {pct(p_hit)} chance of reaching its target at {pct(elapsed)} of its window: "
-        f"{worst.name} is forecast at {worst.forecast:.4g}{band} against a target of {worst.target:g}.",
+        + (_stall_detail(worst, worst.stall) if stalled and worst.stall else _trend_detail(worst)),
         goal.team_id, mode,
     )  # fmt: skip
+
+
+def _outlook(metric: MetricInputs) -> tuple[float, float | None, bool]:
+    """(p_hit, forecast share, from the stall): the lower of the trend's and the stall's odds."""
+    p_hit = metric.p_hit if metric.p_hit is not None else 1.0
+    if metric.stall is not None and metric.stall.p_hit < p_hit:
+        return metric.stall.p_hit, forecast_share(replace(metric, forecast=metric.stall.forecast)), True
+    return p_hit, forecast_share(metric), False
+
+
+def _trend_detail(metric: MetricInputs) -> str:
+    band = (
+        f" (80 % band {metric.forecast_low:.4g} to {metric.forecast_high:.4g})"
+        if metric.forecast_low is not None and metric.forecast_high is not None
+        else ""
+    )
+    return f"{metric.name} is forecast at {metric.forecast:.4g}{band} against a target of {metric.target:g}."
+
+
+def _stall_detail(metric: MetricInputs, stall: formulas.Stall) -> str:
+    return (
+        f"{metric.name} moved {stall.recent_slope:.3g} a day over the last {formulas.STALL_WINDOW_DAYS} days "
+        f"against {stall.trend_slope:.3g} over its trend, and at that rate reaches {stall.forecast:.4g} "
+        f"against a target of {metric.target:g}."
+    )
 
 
 def score_findings(world: World) -> Iterator[Finding]:

@@ -47,6 +47,8 @@ from feedback.models import (
     TargetType,
     Trigger,
 )
+from goals import progress as formulas
+from goals import selectors as goal_selectors
 from goals.models import Divergence, Goal, GoalScore, GoalStatus, Metric, MetricRole, Reading
 from teams.models import Organization, Team, TeamKind, TeamMember
 
@@ -150,6 +152,7 @@ def _load_goals(org: Organization) -> list[scoring.GoalInputs]:
         nth_reading=Subquery(nth_reading[min_readings - 1 : min_readings])
     )
     guardrails: dict[Any, list[scoring.GuardrailInputs]] = defaultdict(list)
+    fits = goal_selectors.metric_fits(org=org, window_days=org.rule_settings["forecast_window_days"])
     for m in rows_of_metrics.order_by("id"):
         if m.role == MetricRole.GUARDRAIL:
             if m.threshold is not None:
@@ -171,6 +174,7 @@ def _load_goals(org: Organization) -> list[scoring.GoalInputs]:
                 m.forecast_high,
                 m.p_hit,
                 enough_readings=m.nth_reading is not None,
+                stall=_stall(m, *fits.get(m.id, (None, None))),
             )
         )
     concerns, challenges = _open_feedback_counts(org, TargetType.GOAL)
@@ -196,6 +200,10 @@ def _load_goals(org: Organization) -> list[scoring.GoalInputs]:
         )
         for g in rows
     ]
+
+
+def _stall(metric: Metric, trend: formulas.LineFit | None, recent: formulas.LineFit | None) -> formulas.Stall | None:
+    return formulas.stall(recent, trend, end_ts=metric.window_end_ts, baseline=metric.baseline, target=metric.target)
 
 
 def _open_feedback_counts(org: Organization, target_type: str) -> tuple[dict[str, int], dict[str, int]]:

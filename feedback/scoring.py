@@ -31,6 +31,7 @@ class MetricInputs:
     forecast_high: float | None = None
     p_hit: float | None = None
     enough_readings: bool = False
+    stall: formulas.Stall | None = None  # the recent readings' outlook when they bent away from the trend
 
 
 @dataclass(frozen=True)

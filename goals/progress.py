@@ -219,6 +219,76 @@ def trend_outlook(
     return (None if forecast is None else _finite_or_none(forecast)), result
 
 
+# --- The stall signal: the recent readings' own line, when it has bent away from the trend -----
+
+STALL_WINDOW_DAYS = 7
+STALL_LEVEL = 0.999
+
+
+@dataclass(frozen=True)
+class Stall:
+    """What the recent readings alone say, when their slope is significantly below the trend's."""
+
+    forecast: float
+    p_hit: float
+    recent_slope: float  # a day
+    trend_slope: float  # a day
+
+
+def recent_points(points: Sequence[Point], *, now_ts: float) -> list[Point]:
+    """The readings of the last `STALL_WINDOW_DAYS` up to `now_ts` (no fallback to older ones)."""
+    return [p for p in points if p.ts >= now_ts - STALL_WINDOW_DAYS * 86400]
+
+
+def fit_from_sums(
+    n: int, sx: float, sy: float, sxx: float, sxy: float, syy: float, *, origin_ts: float, origin_value: float
+) -> LineFit | None:
+    """`line_fit` from the sums of x = ts - origin_ts, y = value - origin_value and their
+    squares and product (what one `GROUP BY` returns), or None as `line_fit` would be."""
+    if n < 3:
+        return None
+    cxx, cxy, cyy = sxx - sx * sx / n, sxy - sx * sy / n, syy - sy * sy / n
+    if cxx <= 0:
+        return None
+    slope = cxy / cxx
+    squared = max(0.0, cyy - slope * cxy)
+    return LineFit(n, origin_ts + sx / n, origin_value + sy / n, slope, cxx, math.sqrt(squared / (n - 2)))
+
+
+def stall(
+    recent: LineFit | None, trend: LineFit | None, *, end_ts: float, baseline: float, target: float
+) -> Stall | None:
+    """The recent line's forecast and odds at `end_ts` when its slope is below the trend's by
+    more than `t(STALL_LEVEL, n - 2)` standard errors, else None.
+
+    The recent readings are part of the trend's, so the two slopes differ by chance with
+    variance s²·(1/Sxx_recent - 1/Sxx_trend), s being the recent readings' spread around their
+    own line; "below" is towards the baseline (a falling slope on a decreasing metric is good).
+    """
+    if recent is None or trend is None:
+        return None
+    spread = 1 / recent.sxx - 1 / trend.sxx
+    if spread <= 0:
+        return None
+    sign = 1.0 if target > baseline else -1.0
+    drop = sign * (trend.slope - recent.slope)
+    if drop <= t_quantile(STALL_LEVEL, recent.n - 2) * recent.residual_sd * math.sqrt(spread):
+        return None
+    forecast, outlook = _fit_outlook(recent, end_ts=end_ts, baseline=baseline, target=target)
+    if forecast is None or outlook.p_hit is None:
+        return None
+    return Stall(forecast, outlook.p_hit, recent.slope * 86400, trend.slope * 86400)
+
+
+def _fit_outlook(fit: LineFit, *, end_ts: float, baseline: float, target: float) -> tuple[float | None, Odds]:
+    try:
+        result = odds(fit, at_ts=end_ts, baseline=baseline, target=target)
+        forecast = _finite_or_none(fit.at(end_ts))
+    except (OverflowError, ZeroDivisionError, ValueError):
+        return None, NO_ODDS
+    return forecast, result if result.p_hit is not None and math.isfinite(result.p_hit) else NO_ODDS
+
+
 def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) and abs(value) <= sys.float_info.max else None
 

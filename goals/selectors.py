@@ -6,10 +6,24 @@ lists can filter and order on them and stay one query whatever their size.
 """
 
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Case, F, FloatField, Prefetch, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Greatest, Least, Lower
 
@@ -19,9 +33,11 @@ from goals.models import (
     DirectionVersion,
     Divergence,
     Goal,
+    GoalStatus,
     GoalStrategy,
     Metric,
     MetricChange,
+    MetricRole,
     Reading,
     StrategyPillar,
 )
@@ -116,6 +132,64 @@ def metrics_by_reference(*, org: Organization, references: set[str]) -> dict[str
     for metric in Metric.objects.filter(organization=org, id__in=ids).only("id", "key"):
         found[str(metric.id)] = metric
     return found
+
+
+def metric_fits(
+    *, org: Organization, window_days: int
+) -> dict[Any, tuple[formulas.LineFit | None, formulas.LineFit | None]]:
+    """Each key result of an active goal with its (trend, recent) line fits: over its readings of the last `window_days`
+    and of the last `formulas.STALL_WINDOW_DAYS` up to its latest reading, in one grouped query.
+
+    The database returns the regression sums with time and value measured from the metric's
+    latest reading (`last_reading_ts`, `current`), so they keep their precision on any epoch
+    and scale. Metrics with fewer than 3 readings in the trend's window are left out (their
+    trend falls back to all readings, and they have no recent line).
+    """
+    latest = F("metric__last_reading_at")
+    x = ExpressionWrapper(_EpochSeconds("observed_at") - F("metric__last_reading_ts"), output_field=FloatField())
+    y = ExpressionWrapper(F("value") - F("metric__current"), output_field=FloatField())
+    recent = Q(observed_at__gte=latest - timedelta(days=formulas.STALL_WINDOW_DAYS))
+    sums: dict[str, Any] = {}
+    for prefix, only in (("t", None), ("r", recent)):
+        sums |= {
+            f"{prefix}_n": Count("id", filter=only), f"{prefix}_x": Sum(x, filter=only),
+            f"{prefix}_y": Sum(y, filter=only), f"{prefix}_xx": Sum(x * x, filter=only),
+            f"{prefix}_xy": Sum(x * y, filter=only), f"{prefix}_yy": Sum(y * y, filter=only),
+        }  # fmt: skip
+    rows = (
+        Reading.objects.filter(
+            organization=org,
+            metric__goal__status=GoalStatus.ACTIVE,
+            metric__role=MetricRole.KEY_RESULT,
+            observed_at__gte=latest - timedelta(days=window_days),
+        )
+        .values("metric_id", "metric__last_reading_ts", "metric__current")
+        .annotate(**sums)
+        .order_by()
+    )
+    return {row["metric_id"]: (_fit(row, "t"), _fit(row, "r")) for row in rows if row["t_n"] >= 3}
+
+
+def _fit(row: dict[str, Any], prefix: str) -> formulas.LineFit | None:
+    n = row[f"{prefix}_n"]
+    if n < 3:
+        return None
+    return formulas.fit_from_sums(
+        n, *(row[f"{prefix}_{name}"] for name in ("x", "y", "xx", "xy", "yy")),
+        origin_ts=row["metric__last_reading_ts"], origin_value=row["metric__current"],
+    )  # fmt: skip
+
+
+class _EpochSeconds(Func):
+    """A datetime as seconds since 1970-01-01 UTC, as a float."""
+
+    template = "EXTRACT(EPOCH FROM %(expressions)s)::float8"
+    output_field = FloatField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        return self.as_sql(
+            compiler, connection, template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)", **extra_context
+        )
 
 
 def _is_uuid(value: str) -> bool:

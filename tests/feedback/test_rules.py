@@ -8,6 +8,7 @@ import pytest
 from feedback.corrections import ActiveCorrection, TeamInputs, World, find_all, link_causes
 from feedback.models import LeadershipMode, Severity, Trigger
 from feedback.scoring import DAY, AssessmentInputs, GoalInputs, MetricInputs
+from goals.progress import Stall
 from teams.org_settings import DEFAULTS
 
 NOW = 1_790_000_000.0  # 2026-09-21
@@ -285,6 +286,39 @@ def test_likely_miss_detail_names_the_odds_and_the_band():
     assert "5 % chance" in finding.detail
     assert "80 % band 50 to 70" in finding.detail
     assert finding.severity == Severity.WARNING
+
+
+def stalled(p_hit=0.01, forecast=70.0):
+    return Stall(forecast=forecast, p_hit=p_hit, recent_slope=0.05, trend_slope=1.1)
+
+
+@pytest.mark.parametrize(
+    ("metric_inputs", "fires", "from_stall"),
+    [
+        (odds_metric(p_hit=0.6, forecast=99.0, stall=stalled()), True, True),  # the trend has not bent yet
+        (odds_metric(p_hit=0.6, forecast=99.0, stall=stalled(forecast=96.0)), False, False),  # within the tolerance
+        (odds_metric(p_hit=0.6, forecast=99.0, stall=stalled(p_hit=0.3)), False, False),  # not unlikely enough
+        (odds_metric(p_hit=0.05, stall=stalled(p_hit=0.1)), True, False),  # the trend's odds are the lower
+        (odds_metric(p_hit=0.6, forecast=99.0, enough=False, stall=stalled()), False, False),  # too few readings
+    ],
+)
+def test_likely_miss_takes_the_stall_s_odds_when_they_are_the_lower(metric_inputs, fires, from_stall):
+    findings = [
+        f for f in find_all(world([goal(metrics=(metric_inputs,), progress=0.9)])) if f.trigger == "likely_miss"
+    ]
+    assert bool(findings) is fires
+    assert any("over the last 7 days" in f.detail for f in findings) is from_stall
+
+
+def test_likely_miss_from_a_stall_says_how_the_recent_readings_moved():
+    [finding] = [
+        f for f in find_all(world([goal(metrics=(odds_metric(p_hit=0.6, stall=stalled()),), progress=0.9)]))
+        if f.trigger == "likely_miss"
+    ]  # fmt: skip
+    assert finding.detail == (
+        "'Grow' has a 1 % chance of reaching its target at 60 % of its window: MAU moved 0.05 a day over the "
+        "last 7 days against 1.1 over its trend, and at that rate reaches 70 against a target of 100."
+    )
 
 
 # --- Causes and symptoms -------------------------------------------------------------------------

@@ -1,0 +1,170 @@
+"""The stall signal (`goals.progress.stall`) and how `likely_miss` uses it: simulated daily
+series (those of `bench.detection`) scored as of each day with the default settings."""
+
+import datetime
+import random
+
+import pytest
+
+from bench import detection
+from feedback import engine
+from feedback.corrections import find_all
+from feedback.models import CourseCorrection, Trigger
+from goals import progress as formulas
+from goals import selectors as goal_selectors
+from goals.models import Metric, Reading
+from goals.services import goals_refresh_progress, metrics_refresh
+from tests.factories import GoalFactory, MetricFactory
+
+DAY = detection.DAY
+
+
+def likely_miss_days(values):
+    """For each day from 1: (likely_miss fires, it fires from the stall's odds, the metric's stall)."""
+    series = detection.Series(detection.STALL, tuple(values), None)
+    rules, previous, days = dict(detection.DEFAULTS), {}, {}
+    for day in range(1, detection.WINDOW_DAYS):
+        world, goal = detection.as_of(series, day, rules, previous)
+        previous = dict(world.scores)
+        [finding] = [f for f in find_all(world) if f.trigger == Trigger.LIKELY_MISS] or [None]
+        days[day] = (finding is not None, finding is not None and "over the last 7 days" in finding.detail,
+                     goal.metrics[0].stall)  # fmt: skip
+    return days
+
+
+def simulate(seed, *, speed=1.0, stall_day=None, stall_for=None, later_speed=2.0):
+    rng, level, values = random.Random(seed), detection.BASELINE, []
+    for day in range(detection.WINDOW_DAYS + 1):
+        values.append(level + rng.gauss(0, detection.NOISE))
+        stalled = stall_day is not None and day >= stall_day and (stall_for is None or day < stall_day + stall_for)
+        recovered = stall_day is not None and stall_for is not None and day >= stall_day + stall_for
+        level += 0 if stalled else (later_speed if recovered else speed) * detection.PACE
+    return values
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("stall_day", [30, 55])
+def test_a_stall_is_flagged_from_the_recent_readings_within_seven_days(seed, stall_day):
+    days = likely_miss_days(simulate(seed, speed=1.1, stall_day=stall_day))
+    first = min(day for day, (fires, _, _) in days.items() if fires)
+    assert stall_day < first <= stall_day + 7
+    assert days[first][1]  # the trend of 28 days had not bent yet: the stall's odds fired it
+    assert all(days[day][0] for day in range(first, detection.WINDOW_DAYS))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_healthy_series_with_noise_of_ten_percent_of_the_pace_never_alarm(seed):
+    speed = random.Random(seed).uniform(1.0, 1.25)
+    days = likely_miss_days(simulate(100 + seed, speed=speed))
+    assert not any(fires for fires, _, _ in days.values())
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_recovering_series_leaves_the_stall_signal_once_it_recovers(seed):
+    days = likely_miss_days(simulate(seed, speed=1.1, stall_day=30, stall_for=10, later_speed=2.0))
+    assert any(from_stall for _, from_stall, _ in days.values())
+    after = range(40 + 3, detection.WINDOW_DAYS)  # three days of catching up at twice the pace
+    assert all(days[day][2] is None and not days[day][1] for day in after)
+
+
+# --- The formula on its own ------------------------------------------------------------------------
+
+START = 1_767_225_600.0  # 2026-01-01 00:00 UTC
+
+
+def points(values, step_days=1.0):
+    return [formulas.Point(START + i * step_days * DAY, v) for i, v in enumerate(values)]
+
+
+def test_the_fit_from_sums_is_the_fit_of_the_points():
+    rng = random.Random(5)
+    pts = points([1e6 + 3 * i + rng.gauss(0, 2) for i in range(20)], step_days=0.7)
+    origin = pts[-1]
+    xs = [p.ts - origin.ts for p in pts]
+    ys = [p.value - origin.value for p in pts]
+    sums = (sum(xs), sum(ys), sum(x * x for x in xs), sum(x * y for x, y in zip(xs, ys, strict=True)),
+            sum(y * y for y in ys))  # fmt: skip
+    fit = formulas.fit_from_sums(len(pts), *sums, origin_ts=origin.ts, origin_value=origin.value)
+    expected = formulas.line_fit(pts)
+    assert fit is not None
+    assert expected is not None
+    for name in ("n", "mean_ts", "mean_value", "slope", "sxx", "residual_sd"):
+        assert getattr(fit, name) == pytest.approx(getattr(expected, name), rel=1e-9)
+    assert formulas.fit_from_sums(2, *sums, origin_ts=origin.ts, origin_value=origin.value) is None
+
+
+def stall_of(values, **kwargs):
+    pts = points(values)
+    trend = formulas.line_fit(formulas.forecast_points(pts, now_ts=pts[-1].ts, window_days=28))
+    recent = formulas.line_fit(formulas.recent_points(pts, now_ts=pts[-1].ts))
+    return formulas.stall(recent, trend, end_ts=START + 90 * DAY, **({"baseline": 0.0, "target": 100.0} | kwargs))
+
+
+def test_flat_recent_readings_after_a_steady_climb_are_a_stall_with_the_flat_line_s_odds():
+    values = [1.0 * day + 0.05 * (-1) ** day for day in range(30)] + [29.0 + 0.05 * (-1) ** day for day in range(6)]
+    result = stall_of(values)
+    assert result is not None
+    assert result.forecast < 40
+    assert result.p_hit < 0.001
+    assert result.recent_slope < 0.5 < result.trend_slope
+
+
+def test_no_stall_without_a_slowdown_without_enough_recent_readings_or_when_recent_is_the_whole_trend():
+    steady = [1.0 * day + 0.05 * (-1) ** day for day in range(36)]
+    assert stall_of(steady) is None
+    assert stall_of([1.0 * day for day in range(6)] + [5.0] * 2) is None  # all readings are recent ones
+    weekly = points([7.0 * week for week in range(5)] + [28.0], step_days=7)  # one reading in the last 7 days
+    assert formulas.line_fit(formulas.recent_points(weekly, now_ts=weekly[-1].ts)) is None
+
+
+def test_a_slowdown_on_a_decreasing_metric_is_a_rise_of_its_slope():
+    values = [100 - 1.0 * day + 0.05 * (-1) ** day for day in range(30)] + [71.0] * 6
+    assert stall_of(values, baseline=100.0, target=0.0) is not None
+    assert stall_of([100 - v for v in values], baseline=100.0, target=0.0) is None  # rising is not a stall of a fall
+
+
+# --- In the engine: the fits come from one grouped query --------------------------------------------
+
+T = datetime.datetime(2026, 10, 1, 12, 0, tzinfo=datetime.UTC)  # 75 % into the factories' 2026 window
+
+
+def stalled_metric(org, *, flat_days):
+    """Daily readings on pace (to 100 by the end of 2026) for 40 days, flat for the last `flat_days`."""
+    metric = MetricFactory(goal=GoalFactory(organization=org, title="Grow"), baseline=0.0, target=100.0)
+    pace = 100 / 365
+    for days_before in range(40, -1, -1):
+        day = 273 - max(days_before, flat_days)
+        observed_at = T - datetime.timedelta(days=days_before)
+        Reading.objects.create(
+            organization=org, metric=metric, observed_at=observed_at, value=pace * day + 0.02 * (-1) ** days_before
+        )
+    metrics_refresh(org=org, metric_ids=[metric.pk])
+    goals_refresh_progress(org=org)
+    return Metric.objects.get(pk=metric.pk)
+
+
+@pytest.mark.django_db
+def test_the_database_fits_are_the_fits_of_the_readings(org):
+    metric = stalled_metric(org, flat_days=4)
+    readings = [formulas.Point(r.observed_at.timestamp(), r.value) for r in Reading.objects.filter(metric=metric)]
+    readings.sort(key=lambda p: p.ts)
+    latest_ts = readings[-1].ts
+    trend_fit, recent_fit = goal_selectors.metric_fits(org=org, window_days=28)[metric.pk]
+    for fit, expected in (
+        (trend_fit, formulas.line_fit(formulas.forecast_points(readings, now_ts=latest_ts, window_days=28))),
+        (recent_fit, formulas.line_fit(formulas.recent_points(readings, now_ts=latest_ts))),
+    ):
+        assert fit is not None
+        assert expected is not None
+        assert fit.n == expected.n
+        for name in ("mean_ts", "mean_value", "slope", "sxx", "residual_sd"):
+            assert getattr(fit, name) == pytest.approx(getattr(expected, name), rel=1e-6, abs=1e-12)
+
+
+@pytest.mark.django_db
+def test_a_rescore_opens_likely_miss_from_the_stall_of_the_last_days(org):
+    stalled_metric(org, flat_days=5)
+    engine.rescore_org(org=org, now=T)
+    [correction] = CourseCorrection.objects.filter(organization=org, trigger=Trigger.LIKELY_MISS)
+    assert "over the last 7 days" in correction.detail
+    assert not CourseCorrection.objects.filter(organization=org, trigger=Trigger.OFF_TRACK).exists()
