@@ -4,7 +4,8 @@ Simulates goals with one metric read daily over a 90-day window: healthy ones (n
 sigma = 10 % of the daily pace around a line at or above pace), ones that stall on a random day and
 stay flat, and ones that stall for a while and then recover. Each goal is scored *as of* every
 day of its window, in memory: the metric's derived values are computed from the readings up to
-that instant with the formulas of `goals.progress`, then the scoring of `feedback.scoring`, the
+that instant with the formulas of `goals.progress` (the trend's odds, and the stall signal of the
+last 7 days as the engine loads it), then the scoring of `feedback.scoring`, the
 rules of `feedback.corrections` and their causal links run on that state. No database.
 
 Figures, for the engine (root corrections) and for linear-pace health alone (`off_track`):
@@ -97,13 +98,12 @@ def as_of(
     points = [formulas.Point(START_TS + (d + 0.25) * DAY, v) for d, v in enumerate(series.values[: day + 1])]
     latest = points[-1]
     trend = formulas.forecast_points(points, now_ts=latest.ts, window_days=rules["forecast_window_days"])
-    trend_fit = formulas.line_fit(trend)
-    odds = formulas.odds(trend_fit, at_ts=end_ts, baseline=BASELINE, target=TARGET)
+    odds = formulas.odds(formulas.line_fit(trend), at_ts=end_ts, baseline=BASELINE, target=TARGET)
     recent_fit = formulas.line_fit(formulas.recent_points(points, now_ts=latest.ts))
     metric = scoring.MetricInputs(
         "m", "Metric", BASELINE, TARGET, 1.0, formulas.least_squares_at(trend, end_ts), 7, latest.ts,
         odds.low, odds.high, odds.p_hit, enough_readings=len(points) >= rules["likely_miss_min_readings"],
-        stall=formulas.stall(recent_fit, trend_fit, end_ts=end_ts, baseline=BASELINE, target=TARGET),
+        stall=formulas.stall(recent_fit, latest_ts=latest.ts, end_ts=end_ts, baseline=BASELINE, target=TARGET),
     )  # fmt: skip
     checkin_ts = START_TS + (day // 7 * 7 + 0.4) * DAY
     goal = scoring.GoalInputs(

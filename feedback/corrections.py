@@ -207,9 +207,10 @@ def _likely_miss_findings(
     and its forecast falls short of the target by more than `health_tolerance` of the way:
     a goal forecast to land within the tolerance is on track by the same rule as its health.
 
-    A metric whose recent readings have stalled (`formulas.stall`) counts with the recent
-    line's odds and forecast when they are the lower: the trend of `forecast_window_days` takes
-    weeks to bend, the last `STALL_WINDOW_DAYS` do not."""
+    A metric whose recent readings have stalled (`formulas.stall`: their slope significantly
+    below the pace still needed) counts with the recent line's odds and forecast when they are
+    the lower: the trend of `forecast_window_days` takes weeks to bend, the last
+    `STALL_WINDOW_DAYS` do not."""
     rules = world.rules
     counted = [m for m in goal.metrics if m.p_hit is not None and m.enough_readings]
     if elapsed < rules["likely_miss_after"] or not counted:
@@ -250,7 +251,7 @@ def _trend_detail(metric: MetricInputs) -> str:
 def _stall_detail(metric: MetricInputs, stall: formulas.Stall) -> str:
     return (
         f"{metric.name} moved {stall.recent_slope:.3g} a day over the last {formulas.STALL_WINDOW_DAYS} days "
-        f"against {stall.trend_slope:.3g} over its trend, and at that rate reaches {stall.forecast:.4g} "
+        f"where {stall.needed_slope:.3g} a day is needed, and at that rate reaches {stall.forecast:.4g} "
         f"against a target of {metric.target:g}."
     )
 

@@ -152,7 +152,7 @@ def _load_goals(org: Organization) -> list[scoring.GoalInputs]:
         nth_reading=Subquery(nth_reading[min_readings - 1 : min_readings])
     )
     guardrails: dict[Any, list[scoring.GuardrailInputs]] = defaultdict(list)
-    fits = goal_selectors.metric_fits(org=org, window_days=org.rule_settings["forecast_window_days"])
+    recent_fits = goal_selectors.metric_recent_fits(org=org)
     for m in rows_of_metrics.order_by("id"):
         if m.role == MetricRole.GUARDRAIL:
             if m.threshold is not None:
@@ -174,7 +174,7 @@ def _load_goals(org: Organization) -> list[scoring.GoalInputs]:
                 m.forecast_high,
                 m.p_hit,
                 enough_readings=m.nth_reading is not None,
-                stall=_stall(m, *fits.get(m.id, (None, None))),
+                stall=_stall(m, recent_fits.get(m.id)),
             )
         )
     concerns, challenges = _open_feedback_counts(org, TargetType.GOAL)
@@ -202,8 +202,13 @@ def _load_goals(org: Organization) -> list[scoring.GoalInputs]:
     ]
 
 
-def _stall(metric: Metric, trend: formulas.LineFit | None, recent: formulas.LineFit | None) -> formulas.Stall | None:
-    return formulas.stall(recent, trend, end_ts=metric.window_end_ts, baseline=metric.baseline, target=metric.target)
+def _stall(metric: Metric, recent: formulas.LineFit | None) -> formulas.Stall | None:
+    if metric.last_reading_ts is None:
+        return None
+    return formulas.stall(
+        recent, latest_ts=metric.last_reading_ts, end_ts=metric.window_end_ts, baseline=metric.baseline,
+        target=metric.target,
+    )  # fmt: skip
 
 
 def _open_feedback_counts(org: Organization, target_type: str) -> tuple[dict[str, int], dict[str, int]]:

@@ -219,7 +219,7 @@ def trend_outlook(
     return (None if forecast is None else _finite_or_none(forecast)), result
 
 
-# --- The stall signal: the recent readings' own line, when it has bent away from the trend -----
+# --- The stall signal: the recent readings' own line, when it falls short of the pace needed ----
 
 STALL_WINDOW_DAYS = 7
 STALL_LEVEL = 0.999
@@ -227,12 +227,13 @@ STALL_LEVEL = 0.999
 
 @dataclass(frozen=True)
 class Stall:
-    """What the recent readings alone say, when their slope is significantly below the trend's."""
+    """What the recent readings alone say, when their slope is significantly below the pace
+    still needed to reach the target by the end of the window."""
 
     forecast: float
     p_hit: float
     recent_slope: float  # a day
-    trend_slope: float  # a day
+    needed_slope: float  # a day
 
 
 def recent_points(points: Sequence[Point], *, now_ts: float) -> list[Point]:
@@ -255,29 +256,24 @@ def fit_from_sums(
     return LineFit(n, origin_ts + sx / n, origin_value + sy / n, slope, cxx, math.sqrt(squared / (n - 2)))
 
 
-def stall(
-    recent: LineFit | None, trend: LineFit | None, *, end_ts: float, baseline: float, target: float
-) -> Stall | None:
-    """The recent line's forecast and odds at `end_ts` when its slope is below the trend's by
-    more than `t(STALL_LEVEL, n - 2)` standard errors, else None.
+def stall(recent: LineFit | None, *, latest_ts: float, end_ts: float, baseline: float, target: float) -> Stall | None:
+    """The recent line's forecast and odds at `end_ts` when its slope is below the pace needed
+    from its level at the latest reading to the target by `end_ts`, by more than
+    `t(STALL_LEVEL, n - 2)` standard errors of the slope (s / sqrt(Sxx)); else None.
 
-    The recent readings are part of the trend's, so the two slopes differ by chance with
-    variance s²·(1/Sxx_recent - 1/Sxx_trend), s being the recent readings' spread around their
-    own line; "below" is towards the baseline (a falling slope on a decreasing metric is good).
+    "Below" is towards the baseline, so a decreasing metric stalls when it stops falling.
     """
-    if recent is None or trend is None:
-        return None
-    spread = 1 / recent.sxx - 1 / trend.sxx
-    if spread <= 0:
+    if recent is None or end_ts <= latest_ts:
         return None
     sign = 1.0 if target > baseline else -1.0
-    drop = sign * (trend.slope - recent.slope)
-    if drop <= t_quantile(STALL_LEVEL, recent.n - 2) * recent.residual_sd * math.sqrt(spread):
+    needed = (target - recent.at(latest_ts)) / (end_ts - latest_ts)
+    shortfall = sign * (needed - recent.slope)
+    if shortfall <= t_quantile(STALL_LEVEL, recent.n - 2) * recent.residual_sd / math.sqrt(recent.sxx):
         return None
     forecast, outlook = _fit_outlook(recent, end_ts=end_ts, baseline=baseline, target=target)
     if forecast is None or outlook.p_hit is None:
         return None
-    return Stall(forecast, outlook.p_hit, recent.slope * 86400, trend.slope * 86400)
+    return Stall(forecast, outlook.p_hit, recent.slope * 86400, needed * 86400)
 
 
 def _fit_outlook(fit: LineFit, *, end_ts: float, baseline: float, target: float) -> tuple[float | None, Odds]:

@@ -13,13 +13,15 @@ from django.conf import settings
 from django.db.models import (
     Case,
     Count,
+    DateTimeField,
     ExpressionWrapper,
     F,
     FloatField,
     Func,
+    Min,
     Prefetch,
-    Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
@@ -134,48 +136,40 @@ def metrics_by_reference(*, org: Organization, references: set[str]) -> dict[str
     return found
 
 
-def metric_fits(
-    *, org: Organization, window_days: int
-) -> dict[Any, tuple[formulas.LineFit | None, formulas.LineFit | None]]:
-    """Each key result of an active goal with its (trend, recent) line fits: over its readings of the last `window_days`
-    and of the last `formulas.STALL_WINDOW_DAYS` up to its latest reading, in one grouped query.
+def metric_recent_fits(*, org: Organization) -> dict[Any, formulas.LineFit]:
+    """The line fit of each active goal's key result over its readings of the last
+    `formulas.STALL_WINDOW_DAYS` up to its latest one (where there are at least 3), in one
+    grouped query.
 
     The database returns the regression sums with time and value measured from the metric's
     latest reading (`last_reading_ts`, `current`), so they keep their precision on any epoch
-    and scale. Metrics with fewer than 3 readings in the trend's window are left out (their
-    trend falls back to all readings, and they have no recent line).
+    and scale.
     """
-    latest = F("metric__last_reading_at")
+    window = timedelta(days=formulas.STALL_WINDOW_DAYS)
     x = ExpressionWrapper(_EpochSeconds("observed_at") - F("metric__last_reading_ts"), output_field=FloatField())
     y = ExpressionWrapper(F("value") - F("metric__current"), output_field=FloatField())
-    recent = Q(observed_at__gte=latest - timedelta(days=formulas.STALL_WINDOW_DAYS))
-    sums: dict[str, Any] = {}
-    for prefix, only in (("t", None), ("r", recent)):
-        sums |= {
-            f"{prefix}_n": Count("id", filter=only), f"{prefix}_x": Sum(x, filter=only),
-            f"{prefix}_y": Sum(y, filter=only), f"{prefix}_xx": Sum(x * x, filter=only),
-            f"{prefix}_xy": Sum(x * y, filter=only), f"{prefix}_yy": Sum(y * y, filter=only),
-        }  # fmt: skip
+    counted = Metric.objects.filter(organization=org, goal__status=GoalStatus.ACTIVE, role=MetricRole.KEY_RESULT)
+    oldest = Subquery(counted.order_by().values("organization_id").annotate(at=Min("last_reading_at")).values("at"))
     rows = (
         Reading.objects.filter(
             organization=org,
             metric__goal__status=GoalStatus.ACTIVE,
             metric__role=MetricRole.KEY_RESULT,
-            observed_at__gte=latest - timedelta(days=window_days),
+            observed_at__gte=F("metric__last_reading_at") - window,
         )
+        # The same bound for all: it spares joining the older readings to their metrics.
+        .filter(observed_at__gte=ExpressionWrapper(oldest - window, output_field=DateTimeField()))
         .values("metric_id", "metric__last_reading_ts", "metric__current")
-        .annotate(**sums)
+        .annotate(n=Count("id"), x=Sum(x), y=Sum(y), xx=Sum(x * x), xy=Sum(x * y), yy=Sum(y * y))
         .order_by()
     )
-    return {row["metric_id"]: (_fit(row, "t"), _fit(row, "r")) for row in rows if row["t_n"] >= 3}
+    fits = {row["metric_id"]: _fit(row) for row in rows}
+    return {metric_id: fit for metric_id, fit in fits.items() if fit is not None}
 
 
-def _fit(row: dict[str, Any], prefix: str) -> formulas.LineFit | None:
-    n = row[f"{prefix}_n"]
-    if n < 3:
-        return None
+def _fit(row: dict[str, Any]) -> formulas.LineFit | None:
     return formulas.fit_from_sums(
-        n, *(row[f"{prefix}_{name}"] for name in ("x", "y", "xx", "xy", "yy")),
+        row["n"], row["x"], row["y"], row["xx"], row["xy"], row["yy"],
         origin_ts=row["metric__last_reading_ts"], origin_value=row["metric__current"],
     )  # fmt: skip
 
@@ -183,7 +177,7 @@ def _fit(row: dict[str, Any], prefix: str) -> formulas.LineFit | None:
 class _EpochSeconds(Func):
     """A datetime as seconds since 1970-01-01 UTC, as a float."""
 
-    template = "EXTRACT(EPOCH FROM %(expressions)s)::float8"
+    template = "date_part('epoch', %(expressions)s)"
     output_field = FloatField()
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:

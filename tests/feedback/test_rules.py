@@ -289,7 +289,7 @@ def test_likely_miss_detail_names_the_odds_and_the_band():
 
 
 def stalled(p_hit=0.01, forecast=70.0):
-    return Stall(forecast=forecast, p_hit=p_hit, recent_slope=0.05, trend_slope=1.1)
+    return Stall(forecast=forecast, p_hit=p_hit, recent_slope=0.05, needed_slope=1.1)
 
 
 @pytest.mark.parametrize(
@@ -317,7 +317,7 @@ def test_likely_miss_from_a_stall_says_how_the_recent_readings_moved():
     ]  # fmt: skip
     assert finding.detail == (
         "'Grow' has a 1 % chance of reaching its target at 60 % of its window: MAU moved 0.05 a day over the "
-        "last 7 days against 1.1 over its trend, and at that rate reaches 70 against a target of 100."
+        "last 7 days where 1.1 a day is needed, and at that rate reaches 70 against a target of 100."
     )
 
 

@@ -12,7 +12,7 @@ from feedback.corrections import find_all
 from feedback.models import CourseCorrection, Trigger
 from goals import progress as formulas
 from goals import selectors as goal_selectors
-from goals.models import Metric, Reading
+from goals.models import Goal, Metric, Reading
 from goals.services import goals_refresh_progress, metrics_refresh
 from tests.factories import GoalFactory, MetricFactory
 
@@ -95,9 +95,9 @@ def test_the_fit_from_sums_is_the_fit_of_the_points():
 
 def stall_of(values, **kwargs):
     pts = points(values)
-    trend = formulas.line_fit(formulas.forecast_points(pts, now_ts=pts[-1].ts, window_days=28))
     recent = formulas.line_fit(formulas.recent_points(pts, now_ts=pts[-1].ts))
-    return formulas.stall(recent, trend, end_ts=START + 90 * DAY, **({"baseline": 0.0, "target": 100.0} | kwargs))
+    bounds = {"baseline": 0.0, "target": 100.0} | kwargs
+    return formulas.stall(recent, latest_ts=pts[-1].ts, end_ts=START + 90 * DAY, **bounds)
 
 
 def test_flat_recent_readings_after_a_steady_climb_are_a_stall_with_the_flat_line_s_odds():
@@ -106,21 +106,21 @@ def test_flat_recent_readings_after_a_steady_climb_are_a_stall_with_the_flat_lin
     assert result is not None
     assert result.forecast < 40
     assert result.p_hit < 0.001
-    assert result.recent_slope < 0.5 < result.trend_slope
+    assert result.recent_slope < 0.5 < 1 < result.needed_slope
 
 
-def test_no_stall_without_a_slowdown_without_enough_recent_readings_or_when_recent_is_the_whole_trend():
-    steady = [1.0 * day + 0.05 * (-1) ** day for day in range(36)]
-    assert stall_of(steady) is None
-    assert stall_of([1.0 * day for day in range(6)] + [5.0] * 2) is None  # all readings are recent ones
+def test_no_stall_on_pace_without_enough_recent_readings_or_once_the_window_is_over():
+    assert stall_of([100 / 90 * day + 0.05 * (-1) ** day for day in range(36)]) is None
     weekly = points([7.0 * week for week in range(5)] + [28.0], step_days=7)  # one reading in the last 7 days
     assert formulas.line_fit(formulas.recent_points(weekly, now_ts=weekly[-1].ts)) is None
+    flat = formulas.line_fit(points([29.0 + 0.05 * (-1) ** day for day in range(8)]))
+    assert formulas.stall(flat, latest_ts=START + 7 * DAY, end_ts=START + 7 * DAY, baseline=0, target=100) is None
 
 
-def test_a_slowdown_on_a_decreasing_metric_is_a_rise_of_its_slope():
-    values = [100 - 1.0 * day + 0.05 * (-1) ** day for day in range(30)] + [71.0] * 6
-    assert stall_of(values, baseline=100.0, target=0.0) is not None
-    assert stall_of([100 - v for v in values], baseline=100.0, target=0.0) is None  # rising is not a stall of a fall
+def test_a_stall_of_a_decreasing_metric_is_when_it_stops_falling():
+    falling = [100 - 1.2 * day + 0.05 * (-1) ** day for day in range(30)]  # ahead of the 1.11 a day needed
+    assert stall_of([*falling, *[65.2] * 6], baseline=100.0, target=0.0) is not None
+    assert stall_of([*falling, *[64.0 - 1.2 * day for day in range(6)]], baseline=100.0, target=0.0) is None
 
 
 # --- In the engine: the fits come from one grouped query --------------------------------------------
@@ -144,21 +144,32 @@ def stalled_metric(org, *, flat_days):
 
 
 @pytest.mark.django_db
-def test_the_database_fits_are_the_fits_of_the_readings(org):
+def test_the_database_fit_is_the_fit_of_the_recent_readings(org):
     metric = stalled_metric(org, flat_days=4)
-    readings = [formulas.Point(r.observed_at.timestamp(), r.value) for r in Reading.objects.filter(metric=metric)]
-    readings.sort(key=lambda p: p.ts)
-    latest_ts = readings[-1].ts
-    trend_fit, recent_fit = goal_selectors.metric_fits(org=org, window_days=28)[metric.pk]
-    for fit, expected in (
-        (trend_fit, formulas.line_fit(formulas.forecast_points(readings, now_ts=latest_ts, window_days=28))),
-        (recent_fit, formulas.line_fit(formulas.recent_points(readings, now_ts=latest_ts))),
-    ):
-        assert fit is not None
-        assert expected is not None
-        assert fit.n == expected.n
-        for name in ("mean_ts", "mean_value", "slope", "sxx", "residual_sd"):
-            assert getattr(fit, name) == pytest.approx(getattr(expected, name), rel=1e-6, abs=1e-12)
+    readings = sorted(
+        (formulas.Point(r.observed_at.timestamp(), r.value) for r in Reading.objects.filter(metric=metric)),
+        key=lambda p: p.ts,
+    )
+    fit = goal_selectors.metric_recent_fits(org=org)[metric.pk]
+    expected = formulas.line_fit(formulas.recent_points(readings, now_ts=readings[-1].ts))
+    assert expected is not None
+    assert fit.n == expected.n == 8
+    for name in ("mean_ts", "mean_value", "slope", "sxx", "residual_sd"):
+        assert getattr(fit, name) == pytest.approx(getattr(expected, name), rel=1e-6, abs=1e-12)
+
+
+@pytest.mark.django_db
+def test_metrics_without_three_recent_readings_or_of_inactive_goals_have_no_fit(org):
+    metric = stalled_metric(org, flat_days=4)
+    sparse = MetricFactory(goal=GoalFactory(organization=org))
+    for days_before in (20, 6, 0):
+        Reading.objects.create(
+            organization=org, metric=sparse, observed_at=T - datetime.timedelta(days=days_before), value=1
+        )
+    metrics_refresh(org=org, metric_ids=[sparse.pk])
+    assert set(goal_selectors.metric_recent_fits(org=org)) == {metric.pk}
+    Goal.objects.filter(pk=metric.goal_id).update(status="achieved")
+    assert goal_selectors.metric_recent_fits(org=org) == {}
 
 
 @pytest.mark.django_db
@@ -168,3 +179,26 @@ def test_a_rescore_opens_likely_miss_from_the_stall_of_the_last_days(org):
     [correction] = CourseCorrection.objects.filter(organization=org, trigger=Trigger.LIKELY_MISS)
     assert "over the last 7 days" in correction.detail
     assert not CourseCorrection.objects.filter(organization=org, trigger=Trigger.OFF_TRACK).exists()
+
+
+def test_the_worked_example_of_the_docs():
+    """docs/progress.md: one a day for 24 days, then flat at 23 for 4; target 88 at day 90."""
+
+    def at(flat_from):
+        pts = [formulas.Point(START + day * DAY, float(min(day, flat_from - 1))) for day in range(28)]
+        recent = formulas.line_fit(formulas.recent_points(pts, now_ts=pts[-1].ts))
+        stalled = formulas.stall(recent, latest_ts=pts[-1].ts, end_ts=START + 90 * DAY, baseline=0.0, target=88.0)
+        return pts, recent, stalled
+
+    pts, recent, result = at(24)
+    assert recent is not None
+    assert recent.slope * DAY == pytest.approx(17 / 42)
+    assert recent.residual_sd == pytest.approx(0.66069, abs=1e-5)
+    assert recent.at(pts[-1].ts) == pytest.approx(23.66667, abs=1e-5)
+    trend = formulas.odds(formulas.line_fit(pts), at_ts=START + 90 * DAY, baseline=0, target=88)
+    assert trend.p_hit == pytest.approx(0.0226, abs=1e-4)
+    assert result is not None
+    assert result.needed_slope == pytest.approx(1.02116, abs=1e-5)
+    assert result.forecast == pytest.approx(49.16667, abs=1e-5)
+    assert result.p_hit == pytest.approx(0.00063, abs=1e-5)
+    assert at(25)[2] is None  # three flat days: 4.0 standard errors short, not yet 5.2
