@@ -16,8 +16,7 @@ from alignment_service.notifications.webhooks import emit_event, redact_anonymou
 from alignment_service.outbox.services import outbox_enqueue
 from feedback import engine, matrix, selectors
 from feedback.allhands import allhands_payload
-from feedback.corrections import INTERVENTION_TRIGGERS
-from feedback.engine import announce
+from feedback.audience import announce
 from feedback.models import (
     ACTIVE_CORRECTION,
     AllHandsSnapshot,
@@ -33,6 +32,7 @@ from feedback.models import (
     TargetType,
     Trigger,
 )
+from feedback.rules import INTERVENTION_TRIGGERS
 from goals.models import Goal
 from goals.services import owe_rescore
 from teams.models import Organization, Team
