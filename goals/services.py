@@ -18,8 +18,8 @@ from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
+from alignment_service.access import Access
 from alignment_service.activity.services import activity_record
-from alignment_service.api.access import Access
 from alignment_service.db import (
     DERIVED_VALUES_LOCK,
     bulk_update_values,
