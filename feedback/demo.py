@@ -11,8 +11,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from alignment_service.access import Scope
 from alignment_service.activity.models import Activity
-from alignment_service.api.access import Scope
 from feedback import history, matrix
 from feedback.models import Assessment, CheckIn, Feedback, FeedbackReply, FeedbackStatus
 from goals import progress as formulas

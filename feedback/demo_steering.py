@@ -10,7 +10,7 @@
 import random
 from datetime import UTC, date, datetime, time, timedelta
 
-from alignment_service.api.access import Access, Role
+from alignment_service.access import Access, Role
 from feedback import steering
 from feedback.models import Feedback, FeedbackKind
 from goals import services as goal_services

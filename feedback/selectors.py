@@ -9,7 +9,7 @@ from django.db.models import Avg, Case, Count, F, FloatField, Prefetch, Q, Query
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from alignment_service.api.access import Role
+from alignment_service.access import org_admin_ids
 from feedback.models import (
     Assessment,
     CheckIn,
@@ -21,7 +21,7 @@ from feedback.models import (
     TargetType,
 )
 from goals.models import Goal, GoalStatus, StrategyPillar
-from teams.models import Membership, Organization, Team, TeamKind, TeamMember
+from teams.models import Organization, Team, TeamKind, TeamMember
 
 
 def checkin_list(*, org: Organization) -> QuerySet[CheckIn]:
@@ -93,13 +93,6 @@ def target_stewards(*, org: Organization, target_type: str, target: Any) -> set[
         return {target.lead_id} - {None}
     team = target.team
     return {target.owner_id, team.lead_id if team else None} - {None}
-
-
-def org_admin_ids(*, org: Organization) -> set[Any]:
-    """The users who are admins or owners of the organization."""
-    return set(
-        Membership.objects.filter(organization=org, role__in=[Role.ADMIN, Role.OWNER]).values_list("user_id", flat=True)
-    )
 
 
 def latest_assessment(*, team: Team | None) -> Assessment | None:

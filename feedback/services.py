@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from alignment_service.access import Access
 from alignment_service.activity.services import activity_record
-from alignment_service.api.access import Access
 from alignment_service.db import is_transient_db_error
 from alignment_service.errors import Conflict, PermissionDenied, ValidationFailed
 from alignment_service.notifications.services import notify

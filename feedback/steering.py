@@ -15,8 +15,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from alignment_service.access import Access, org_admin_ids
 from alignment_service.activity.services import activity_record
-from alignment_service.api.access import Access
 from alignment_service.errors import Conflict, PermissionDenied, ValidationFailed
 from alignment_service.notifications.services import notify
 from alignment_service.notifications.webhooks import emit_event
@@ -93,7 +93,7 @@ def goalpost_propose(
 
 def _proposal_deciders(access: Access, metric: Metric) -> set[Any]:
     team = metric.goal.team
-    deciders = selectors.org_admin_ids(org=access.org)
+    deciders = org_admin_ids(org=access.org)
     if team is not None:
         deciders |= selectors.steering_members_above(org=access.org, team=team)
         if team.parent is not None and team.parent.lead_id:
@@ -197,7 +197,7 @@ def divergence_record(
             "The team's latest assessment does not permit divergence (low alignment, high confidence).",
             code="divergence_not_permitted",
         )
-    approvers = selectors.org_admin_ids(org=access.org) | selectors.steering_members_above(org=access.org, team=team)
+    approvers = org_admin_ids(org=access.org) | selectors.steering_members_above(org=access.org, team=team)
     if approved_by.pk not in approvers:
         raise ValidationFailed(
             "Must be an admin or a member of a steering group above the team.", code="not_an_approver",

@@ -11,8 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
+from alignment_service.access import Access, Role
 from alignment_service.activity.services import activity_record
-from alignment_service.api.access import Access, Role
 from alignment_service.db import (
     DERIVED_VALUES_LOCK,
     check_parent_acyclic,

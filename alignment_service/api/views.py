@@ -15,7 +15,8 @@ from rest_framework import exceptions, permissions, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alignment_service.api.access import Access, Role, Scope, resolve_access
+from alignment_service.access import Access, Role, Scope
+from alignment_service.api.access import resolve_access
 from alignment_service.errors import PreconditionFailed
 
 

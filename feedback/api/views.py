@@ -9,7 +9,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alignment_service.api.access import Role, Scope
+from alignment_service.access import Role, Scope
 from alignment_service.api.pagination import CursorPagination
 from alignment_service.api.views import OrgScopedViewSet, ServiceCreateMixin
 from feedback import selectors, services, steering

@@ -7,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alignment_service.api.access import Role, Scope
+from alignment_service.access import Role, Scope
 from alignment_service.api.pagination import CursorPagination
 from alignment_service.api.views import (
     READ_AS_VIEWER_WRITE_AS_ADMIN,

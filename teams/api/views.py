@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alignment_service.api.access import Role
+from alignment_service.access import Role
 from alignment_service.api.throttling import CredentialsRateThrottle
 from alignment_service.api.views import READ_AS_VIEWER_WRITE_AS_ADMIN, OrgScopedViewSet
 from teams import selectors, services

@@ -3,7 +3,7 @@ configuration, answers 404 to members and API keys of another organization."""
 
 import pytest
 
-from alignment_service.api.access import Scope
+from alignment_service.access import Scope
 from tests.routes import fill, org_routes, populate
 
 ROUTES = org_routes()

@@ -12,7 +12,7 @@ from django.core import mail
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 
-from alignment_service.api.access import Access, Role, Scope
+from alignment_service.access import Access, Role, Scope
 from alignment_service.errors import Conflict, PermissionDenied, ValidationFailed
 from alignment_service.outbox.models import OutboxMessage
 from alignment_service.outbox.services import outbox_kick

@@ -4,9 +4,9 @@ import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers
 
+from alignment_service.access import Role
 from alignment_service.activity.models import Activity
 from alignment_service.activity.selectors import activity_list
-from alignment_service.api.access import Role
 from alignment_service.api.fields import JSONObjectField
 from alignment_service.api.filters import AwareDateTimeFilter, UserIdFilter
 from alignment_service.api.pagination import CursorPagination

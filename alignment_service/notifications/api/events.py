@@ -2,7 +2,7 @@
 every delivery is `{"type", "timestamp", "data"}`, and `data` depends on `type`.
 
 The `data` shapes mirror what the apps emit (`goals.services`, `feedback.services`,
-`feedback.engine`, `notifications.webhooks.webhook_ping`); `tests/notifications` checks real
+`feedback.engine`, `notifications.webhook_endpoints.webhook_ping`); `tests/notifications` checks real
 payloads against these serializers.
 """
 
