@@ -22,7 +22,7 @@ from django.db.models import Count
 
 from feedback import engine
 from feedback.inputs import AssessmentInputs, GoalInputs, MetricInputs, TeamInputs, World
-from feedback.models import Assessment, CheckIn, Feedback, FeedbackKind, FeedbackStatus, TargetType
+from feedback.models import Assessment, CheckIn, Feedback, FeedbackKind, FeedbackStatus, SubjectType
 from goals import progress as formulas
 from goals.models import Goal, GoalStatus, Metric, Reading
 from teams.models import Organization, Team
@@ -72,7 +72,7 @@ def load_known(org: Organization, until: datetime) -> Known:
     feedback = [
         (target_id, kind, created_at.timestamp())
         for target_id, kind, created_at in Feedback.objects.filter(
-            organization=org, target_type=TargetType.GOAL, kind__in=[FeedbackKind.CONCERN, FeedbackKind.CHALLENGE],
+            organization=org, target_type=SubjectType.GOAL, kind__in=[FeedbackKind.CONCERN, FeedbackKind.CHALLENGE],
             created_at__lte=until,
         )
         .exclude(status=FeedbackStatus.RESOLVED)

@@ -11,8 +11,9 @@ from typing import Any
 
 from feedback.inputs import AssessmentInputs, GoalInputs, MetricInputs
 from goals import progress as formulas
+from teams.org_settings import SCORE_COMPONENTS
 
-COMPONENTS = ("linkage", "pace", "forecast", "confidence", "assessment", "feedback", "freshness")
+COMPONENTS = SCORE_COMPONENTS
 NEUTRAL = 0.5
 DAY = 86400.0
 

@@ -18,7 +18,7 @@ from feedback.models import (
     FeedbackReply,
     ScoreJob,
     ScoreSnapshot,
-    TargetType,
+    SubjectType,
 )
 from goals.models import Goal, GoalStatus, StrategyPillar
 from teams.models import Organization, Team, TeamKind, TeamMember
@@ -42,7 +42,7 @@ def reply_list(*, org: Organization, feedback: Feedback) -> QuerySet[FeedbackRep
     return FeedbackReply.objects.filter(organization=org, feedback=feedback).order_by("created_at", "id")
 
 
-_TARGET_MODELS: dict[str, Any] = {TargetType.GOAL: Goal, TargetType.TEAM: Team, TargetType.STRATEGY: StrategyPillar}
+_TARGET_MODELS: dict[str, Any] = {SubjectType.GOAL: Goal, SubjectType.TEAM: Team, SubjectType.STRATEGY: StrategyPillar}
 
 
 def is_uuid(value: Any) -> bool:
@@ -55,7 +55,7 @@ def is_uuid(value: Any) -> bool:
 
 def feedback_target(*, org: Organization, target_type: str, target_id: str) -> Any:
     """The object feedback is about, or None; the direction is the organization itself."""
-    if target_type == TargetType.DIRECTION:
+    if target_type == SubjectType.DIRECTION:
         return org
     model = _TARGET_MODELS[target_type]
     if not is_uuid(target_id):
@@ -66,17 +66,17 @@ def feedback_target(*, org: Organization, target_type: str, target_id: str) -> A
 def feedback_target_team(*, org: Organization, feedback: Feedback) -> Team | None:
     """The team that answers for feedback's target (None for the direction and company items)."""
     target = feedback_target(org=org, target_type=feedback.target_type, target_id=feedback.target_id)
-    if target is None or feedback.target_type == TargetType.DIRECTION:
+    if target is None or feedback.target_type == SubjectType.DIRECTION:
         return None
-    return target if feedback.target_type == TargetType.TEAM else target.team
+    return target if feedback.target_type == SubjectType.TEAM else target.team
 
 
 def _steward_relations(target_type: str) -> tuple[str, ...]:
-    return ("team",) if target_type in (TargetType.GOAL, TargetType.STRATEGY) else ()
+    return ("team",) if target_type in (SubjectType.GOAL, SubjectType.STRATEGY) else ()
 
 
 def target_label(target_type: str, target: Any) -> str:
-    if target_type == TargetType.DIRECTION:
+    if target_type == SubjectType.DIRECTION:
         return "the direction"
     name = getattr(target, "title", None) or getattr(target, "name", "")
     return f"{target_type} '{name}'"
@@ -87,9 +87,9 @@ def target_stewards(*, org: Organization, target_type: str, target: Any) -> set[
     lead; the direction's admins and owners."""
     if target is None:
         return set()
-    if target_type == TargetType.DIRECTION:
+    if target_type == SubjectType.DIRECTION:
         return org_admin_ids(org=org)
-    if target_type == TargetType.TEAM:
+    if target_type == SubjectType.TEAM:
         return {target.lead_id} - {None}
     team = target.team
     return {target.owner_id, team.lead_id if team else None} - {None}

@@ -29,13 +29,13 @@ from feedback.models import (
     FeedbackReply,
     FeedbackStatus,
     ScoreJob,
-    TargetType,
+    SubjectType,
     Trigger,
 )
 from feedback.rules import INTERVENTION_TRIGGERS
 from goals.models import Goal
 from goals.services import owe_rescore
-from teams.models import Organization, Team
+from teams.models import Organization, Team, User
 
 STATUS_ORDER = [FeedbackStatus.OPEN, FeedbackStatus.ACKNOWLEDGED, FeedbackStatus.RESOLVED]
 
@@ -98,7 +98,7 @@ def feedback_create(
     target = selectors.feedback_target(org=access.org, target_type=target_type, target_id=target_id)
     if target is None:
         raise ValidationFailed("No such target in this organization.", code="does_not_exist", attr="target_id")
-    if target_type == TargetType.DIRECTION:
+    if target_type == SubjectType.DIRECTION:
         target_id = ""
     feedback = Feedback.objects.create(
         organization=access.org, target_type=target_type, target_id=target_id, kind=kind, body=body,
@@ -195,7 +195,7 @@ def _require_steerer(access: Access, team: Team | None) -> None:
 @transaction.atomic
 def correction_open_manual(
     *, access: Access, subject_type: str, subject: Goal | Team, detail: str, severity: str,
-    review_by: date | None = None, assignee: Any = None,
+    review_by: date | None = None, assignee: User | None = None,
 ) -> CourseCorrection:  # fmt: skip
     team = subject.team if isinstance(subject, Goal) else subject
     _require_steerer(access, team)

@@ -28,10 +28,11 @@ from feedback.models import (
     GoalpostProposal,
     Quadrant,
     SteeringDecision,
+    SubjectType,
 )
 from goals import services as goal_services
 from goals.models import Divergence, Metric
-from teams.models import Team, User
+from teams.models import Organization, Team, User
 
 # --- Who may decide ------------------------------------------------------------------------------
 
@@ -346,7 +347,7 @@ def item_team(access: Access, item_kind: str, item_id: str) -> tuple[Team | None
         raise ValidationFailed("No such item in this organization.", code="does_not_exist", attr="item_id") from None
 
 
-def _item_team(org: Any, item_kind: str, item_id: str) -> tuple[Team | None, tuple[str, str]]:
+def _item_team(org: Organization, item_kind: str, item_id: str) -> tuple[Team | None, tuple[str, str]]:
     if item_kind == AgendaItemKind.COURSE_CORRECTION:
         correction = CourseCorrection.objects.select_related("team").get(organization=org, pk=item_id)
         return correction.team, (correction.subject_type, correction.subject_id)
@@ -358,6 +359,6 @@ def _item_team(org: Any, item_kind: str, item_id: str) -> tuple[Team | None, tup
         return proposal.metric.goal.team, ("goal", str(proposal.metric.goal_id))
     feedback = Feedback.objects.get(organization=org, pk=item_id)
     team = selectors.feedback_target_team(org=org, feedback=feedback)
-    if feedback.target_type == "goal":
+    if feedback.target_type == SubjectType.GOAL:
         return team, ("goal", feedback.target_id)
     return team, ("team", str(team.pk)) if team is not None else ("", "")

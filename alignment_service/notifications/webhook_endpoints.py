@@ -22,6 +22,7 @@ from alignment_service.notifications.models import (
 )
 from alignment_service.notifications.webhooks import DELIVER_TASK, EVENT_TYPES, webhook_deliveries_create
 from alignment_service.outbox.services import outbox_enqueue
+from alignment_service.unset import UNSET, NotGiven
 
 SECRET_PREFIX = "whsec_"
 
@@ -68,22 +69,30 @@ def webhook_endpoint_create(
 
 
 @transaction.atomic
-def webhook_endpoint_update(*, access: Access, endpoint: WebhookEndpoint, **fields: Any) -> WebhookEndpoint:
-    """Change `url`, `events`, `active` or `description`. Reactivating clears the disabling and
-    the failure count; deactivating records who did it."""
+def webhook_endpoint_update(
+    *,
+    access: Access,
+    endpoint: WebhookEndpoint,
+    url: str | NotGiven = UNSET,
+    events: list[str] | NotGiven = UNSET,
+    description: str | NotGiven = UNSET,
+    active: bool | NotGiven = UNSET,
+) -> WebhookEndpoint:
+    """Change `url`, `events`, `active` or `description` (those passed). Reactivating clears the
+    disabling and the failure count; deactivating records who did it."""
     endpoint = WebhookEndpoint.objects.select_for_update(no_key=True).get(pk=endpoint.pk, organization=access.org)
     changed: dict[str, Any] = {}
-    if "url" in fields and fields["url"] != endpoint.url:
-        webhook_url_check(fields["url"])
-        endpoint.url = changed["url"] = fields["url"]
-    if "events" in fields:
-        events = webhook_events_check(fields["events"])
+    if url is not UNSET and url != endpoint.url:
+        webhook_url_check(url)
+        endpoint.url = changed["url"] = url
+    if events is not UNSET:
+        events = webhook_events_check(events)
         if events != endpoint.events:
             endpoint.events = changed["events"] = events
-    if "description" in fields and fields["description"] != endpoint.description:
-        endpoint.description = changed["description"] = fields["description"]
-    if "active" in fields and fields["active"] != endpoint.active:
-        endpoint.active = changed["active"] = fields["active"]
+    if description is not UNSET and description != endpoint.description:
+        endpoint.description = changed["description"] = description
+    if active is not UNSET and active != endpoint.active:
+        endpoint.active = changed["active"] = active
         if endpoint.active:
             endpoint.disabled_at, endpoint.disabled_reason, endpoint.consecutive_failures = None, "", 0
         else:

@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db import transaction
 
+from alignment_service.access import Access
 from alignment_service.activity.services import activity_record
-from alignment_service.api.access import Access
 from alignment_service.db import DERIVED_VALUES_LOCK, lock_org
 from alignment_service.errors import PreconditionFailed, ValidationFailed
 from alignment_service.outbox.services import outbox_enqueue

@@ -2,8 +2,8 @@
 
 from django.db import transaction
 
+from alignment_service.access import Access
 from alignment_service.activity.services import activity_record
-from alignment_service.api.access import Access
 from goals.models import DirectionVersion
 from goals.services.common import check_version
 from teams.models import Organization

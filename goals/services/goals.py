@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 
-from alignment_service.api.access import Access
+from alignment_service.access import Access
 from alignment_service.db import check_parent_acyclic, check_parent_depth, delete_or_conflict
 from alignment_service.errors import Conflict, PermissionDenied
 from alignment_service.notifications.webhooks import emit_event

@@ -3,7 +3,7 @@
 from datetime import date
 from typing import Any
 
-from alignment_service.api.access import Access
+from alignment_service.access import Access
 from alignment_service.db import matching_identifier
 from alignment_service.errors import Conflict, ValidationFailed
 from goals import progress as formulas

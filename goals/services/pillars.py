@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db import transaction
 
-from alignment_service.api.access import Access
+from alignment_service.access import Access
 from alignment_service.db import check_parent_acyclic, delete_or_conflict
 from alignment_service.errors import PermissionDenied
 from goals.models import StrategyPillar

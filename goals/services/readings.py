@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from alignment_service.api.access import Access
+from alignment_service.access import Access
 from goals.derived import goals_refresh_progress, metrics_refresh
 from goals.models import Metric, Reading
 from goals.services.common import owe_rescore, record_activity, writes_derived_values

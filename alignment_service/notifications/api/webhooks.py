@@ -4,9 +4,10 @@ Admins only; no API key reads them (the `read` scope reads what a viewer reads).
 returned by the create and rotate-secret responses only.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import django_filters
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -34,6 +35,9 @@ from alignment_service.notifications.models import (
 )
 
 EVENTS_HELP = "Event types to receive; empty (the default) means every event."
+
+if TYPE_CHECKING:
+    from teams.models import Organization
 
 
 def events_field(**kwargs: Any) -> serializers.ListField:
@@ -158,7 +162,7 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, O
     ordering_fields = ["created_at", "url"]
     required_roles = ADMIN_ONLY
 
-    def get_org_queryset(self, org: Any) -> Any:
+    def get_org_queryset(self, org: "Organization") -> QuerySet[WebhookEndpoint]:
         return selectors.webhook_endpoint_list(org=org)
 
     def create(self, request: Request, org: str) -> Response:
@@ -221,7 +225,7 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, O
             self._endpoint = self.object_in_org(WebhookEndpoint, self.kwargs["webhook_pk"])
         return self._endpoint
 
-    def get_org_queryset(self, org: Any) -> Any:
+    def get_org_queryset(self, org: "Organization") -> QuerySet[WebhookDelivery]:
         return selectors.webhook_delivery_list(org=org, endpoint=self.endpoint)
 
     def get_serializer_class(self) -> Any:
