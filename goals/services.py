@@ -97,9 +97,15 @@ def writes_derived_values(service: Callable[..., T]) -> Callable[..., T]:
     return run
 
 
-def owe_rescore(org: Organization) -> None:
-    """Record that `org` owes a rescore; pending ones coalesce into one."""
-    outbox_enqueue(org=org, task_name=RESCORE_TASK, kwargs={"org_id": str(org.pk)}, dedupe_key=f"rescore:{org.pk}")
+def owe_rescore(org: Organization, *, goals: Iterable[Any] | None = None, teams: Iterable[Any] | None = None) -> None:
+    """Record that `org` owes a rescore; pending ones coalesce into one. With `goals` or
+    `teams`, of what a change to those can move (their ancestors and teams with them); without,
+    of the whole organization."""
+    kwargs: dict[str, Any] = {"org_id": str(org.pk)}
+    if goals is not None or teams is not None:
+        kwargs["goal_ids"] = sorted({str(pk) for pk in goals or ()})
+        kwargs["team_ids"] = sorted({str(pk) for pk in teams or ()})
+    outbox_enqueue(org=org, task_name=RESCORE_TASK, kwargs=kwargs, dedupe_key=f"rescore:{org.pk}")
 
 
 def check_version(current: int, expected: int | None) -> None:
@@ -800,5 +806,5 @@ def readings_ingest(*, access: Access, readings: Sequence[ReadingInput]) -> tupl
             f"ingested {len(readings)} readings for {len(metric_ids)} metric(s)",
             data={"created": created, "updated": updated, "metrics": len(metric_ids)},
         )  # fmt: skip
-    owe_rescore(access.org)
+    owe_rescore(access.org, goals={r.metric.goal_id for r in readings})
     return created, updated
