@@ -16,6 +16,7 @@ lock: goal scores live in `GoalScore`.
 
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,14 +26,14 @@ from django.utils import timezone
 
 from alignment_service.db import bulk_update_values, try_org_lock
 from alignment_service.notifications.webhooks import Event, emit_events
+from feedback import fingerprint, scoring
 from feedback import rules as rules_module
-from feedback import scoring
 from feedback.audience import Audience, announce_rescore
 from feedback.inputs import GoalInputs, World
-from feedback.models import ACTIVE_CORRECTION, CorrectionStatus, CourseCorrection, ScoreSnapshot, Trigger
+from feedback.models import CorrectionStatus, CourseCorrection, ScoreSnapshot, Trigger
 from feedback.rules import Finding
-from feedback.world import latest_snapshot_ids, load_world
-from goals.models import Goal, GoalScore, GoalStatus
+from feedback.world import Loaded, Scope, goal_tree, latest_points, load_teams, load_world, widen
+from goals.models import GoalScore, GoalStatus
 from teams.models import Organization
 
 
@@ -48,30 +49,78 @@ class RescoreResult:
     expired: int
 
 
-def rescore_org(*, org: Organization, now: datetime | None = None) -> RescoreResult:
-    """Score the organization and open, resolve or expire its course corrections."""
+def rescore_org(
+    *,
+    org: Organization,
+    now: datetime | None = None,
+    goal_ids: Iterable[str] | None = None,
+    team_ids: Iterable[str] | None = None,
+) -> RescoreResult:
+    """Score the organization and open, resolve or expire its course corrections; with
+    `goal_ids` or `team_ids`, only the subjects a change to those can move (`world.widen`),
+    with the results a full rescore would give them."""
     now = now or timezone.now()
     with transaction.atomic():
         if not try_org_lock("rescore", org.pk):
             raise RescoreBusy(f"A rescore of {org.pk} is running.")
         org = Organization.objects.get(pk=org.pk)
-        world = load_world(org, now)
-        points = score_world(world, org)
-        world.scores = {key: scoring.total(value) for key, value in points.items()}
-        snapshots = _write_snapshots(org, points, now)
-        _store_goal_scores(org, world.scores)
-        _threshold_events(org, world)
-        opened, resolved, expired = _steer(org, world, now)
+        inputs = fingerprint.inputs_digest(org)
+        if fingerprint.unchanged(org, now, inputs):
+            return RescoreResult(0, 0, 0, 0)
+        tree, teams = goal_tree(org), load_teams(org)
+        scope = None
+        if goal_ids is not None or team_ids is not None:
+            scope = widen(tree, teams, goal_ids or (), team_ids or ())
+        loaded = load_world(org, now, tree=tree, teams=teams, scope=scope)
+        points = score_scope(loaded, org, scope) if scope is not None else score_world(loaded.world, org)
+        if points is None:  # a goal outside the scope was never scored: score them all
+            scope, loaded = None, load_world(org, now, tree=tree, teams=teams)
+            points = score_world(loaded.world, org)
+        loaded.world.scores = {key: scoring.total(value) for key, value in points.items()}
+        snapshots = _write_snapshots(org, points, now, latest=loaded.latest)
+        _store_goal_scores(org, loaded.world.scores, scope)
+        _threshold_events(org, loaded.world)
+        opened, resolved, expired, active = _steer(org, loaded, now, scope)
+        if scope is None:
+            fingerprint.remember(org, now, inputs, active)
     return RescoreResult(snapshots, opened, resolved, expired)
 
 
 # --- Scoring ------------------------------------------------------------------------------------
 
+Points = dict[tuple[str, str], dict[str, float]]
 
-def score_world(world: World, org: Organization) -> dict[tuple[str, str], dict[str, float]]:
+
+def score_world(world: World, org: Organization) -> Points:
     """Points per component for every active goal, every team with active goals, and the org."""
+    points = _goal_and_team_points(world, None)
+    org_points = scoring.weighted_points((points[("goal", str(goal.id))], goal.weight) for goal in world.goals)
+    if org_points is not None:
+        points[("org", str(org.pk))] = org_points
+    return points
+
+
+def score_scope(loaded: Loaded, org: Organization, scope: Scope) -> Points | None:
+    """Points for the scope's goals and teams, and for the org from those and the latest
+    points of every other active goal (None when one of them has none)."""
+    points = _goal_and_team_points(loaded.world, scope)
+    weighted = []
+    for goal_id, node in loaded.tree.items():  # in id order, as a full rescore sums them
+        if node.status != GoalStatus.ACTIVE:
+            continue
+        goal_points = points.get(("goal", goal_id)) or loaded.latest.get(("goal", goal_id), (0.0, None))[1]
+        if goal_points is None:
+            return None
+        weighted.append((goal_points, node.weight))
+    org_points = scoring.weighted_points(weighted)
+    if org_points is not None:
+        points[("org", str(org.pk))] = org_points
+    return points
+
+
+def _goal_and_team_points(world: World, scope: Scope | None) -> Points:
     component_weights = scoring.weights(world.rules)
-    points: dict[tuple[str, str], dict[str, float]] = {}
+    points: Points = {}
     by_team: dict[Any, list[tuple[dict[str, float], float]]] = defaultdict(list)
     for goal in world.goals:
         team = world.teams.get(goal.team_id)
@@ -83,32 +132,24 @@ def score_world(world: World, org: Organization) -> dict[tuple[str, str], dict[s
             by_team[goal.team_id].append((goal_points, goal.weight))
     for team_id, items in by_team.items():
         team_points = scoring.weighted_points(items)
-        if team_points is not None:
+        if team_points is not None and (scope is None or str(team_id) in scope.team_ids):
             points[("team", str(team_id))] = team_points
-    org_points = scoring.weighted_points((points[("goal", str(goal.id))], goal.weight) for goal in world.goals)
-    if org_points is not None:
-        points[("org", str(org.pk))] = org_points
     return points
 
 
-def write_history_snapshots(org: Organization, points: dict[tuple[str, str], dict[str, float]], at: datetime) -> int:
+def write_history_snapshots(org: Organization, points: Points, at: datetime) -> int:
     """Hook for `feedback.history`: snapshots of a past instant, written the way a rescore
     writes them, against what stood at that instant (no steering, no events)."""
-    return _write_snapshots(org, points, at, up_to=at)
+    return _write_snapshots(org, points, at, latest=latest_points(org, up_to=at))
 
 
 def _write_snapshots(
-    org: Organization, points: dict[tuple[str, str], dict[str, float]], now: datetime, up_to: datetime | None = None
+    org: Organization, points: Points, now: datetime, *, latest: dict[tuple[str, str], tuple[float, dict[str, float]]]
 ) -> int:
-    latest = {
-        (s.subject_type, s.subject_id): s
-        for s in ScoreSnapshot.objects.filter(organization=org, pk__in=latest_snapshot_ids(org, up_to))
-    }
     fresh = []
     for (subject_type, subject_id), components in sorted(points.items()):
         score = scoring.total(components)
-        previous = latest.get((subject_type, subject_id))
-        if previous is not None and previous.score == score and previous.components == components:
+        if latest.get((subject_type, subject_id)) == (score, components):
             continue
         fresh.append(
             ScoreSnapshot(
@@ -116,19 +157,24 @@ def _write_snapshots(
                 components=components, computed_at=now,
             )
         )  # fmt: skip
-    ScoreSnapshot.objects.bulk_create(fresh, batch_size=1000, ignore_conflicts=True)
+    ScoreSnapshot.objects.bulk_create(fresh, batch_size=5000, ignore_conflicts=True)
     return len(fresh)
 
 
-def _store_goal_scores(org: Organization, scores: dict[tuple[str, str], float]) -> None:
+def _store_goal_scores(org: Organization, scores: dict[tuple[str, str], float], scope: Scope | None) -> None:
     """Keep `GoalScore` equal to the goal scores of this pass, writing only what changed."""
     fresh = {uuid.UUID(subject_id): score for (kind, subject_id), score in scores.items() if kind == "goal"}
-    stored = dict(GoalScore.objects.filter(organization=org).values_list("goal_id", "score"))
-    GoalScore.objects.filter(organization=org, goal_id__in=stored.keys() - fresh.keys()).delete()
+    stored_rows = GoalScore.objects.filter(organization=org)
+    if scope is not None:
+        stored_rows = stored_rows.filter(goal_id__in=scope.goal_ids)
+    stored = dict(stored_rows.values_list("goal_id", "score"))
+    gone = stored.keys() - fresh.keys()
+    if gone:
+        GoalScore.objects.filter(organization=org, goal_id__in=gone).delete()
     changed = sorted((goal_id, score) for goal_id, score in fresh.items() if stored.get(goal_id) != score)
     GoalScore.objects.bulk_create(
         [GoalScore(goal_id=goal_id, organization=org, score=score) for goal_id, score in changed],
-        batch_size=1000,
+        batch_size=5000,
         update_conflicts=True,
         unique_fields=["goal"],
         update_fields=["score"],
@@ -155,32 +201,40 @@ def _threshold_events(org: Organization, world: World) -> None:
 # --- Steering -----------------------------------------------------------------------------------
 
 
-def _steer(org: Organization, world: World, now: datetime) -> tuple[int, int, int]:
+def _steer(
+    org: Organization, loaded: Loaded, now: datetime, scope: Scope | None
+) -> tuple[int, int, int, list[CourseCorrection]]:
+    """Open, resolve and expire corrections, and relink them; scoped, only those of the scope's
+    subjects (the rules read the whole world, but only the scope's findings are complete).
+    Returns the counts and the active corrections as this leaves them."""
+    world = loaded.world
     findings = {finding.key: finding for finding in rules_module.find_all(world)}
+    active = loaded.corrections
+    if scope is not None:
+        findings = {key: finding for key, finding in findings.items() if scope.holds(key[0], key[1])}
+        active = {key: c for key, c in active.items() if scope.holds(key[0], key[1])}
     causes = rules_module.link_causes(findings, {str(goal.id): goal.team_id for goal in world.goals})
-    active = {
-        (c.subject_type, c.subject_id, c.trigger): c
-        for c in CourseCorrection.objects.filter(ACTIVE_CORRECTION, organization=org)
-    }
     existing = {c.pk for c in active.values()}
     was_symptom = {c.pk for c in active.values() if c.caused_by_id is not None}
-    closed = _close_cleared(org, world, findings, active, now)
+    closed = _close_cleared(loaded, findings, active, now)
     bulk_update_values(closed, ["status", "resolution", "resolved_at"])
     goals = {str(goal.id): goal for goal in world.goals}
     new = [_new_correction(org, world, goals, finding, now) for key, finding in findings.items() if key not in active]
     closed_ids = {c.pk for c in closed}
     current = {**{key: c for key, c in active.items() if c.pk not in closed_ids}, **{_key(c): c for c in new}}
     relinked = _link(current, causes)
-    opened = CourseCorrection.objects.bulk_create(new, batch_size=1000)
+    opened = CourseCorrection.objects.bulk_create(new, batch_size=5000)
     bulk_update_values([c for c in relinked if c.pk in existing], ["caused_by"])
     promoted = [c for c in relinked if c.pk in was_symptom and c.caused_by_id is None]
     announcements = [
         *(("course_correction.resolved", c) for c in closed if c.pk not in was_symptom),
         *(("course_correction.opened", c) for c in [*opened, *promoted] if c.caused_by_id is None),
     ]
-    announce_rescore(org, announcements, [*current.values(), *closed], Audience(org))
+    if announcements:
+        announce_rescore(org, announcements, [*current.values(), *closed], Audience(org))
     expired = sum(1 for c in closed if c.status == CorrectionStatus.EXPIRED)
-    return len(opened), len(closed) - expired, expired
+    active_now = [c for c in loaded.corrections.values() if c.pk not in closed_ids] + list(opened)
+    return len(opened), len(closed) - expired, expired, active_now
 
 
 def _key(correction: CourseCorrection) -> tuple[str, str, str]:
@@ -188,12 +242,12 @@ def _key(correction: CourseCorrection) -> tuple[str, str, str]:
 
 
 def _close_cleared(
-    org: Organization, world: World, findings: dict[Any, Finding], active: dict[Any, CourseCorrection], now: datetime
+    loaded: Loaded, findings: dict[Any, Finding], active: dict[Any, CourseCorrection], now: datetime
 ) -> list[CourseCorrection]:
     """Expire corrections whose subject is gone; resolve those whose rule no longer holds."""
-    live_goals = {str(g.id) for g in world.goals}
-    goal_status = {str(pk): status for pk, status in Goal.objects.filter(organization=org).values_list("id", "status")}
-    live_teams = {str(pk) for pk in world.teams}
+    live_goals = {str(g.id) for g in loaded.world.goals}
+    goal_status = {goal_id: node.status for goal_id, node in loaded.tree.items()}
+    live_teams = {str(pk) for pk in loaded.world.teams}
     closed: list[CourseCorrection] = []
     for key, correction in active.items():
         subject_type, subject_id, trigger = key

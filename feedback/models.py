@@ -414,3 +414,16 @@ class SteeringDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_kind} {self.item_id}: {self.outcome[:40]}"
+
+
+class RescoreState(models.Model):
+    """What the last full rescore of an organization saw (a digest of every input), written by
+    the engine alone under its lock: a rescore that finds the same digest soon after has
+    nothing to do."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    fingerprint = models.CharField(max_length=64, blank=True, default="")
+    scored_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} at {self.scored_at}"

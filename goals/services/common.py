@@ -2,7 +2,7 @@
 owed rescore, the version check and the date rules."""
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any, TypeVar
 
@@ -54,9 +54,15 @@ def writes_derived_values(service: Callable[..., T]) -> Callable[..., T]:
     return run
 
 
-def owe_rescore(org: Organization) -> None:
-    """Record that `org` owes a rescore; pending ones coalesce into one."""
-    outbox_enqueue(org=org, task_name=RESCORE_TASK, kwargs={"org_id": str(org.pk)}, dedupe_key=f"rescore:{org.pk}")
+def owe_rescore(org: Organization, *, goals: Iterable[Any] | None = None, teams: Iterable[Any] | None = None) -> None:
+    """Record that `org` owes a rescore; pending ones coalesce into one. With `goals` or
+    `teams`, of what a change to those can move (their ancestors and teams with them); without,
+    of the whole organization."""
+    kwargs: dict[str, Any] = {"org_id": str(org.pk)}
+    if goals is not None or teams is not None:
+        kwargs["goal_ids"] = sorted({str(pk) for pk in goals or ()})
+        kwargs["team_ids"] = sorted({str(pk) for pk in teams or ()})
+    outbox_enqueue(org=org, task_name=RESCORE_TASK, kwargs=kwargs, dedupe_key=f"rescore:{org.pk}")
 
 
 def check_version(current: int, expected: int | None) -> None:

@@ -79,5 +79,5 @@ def readings_ingest(*, access: Access, readings: Sequence[ReadingInput]) -> tupl
             f"ingested {len(readings)} readings for {len(metric_ids)} metric(s)",
             data={"created": created, "updated": updated, "metrics": len(metric_ids)},
         )  # fmt: skip
-    owe_rescore(access.org)
+    owe_rescore(access.org, goals={r.metric.goal_id for r in readings})
     return created, updated
