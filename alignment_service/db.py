@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection
 from django.db.models import CharField, Field, Model, ProtectedError, QuerySet, RestrictedError, Value
 from django.db.models.functions import Lower
 
@@ -93,6 +93,25 @@ def is_database_unavailable(exc: BaseException) -> bool:
         return False
     sqlstate = getattr(exc.__cause__, "sqlstate", None)
     return sqlstate is None or sqlstate.startswith(("08", "57P")) or sqlstate == "53300"
+
+
+#: SQLSTATEs of a violation that names its constraint: unique, foreign key, check, exclusion.
+#: A NOT NULL violation (23502) names only a column: a write the code should never make.
+NAMED_CONSTRAINT_SQLSTATES = frozenset({"23505", "23503", "23514", "23P01"})
+_SQLITE_NAMED_CONSTRAINTS = ("UNIQUE constraint failed", "FOREIGN KEY constraint failed", "CHECK constraint failed")
+
+
+def violated_constraint(exc: IntegrityError) -> str | None:
+    """What names the declared constraint that refused the write (its name on PostgreSQL,
+    the message on SQLite, which names unique constraints by their columns), or None when the
+    database names no constraint."""
+    cause = exc.__cause__
+    diag = getattr(cause, "diag", None)
+    if diag is not None:
+        name = diag.constraint_name if getattr(cause, "sqlstate", None) in NAMED_CONSTRAINT_SQLSTATES else None
+        return name or None
+    message = str(exc)
+    return message if message.startswith(_SQLITE_NAMED_CONSTRAINTS) else None
 
 
 def try_org_lock(purpose: str, org_id: Any) -> bool:

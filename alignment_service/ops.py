@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 
 from alignment_service.api.exceptions import json_error
 from alignment_service.celery import app as celery_app
-from alignment_service.notifications.webhooks import webhook_stats
+from alignment_service.notifications.selectors import webhook_stats
 from alignment_service.outbox.models import OutboxMessage
 from alignment_service.outbox.services import outbox_lag_seconds
 

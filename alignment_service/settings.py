@@ -191,6 +191,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 OUTBOX_DRAIN_INTERVAL_SECONDS = env.float("OUTBOX_DRAIN_INTERVAL_SECONDS", default=10.0)
 RESCORE_INTERVAL_SECONDS = env.float("RESCORE_INTERVAL_SECONDS", default=900.0)
+# A full rescore that finds every input as the last full one left it, less than this long
+# after it, does nothing: what time alone moves meanwhile waits for the next periodic rescore.
+RESCORE_UNCHANGED_SECONDS = env.float("RESCORE_UNCHANGED_SECONDS", default=60.0)
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
 OUTBOX_BROKER_BACKOFF_SECONDS = env.float("OUTBOX_BROKER_BACKOFF_SECONDS", default=5.0)
 # Publish owed work from a background thread of each process, never in the request that owed it.
@@ -306,8 +309,8 @@ SPECTACULAR_SETTINGS = {
         "MetricRoleEnum": "goals.models.MetricRole",
         "AgendaItemKindEnum": "feedback.models.AgendaItemKind",
         "FeedbackStatusEnum": "feedback.models.FeedbackStatus",
-        "ScoreSubjectTypeEnum": "feedback.models.SubjectType",
-        "CorrectionSubjectTypeEnum": "feedback.models.CorrectionSubject",
+        "ScoreSubjectTypeEnum": "feedback.models.SCORE_SUBJECTS",
+        "CorrectionSubjectTypeEnum": "feedback.models.CORRECTION_SUBJECTS",
         "CourseCorrectionStatusEnum": "feedback.models.CorrectionStatus",
         "MetricDirectionEnum": "goals.models.MetricDirection",
         "ThresholdDirectionEnum": ["above", "below"],

@@ -5,8 +5,8 @@ sigma = 10 % of the daily pace around a line at or above pace), ones that stall 
 stay flat, and ones that stall for a while and then recover. Each goal is scored *as of* every
 day of its window, in memory: the metric's derived values are computed from the readings up to
 that instant with the formulas of `goals.progress` (the trend's odds, and the stall signal of the
-last 7 days as the engine loads it), then the scoring of `feedback.scoring`, the
-rules of `feedback.corrections` and their causal links run on that state. No database.
+last 7 days as the engine loads it), then the scoring of `feedback.scoring`, the rules of
+`feedback.rules` and their causal links run on that state. No database.
 
 Figures, for the engine (root corrections) and for linear-pace health alone (`off_track`):
 - detection lag: days from a stall (or from a quarter of the window, if the stall came before)
@@ -37,8 +37,9 @@ if not apps.ready:  # run as a script: the rules name the models' enums, so load
     os.environ.setdefault("DATABASE_URL", "sqlite:///:memory:")
     django.setup()
 
-from feedback import corrections, scoring
-from feedback.corrections import TeamInputs, World
+from feedback import rules as rule_set
+from feedback import scoring
+from feedback.inputs import GoalInputs, MetricInputs, TeamInputs, World
 from goals import progress as formulas
 from teams.org_settings import DEFAULTS
 
@@ -89,9 +90,7 @@ class Trace:
     pace_odds: list[float] = field(default_factory=list)
 
 
-def as_of(
-    series: Series, day: int, rules: dict[str, Any], previous: dict[Any, float]
-) -> tuple[World, scoring.GoalInputs]:
+def as_of(series: Series, day: int, rules: dict[str, Any], previous: dict[Any, float]) -> tuple[World, GoalInputs]:
     """The state of the series' goal as of `day` 12:00, from the readings up to it."""
     now_ts = START_TS + (day + 0.5) * DAY
     end_ts = START_TS + WINDOW_DAYS * DAY
@@ -100,13 +99,13 @@ def as_of(
     trend = formulas.forecast_points(points, now_ts=latest.ts, window_days=rules["forecast_window_days"])
     odds = formulas.odds(formulas.line_fit(trend), at_ts=end_ts, baseline=BASELINE, target=TARGET)
     recent_fit = formulas.line_fit(formulas.recent_points(points, now_ts=latest.ts))
-    metric = scoring.MetricInputs(
+    metric = MetricInputs(
         "m", "Metric", BASELINE, TARGET, 1.0, formulas.least_squares_at(trend, end_ts), 7, latest.ts,
         odds.low, odds.high, odds.p_hit, enough_readings=len(points) >= rules["likely_miss_min_readings"],
         stall=formulas.stall(recent_fit, latest_ts=latest.ts, end_ts=end_ts, baseline=BASELINE, target=TARGET),
     )  # fmt: skip
     checkin_ts = START_TS + (day // 7 * 7 + 0.4) * DAY
-    goal = scoring.GoalInputs(
+    goal = GoalInputs(
         id="g", title="Goal", team_id="t", parent_id="p", owner_id=1, weight=1.0,
         progress=formulas.progress(baseline=BASELINE, target=TARGET, current=latest.value),
         window_start_ts=START_TS, window_end_ts=end_ts, hypothesis="", strategy_count=1, latest_confidence=7,
@@ -128,8 +127,8 @@ def trace(series: Series, rules: dict[str, Any]) -> Trace:
     previous: dict[Any, float] = {}
     for day in range(1, WINDOW_DAYS):
         world, goal = as_of(series, day, rules, previous)
-        findings = {f.key: f for f in corrections.find_all(world)}
-        causes = corrections.link_causes(findings, {"g": "t"})
+        findings = {f.key: f for f in rule_set.find_all(world)}
+        causes = rule_set.link_causes(findings, {"g": "t"})
         if any(cause is None for cause in causes.values()):
             result.engine_alarms.append(day)
         if (*goal_key(), "off_track") in findings:

@@ -14,9 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from alignment_service.api.access import Access, Role
+from alignment_service.access import Access, Role
 from alignment_service.notifications.models import WebhookEndpoint
-from alignment_service.notifications.webhooks import webhook_endpoint_create
+from alignment_service.notifications.webhook_endpoints import webhook_endpoint_create
 from alignment_service.outbox.models import OutboxMessage
 from bench import references, seed
 from bench.harness import (

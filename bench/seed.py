@@ -18,7 +18,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from alignment_service.api.access import Role
+from alignment_service.access import Role
 from alignment_service.outbox.models import OutboxMessage
 from feedback.engine import rescore_org
 from goals import progress as formulas

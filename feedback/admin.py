@@ -12,7 +12,6 @@ from feedback.models import (
     AllHandsSnapshot,
     Assessment,
     CheckIn,
-    CorrectionSubject,
     CourseCorrection,
     Feedback,
     FeedbackReply,
@@ -20,6 +19,7 @@ from feedback.models import (
     ScoreJob,
     ScoreSnapshot,
     SteeringDecision,
+    SubjectType,
 )
 from goals.models import Goal
 from teams.models import Team
@@ -98,8 +98,8 @@ class FeedbackAdmin(admin.ModelAdmin):
 
 
 SUBJECT_MODELS: dict[str, tuple[type[Any], str]] = {
-    CorrectionSubject.GOAL: (Goal, "title"),
-    CorrectionSubject.TEAM: (Team, "name"),
+    SubjectType.GOAL: (Goal, "title"),
+    SubjectType.TEAM: (Team, "name"),
 }
 
 

@@ -26,7 +26,7 @@ from feedback.models import (
     GoalpostProposal,
     Severity,
     SteeringDecision,
-    TargetType,
+    SubjectType,
     Trigger,
 )
 from goals.models import Divergence, Goal, StrategyPillar
@@ -157,12 +157,12 @@ def _target_teams(org: Organization, rows: list[Feedback]) -> dict[tuple[str, st
     for row in rows:
         ids[row.target_type].add(row.target_id)
     teams: dict[tuple[str, str], Any] = {}
-    for target_type, model in ((TargetType.GOAL, Goal), (TargetType.STRATEGY, StrategyPillar)):
+    for target_type, model in ((SubjectType.GOAL, Goal), (SubjectType.STRATEGY, StrategyPillar)):
         valid = [value for value in ids[target_type] if selectors.is_uuid(value)]
         if valid:
             for pk, team_id in model.objects.filter(organization=org, pk__in=valid).values_list("pk", "team_id"):
                 teams[(target_type, str(pk))] = team_id
-    for target_id in ids[TargetType.TEAM]:
+    for target_id in ids[SubjectType.TEAM]:
         if selectors.is_uuid(target_id):
-            teams[(TargetType.TEAM, target_id)] = uuid.UUID(target_id)
+            teams[(SubjectType.TEAM, target_id)] = uuid.UUID(target_id)
     return teams

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from feedback.api.serializers import DashboardSerializer
 from feedback.dashboard import current_cycle, dashboard, score_history
+from feedback.models import SubjectType
 from goals.models import Goal
 from teams.models import Organization
 
@@ -28,7 +29,11 @@ def allhands_payload(*, org: Organization, now: datetime | None = None) -> dict[
         else now - HISTORY_WITHOUT_CYCLE
     )
     series = score_history(org=org, since=since, until=now)
-    goal_ids = {c["subject_id"] for c in [*board["risks"], *board["leadership_signals"]] if c["subject_type"] == "goal"}
+    goal_ids = {
+        c["subject_id"]
+        for c in [*board["risks"], *board["leadership_signals"]]
+        if c["subject_type"] == SubjectType.GOAL
+    }
     payload = {
         "org": {"id": org.pk, "name": org.name, "slug": org.slug},
         "generated_at": now,

@@ -11,10 +11,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from alignment_service.access import Scope
 from alignment_service.activity.models import Activity
-from alignment_service.api.access import Scope
 from feedback import history, matrix
-from feedback.models import Assessment, CheckIn, Feedback, FeedbackReply, FeedbackStatus
+from feedback.models import Assessment, CheckIn, Feedback, FeedbackReply, FeedbackStatus, SubjectType
 from goals import progress as formulas
 from goals.demo import PAST_DAYS
 from goals.models import Cycle, Goal, GoalStatus
@@ -139,8 +139,8 @@ def _feedback(people: DemoPeople, goals: dict[Any, Goal], today: date, entry: An
     matchmaking, store = goals[teams["Matchmaking"].pk], goals[teams["Store"].pk]
     eng = {team.name: next(m for m in team.members.all() if m.pk != team.lead_id) for team in people.product_teams}
     challenge = Feedback.objects.create(
-        organization=org, target_type="goal", target_id=str(matchmaking.pk), kind="challenge", author=eng["Social"],
-        status=FeedbackStatus.ACKNOWLEDGED, created_at=at(today, 10),
+        organization=org, target_type=SubjectType.GOAL, target_id=str(matchmaking.pk), kind="challenge",
+        author=eng["Social"], status=FeedbackStatus.ACKNOWLEDGED, created_at=at(today, 10),
         body=(
             "The hypothesis says faster matches keep new players. Our party data says new players who wait longer "
             "but play with friends retain better. Should we optimise for fair party matches instead of queue time?"
@@ -153,17 +153,17 @@ def _feedback(people: DemoPeople, goals: dict[Any, Goal], today: date, entry: An
     items = [
         (challenge, eng["Social"], False),
         (Feedback.objects.create(
-            organization=org, target_type="goal", target_id=str(store.pk), kind="concern", author=eng["Rewards"],
-            anonymous=True, created_at=at(today, 5),
+            organization=org, target_type=SubjectType.GOAL, target_id=str(store.pk), kind="concern",
+            author=eng["Rewards"], anonymous=True, created_at=at(today, 5),
             body="Players in the forums call the new bundles pay-to-win. Conversion fell since they launched.",
         ), eng["Rewards"], True),
         (Feedback.objects.create(
-            organization=org, target_type="team", target_id=str(teams["Onboarding"].pk), kind="praise",
+            organization=org, target_type=SubjectType.TEAM, target_id=str(teams["Onboarding"].pk), kind="praise",
             author=people.owner, status=FeedbackStatus.RESOLVED, created_at=at(today, 30),
             body="The new tutorial is the best first session we have ever shipped. Thank you!",
         ), people.owner, False),
         (Feedback.objects.create(
-            organization=org, target_type="direction", target_id="", kind="idea", author=eng["Creator Tools"],
+            organization=org, target_type=SubjectType.DIRECTION, target_id="", kind="idea", author=eng["Creator Tools"],
             created_at=at(today, 20),
             body="Add 'Players create' to our values: player-made modes are where our next hit comes from.",
         ), eng["Creator Tools"], False),

@@ -10,9 +10,9 @@
 import random
 from datetime import UTC, date, datetime, time, timedelta
 
-from alignment_service.api.access import Access, Role
+from alignment_service.access import Access, Role
 from feedback import steering
-from feedback.models import Feedback, FeedbackKind
+from feedback.models import Feedback, FeedbackKind, SubjectType
 from goals import services as goal_services
 from goals.models import Goal, GoalStatus, Metric, MetricDirection, MetricRole, Reading
 from teams.demo import DemoPeople
@@ -96,7 +96,7 @@ def _decision_on_the_challenge(people: DemoPeople, owner: Access, team: Team, to
     challenge = Feedback.objects.filter(organization=people.org, kind=FeedbackKind.CHALLENGE).first()
     if challenge is None:
         challenge = Feedback.objects.create(
-            organization=people.org, target_type="goal", target_id=str(goal.pk), kind=FeedbackKind.CHALLENGE,
+            organization=people.org, target_type=SubjectType.GOAL, target_id=str(goal.pk), kind=FeedbackKind.CHALLENGE,
             body="Is banning faster really what keeps players?", author=people.product.lead,
         )  # fmt: skip
     steering.decision_record(

@@ -20,9 +20,9 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count
 
-from feedback import engine, scoring
-from feedback.corrections import TeamInputs, World
-from feedback.models import Assessment, CheckIn, Feedback, FeedbackKind, FeedbackStatus, TargetType
+from feedback import engine
+from feedback.inputs import AssessmentInputs, GoalInputs, MetricInputs, TeamInputs, World
+from feedback.models import Assessment, CheckIn, Feedback, FeedbackKind, FeedbackStatus, SubjectType
 from goals import progress as formulas
 from goals.models import Goal, GoalStatus, Metric, Reading
 from teams.models import Organization, Team
@@ -39,7 +39,7 @@ class Known:
     metrics: dict[Any, list[Metric]]
     readings: dict[Any, list[formulas.Point]]
     checkins: dict[Any, list[tuple[float, int, Any]]]  # goal → (ts, confidence, author)
-    assessments: dict[Any, list[scoring.AssessmentInputs]]
+    assessments: dict[Any, list[AssessmentInputs]]
     feedback: list[tuple[str, str, float]]  # (goal id, kind, created ts), open now
     teams: list[Team]
 
@@ -64,15 +64,15 @@ def load_known(org: Organization, until: datetime) -> Known:
         .values_list("goal_id", "created_at", "confidence", "author_id")
     ):
         checkins[goal_id].append((created_at.timestamp(), confidence, author_id))
-    assessments: dict[Any, list[scoring.AssessmentInputs]] = defaultdict(list)
+    assessments: dict[Any, list[AssessmentInputs]] = defaultdict(list)
     for a in Assessment.objects.filter(organization=org, created_at__lte=until).order_by("created_at", "id"):
         assessments[a.team_id].append(
-            scoring.AssessmentInputs(a.alignment, a.confidence, a.recommended_mode, a.created_at.timestamp())
+            AssessmentInputs(a.alignment, a.confidence, a.recommended_mode, a.created_at.timestamp())
         )
     feedback = [
         (target_id, kind, created_at.timestamp())
         for target_id, kind, created_at in Feedback.objects.filter(
-            organization=org, target_type=TargetType.GOAL, kind__in=[FeedbackKind.CONCERN, FeedbackKind.CHALLENGE],
+            organization=org, target_type=SubjectType.GOAL, kind__in=[FeedbackKind.CONCERN, FeedbackKind.CHALLENGE],
             created_at__lte=until,
         )
         .exclude(status=FeedbackStatus.RESOLVED)
@@ -95,7 +95,7 @@ def world_at(org: Organization, known: Known, at: datetime) -> World:
         concerns = sum(1 for t, kind, ts in known.feedback if t == str(goal.id) and ts <= at_ts and kind == "concern")
         challenges = sum(1 for t, kind, ts in known.feedback if t == str(goal.id) and ts <= at_ts and kind != "concern")
         goals.append(
-            scoring.GoalInputs(
+            GoalInputs(
                 id=goal.id, title=goal.title, team_id=goal.team_id, parent_id=goal.parent_id, owner_id=goal.owner_id,
                 weight=goal.weight, progress=None, window_start_ts=goal.window_start_ts,
                 window_end_ts=goal.window_end_ts, hypothesis=goal.hypothesis, strategy_count=goal.strategy_count,
@@ -119,7 +119,7 @@ def _until_ts(rows: list[Any], at_ts: float) -> list[Any]:
     return rows[: bisect.bisect_right([row[0] for row in rows], at_ts)]
 
 
-def _metric_at(metric: Metric, points: list[formulas.Point], window_days: int) -> scoring.MetricInputs:
+def _metric_at(metric: Metric, points: list[formulas.Point], window_days: int) -> MetricInputs:
     """The metric as its readings up to the instant describe it (as `goals.services.metrics_refresh` would)."""
     last_ts = points[-1].ts if points else None
     forecast = (
@@ -127,7 +127,7 @@ def _metric_at(metric: Metric, points: list[formulas.Point], window_days: int) -
         if last_ts is not None
         else None
     )
-    return scoring.MetricInputs(
+    return MetricInputs(
         metric.id,
         metric.name,
         metric.baseline,
@@ -139,17 +139,15 @@ def _metric_at(metric: Metric, points: list[formulas.Point], window_days: int) -
     )
 
 
-def _with_progress(
-    goals: list[scoring.GoalInputs], metrics: dict[Any, Metric], known: Known, at_ts: float
-) -> list[scoring.GoalInputs]:
+def _with_progress(goals: list[GoalInputs], metrics: dict[Any, Metric], known: Known, at_ts: float) -> list[GoalInputs]:
     """Each goal's progress from its metrics' latest readings, or rolled up from its children's
     (as `goals.services.goals_refresh_progress` does for the stored value)."""
-    children: dict[Any, list[scoring.GoalInputs]] = defaultdict(list)
+    children: dict[Any, list[GoalInputs]] = defaultdict(list)
     for goal in goals:
         children[goal.parent_id].append(goal)
     memo: dict[Any, float | None] = {}
 
-    def progress_of(goal: scoring.GoalInputs, path: frozenset[Any]) -> float | None:
+    def progress_of(goal: GoalInputs, path: frozenset[Any]) -> float | None:
         if goal.id not in memo:
             if goal.metrics:
                 memo[goal.id] = formulas.weighted_mean(

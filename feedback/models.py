@@ -79,11 +79,26 @@ class Assessment(models.Model):
         return f"{self.team_id}: {self.quadrant}"
 
 
-class TargetType(models.TextChoices):
+class SubjectType(models.TextChoices):
+    """What a piece of feedback, a score or a course correction is about. Each field allows
+    the subset its concept has: `FEEDBACK_TARGETS`, `SCORE_SUBJECTS`, `CORRECTION_SUBJECTS`."""
+
     GOAL = "goal", "Goal"
     TEAM = "team", "Team"
     STRATEGY = "strategy", "Strategy pillar"
     DIRECTION = "direction", "Direction"
+    ORG = "org", "Organization"
+
+
+def _choices(*subjects: SubjectType) -> list[tuple[str, str]]:
+    return [(subject.value, subject.label) for subject in subjects]
+
+
+FEEDBACK_TARGETS = _choices(SubjectType.GOAL, SubjectType.TEAM, SubjectType.STRATEGY, SubjectType.DIRECTION)
+SCORE_SUBJECTS = _choices(SubjectType.GOAL, SubjectType.TEAM, SubjectType.ORG)
+CORRECTION_SUBJECTS = _choices(SubjectType.GOAL, SubjectType.TEAM)
+#: The engine branch still names feedback targets so; remove once it uses `SubjectType`.
+TargetType = SubjectType
 
 
 class FeedbackKind(models.TextChoices):
@@ -105,7 +120,7 @@ class Feedback(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    target_type = models.CharField(max_length=16, choices=TargetType.choices)
+    target_type = models.CharField(max_length=16, choices=FEEDBACK_TARGETS)
     target_id = models.CharField(max_length=64, blank=True, default="")
     kind = models.CharField(max_length=16, choices=FeedbackKind.choices)
     body = models.TextField()
@@ -144,24 +159,13 @@ class FeedbackReply(models.Model):
         return f"Reply to {self.feedback_id}"
 
 
-class SubjectType(models.TextChoices):
-    GOAL = "goal", "Goal"
-    TEAM = "team", "Team"
-    ORG = "org", "Organization"
-
-
-class CorrectionSubject(models.TextChoices):
-    GOAL = "goal", "Goal"
-    TEAM = "team", "Team"
-
-
 class ScoreSnapshot(models.Model):
     """An explainable score: `components` are weighted contributions in points that add up
     to `score`. A new snapshot is written only when the score or a component changed."""
 
     id = models.BigAutoField(primary_key=True)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    subject_type = models.CharField(max_length=8, choices=SubjectType.choices)
+    subject_type = models.CharField(max_length=8, choices=SCORE_SUBJECTS)
     subject_id = models.CharField(max_length=64)
     score = models.FloatField()
     components = models.JSONField(default=dict)
@@ -256,7 +260,7 @@ class CourseCorrection(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    subject_type = models.CharField(max_length=8, choices=CorrectionSubject.choices)
+    subject_type = models.CharField(max_length=8, choices=CORRECTION_SUBJECTS)
     subject_id = models.CharField(max_length=64)
     team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     trigger = models.CharField(max_length=32, choices=Trigger.choices)
@@ -410,3 +414,16 @@ class SteeringDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_kind} {self.item_id}: {self.outcome[:40]}"
+
+
+class RescoreState(models.Model):
+    """What the last full rescore of an organization saw (a digest of every input), written by
+    the engine alone under its lock: a rescore that finds the same digest soon after has
+    nothing to do."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    fingerprint = models.CharField(max_length=64, blank=True, default="")
+    scored_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} at {self.scored_at}"

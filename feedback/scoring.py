@@ -7,70 +7,15 @@ freshness counts missing data against the goal.
 """
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from feedback.inputs import AssessmentInputs, GoalInputs, MetricInputs
 from goals import progress as formulas
+from teams.org_settings import SCORE_COMPONENTS
 
-COMPONENTS = ("linkage", "pace", "forecast", "confidence", "assessment", "feedback", "freshness")
+COMPONENTS = SCORE_COMPONENTS
 NEUTRAL = 0.5
 DAY = 86400.0
-
-
-@dataclass(frozen=True)
-class MetricInputs:
-    id: Any
-    name: str
-    baseline: float
-    target: float
-    weight: float
-    forecast: float | None
-    stale_after_days: int | None
-    last_reading_ts: float | None
-    forecast_low: float | None = None
-    forecast_high: float | None = None
-    p_hit: float | None = None
-    enough_readings: bool = False
-    stall: formulas.Stall | None = None  # the recent readings' outlook when they bent away from the trend
-
-
-@dataclass(frozen=True)
-class GuardrailInputs:
-    id: Any
-    name: str
-    direction: str
-    threshold: float
-    current: float | None
-    unit: str = ""
-
-
-@dataclass(frozen=True)
-class AssessmentInputs:
-    alignment: int
-    confidence: int
-    recommended_mode: str
-    created_ts: float
-
-
-@dataclass(frozen=True)
-class GoalInputs:
-    id: Any
-    title: str
-    team_id: Any
-    parent_id: Any
-    owner_id: Any
-    weight: float
-    progress: float | None
-    window_start_ts: float
-    window_end_ts: float
-    hypothesis: str
-    strategy_count: int
-    latest_confidence: int | None
-    last_checkin_ts: float | None
-    open_concerns: int = 0
-    open_challenges: int = 0
-    metrics: tuple[MetricInputs, ...] = field(default_factory=tuple)
-    guardrails: tuple[GuardrailInputs, ...] = field(default_factory=tuple)
 
 
 def forecast_share(metric: MetricInputs) -> float | None:

@@ -3,25 +3,46 @@
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Avg, Case, Count, F, FloatField, Prefetch, Q, QuerySet, Value, When
+from django.db import connection
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    F,
+    FloatField,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from alignment_service.api.access import Role
+from alignment_service.access import org_admin_ids
 from feedback.models import (
+    ACTIVE_CORRECTION,
     Assessment,
     CheckIn,
     CourseCorrection,
     Feedback,
+    FeedbackKind,
     FeedbackReply,
+    FeedbackStatus,
     ScoreJob,
     ScoreSnapshot,
+    SteeringDecision,
+    SubjectType,
     TargetType,
 )
-from goals.models import Goal, GoalStatus, StrategyPillar
-from teams.models import Membership, Organization, Team, TeamKind, TeamMember
+from goals.models import Divergence, Goal, GoalStatus, Metric, Reading, StrategyPillar
+from teams.models import Organization, Team, TeamKind, TeamMember
 
 
 def checkin_list(*, org: Organization) -> QuerySet[CheckIn]:
@@ -42,7 +63,7 @@ def reply_list(*, org: Organization, feedback: Feedback) -> QuerySet[FeedbackRep
     return FeedbackReply.objects.filter(organization=org, feedback=feedback).order_by("created_at", "id")
 
 
-_TARGET_MODELS: dict[str, Any] = {TargetType.GOAL: Goal, TargetType.TEAM: Team, TargetType.STRATEGY: StrategyPillar}
+_TARGET_MODELS: dict[str, Any] = {SubjectType.GOAL: Goal, SubjectType.TEAM: Team, SubjectType.STRATEGY: StrategyPillar}
 
 
 def is_uuid(value: Any) -> bool:
@@ -55,7 +76,7 @@ def is_uuid(value: Any) -> bool:
 
 def feedback_target(*, org: Organization, target_type: str, target_id: str) -> Any:
     """The object feedback is about, or None; the direction is the organization itself."""
-    if target_type == TargetType.DIRECTION:
+    if target_type == SubjectType.DIRECTION:
         return org
     model = _TARGET_MODELS[target_type]
     if not is_uuid(target_id):
@@ -66,17 +87,17 @@ def feedback_target(*, org: Organization, target_type: str, target_id: str) -> A
 def feedback_target_team(*, org: Organization, feedback: Feedback) -> Team | None:
     """The team that answers for feedback's target (None for the direction and company items)."""
     target = feedback_target(org=org, target_type=feedback.target_type, target_id=feedback.target_id)
-    if target is None or feedback.target_type == TargetType.DIRECTION:
+    if target is None or feedback.target_type == SubjectType.DIRECTION:
         return None
-    return target if feedback.target_type == TargetType.TEAM else target.team
+    return target if feedback.target_type == SubjectType.TEAM else target.team
 
 
 def _steward_relations(target_type: str) -> tuple[str, ...]:
-    return ("team",) if target_type in (TargetType.GOAL, TargetType.STRATEGY) else ()
+    return ("team",) if target_type in (SubjectType.GOAL, SubjectType.STRATEGY) else ()
 
 
 def target_label(target_type: str, target: Any) -> str:
-    if target_type == TargetType.DIRECTION:
+    if target_type == SubjectType.DIRECTION:
         return "the direction"
     name = getattr(target, "title", None) or getattr(target, "name", "")
     return f"{target_type} '{name}'"
@@ -87,19 +108,12 @@ def target_stewards(*, org: Organization, target_type: str, target: Any) -> set[
     lead; the direction's admins and owners."""
     if target is None:
         return set()
-    if target_type == TargetType.DIRECTION:
+    if target_type == SubjectType.DIRECTION:
         return org_admin_ids(org=org)
-    if target_type == TargetType.TEAM:
+    if target_type == SubjectType.TEAM:
         return {target.lead_id} - {None}
     team = target.team
     return {target.owner_id, team.lead_id if team else None} - {None}
-
-
-def org_admin_ids(*, org: Organization) -> set[Any]:
-    """The users who are admins or owners of the organization."""
-    return set(
-        Membership.objects.filter(organization=org, role__in=[Role.ADMIN, Role.OWNER]).values_list("user_id", flat=True)
-    )
 
 
 def latest_assessment(*, team: Team | None) -> Assessment | None:
@@ -226,3 +240,106 @@ def _row(values: dict[str, Any], row_id: Any, name: str) -> CalibrationRow:
         mean_confidence=round(values["mean_confidence"], 4), hit_rate=round(values["hit_rate"], 4),
         brier=round(values["brier"], 4), bias=round(values["bias"], 4),
     )  # fmt: skip
+
+
+# --- What a rescore reads (see `feedback.world`) --------------------------------------------------
+
+
+def latest_snapshots(*, org: Organization, up_to: datetime | None = None) -> QuerySet[ScoreSnapshot]:
+    """The newest snapshot of every subject (as of `up_to`, when given): one `DISTINCT ON` on
+    PostgreSQL, a subquery per subject elsewhere (the same rows)."""
+    snapshots = ScoreSnapshot.objects.filter(organization=org)
+    if up_to is not None:
+        snapshots = snapshots.filter(computed_at__lte=up_to)
+    if connection.vendor == "postgresql":
+        return snapshots.order_by("subject_type", "subject_id", "-computed_at", "-id").distinct(
+            "subject_type", "subject_id"
+        )
+    newest = snapshots.filter(subject_type=OuterRef("subject_type"), subject_id=OuterRef("subject_id"))
+    newest_id = Subquery(newest.order_by("-computed_at", "-id").values("id")[:1])
+    return snapshots.filter(id=newest_id).order_by("subject_type", "subject_id")
+
+
+def active_corrections(*, org: Organization) -> QuerySet[CourseCorrection]:
+    return CourseCorrection.objects.filter(ACTIVE_CORRECTION, organization=org).order_by("-created_at", "-id")
+
+
+def goal_tree(*, org: Organization) -> QuerySet[Goal, tuple[Any, Any, Any, str, float]]:
+    """Every goal as `(id, parent_id, team_id, status, weight)`."""
+    return (
+        Goal.objects.filter(organization=org)
+        .order_by("id")
+        .values_list("id", "parent_id", "team_id", "status", "weight")
+    )
+
+
+def scoring_goals(*, org: Organization) -> QuerySet[Goal]:
+    """Active goals with what scoring reads beyond their fields: pillar links and latest check-in."""
+    latest_checkin = CheckIn.objects.filter(goal=OuterRef("pk")).order_by("-created_at", "-id")
+    return (
+        Goal.objects.filter(organization=org, status=GoalStatus.ACTIVE)
+        .annotate(
+            strategy_count=Count("strategy_links", distinct=True),
+            latest_confidence=Subquery(latest_checkin.values("confidence")[:1]),
+            last_checkin_at=Subquery(latest_checkin.values("created_at")[:1]),
+        )
+        .order_by("id")
+    )
+
+
+def scoring_metrics(*, org: Organization, min_readings: int) -> QuerySet[Metric]:
+    """Metrics of active goals, each with whether it has `min_readings` readings."""
+    nth_reading = Reading.objects.filter(metric=OuterRef("pk")).order_by("-observed_at").values("id")
+    return (
+        Metric.objects.filter(organization=org, goal__status=GoalStatus.ACTIVE)
+        .annotate(nth_reading=Subquery(nth_reading[min_readings - 1 : min_readings]))
+        .order_by("id")
+    )
+
+
+def open_goal_feedback_counts(*, org: Organization) -> QuerySet[Feedback, dict[str, Any]]:
+    """Open concerns and challenges per goal: rows `{"target_id", "kind", "n"}`."""
+    return (
+        Feedback.objects.filter(
+            organization=org, target_type=TargetType.GOAL, kind__in=[FeedbackKind.CONCERN, FeedbackKind.CHALLENGE]
+        )
+        .exclude(status=FeedbackStatus.RESOLVED)
+        .values("target_id", "kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+
+
+def scoring_teams(*, org: Organization) -> QuerySet[Team]:
+    """Teams with their parent's lead and their latest assessment."""
+    latest = Assessment.objects.filter(team=OuterRef("pk")).order_by("-created_at", "-id")
+    return (
+        Team.objects.filter(organization=org)
+        .annotate(
+            a_alignment=Subquery(latest.values("alignment")[:1]),
+            a_confidence=Subquery(latest.values("confidence")[:1]),
+            a_mode=Subquery(latest.values("recommended_mode")[:1]),
+            a_created=Subquery(latest.values("created_at")[:1]),
+        )
+        .order_by("id")
+    )
+
+
+def last_checkins_by_author(*, org: Organization) -> QuerySet[CheckIn, dict[str, Any]]:
+    """The last check-in per (team of the goal, author): rows `{"goal__team_id", "author_id", "last"}`."""
+    return (
+        CheckIn.objects.filter(organization=org, goal__team__isnull=False)
+        .values("goal__team_id", "author_id")
+        .annotate(last=Max("created_at"))
+        .order_by()
+    )
+
+
+def divergences_due(*, org: Organization, today: date) -> QuerySet[Divergence]:
+    rows = Divergence.objects.filter(organization=org, status=Divergence.Status.ACTIVE, review_on__lt=today)
+    return rows.order_by("team_id", "id")
+
+
+def follow_ups_due(*, org: Organization, today: date) -> QuerySet[SteeringDecision]:
+    rows = SteeringDecision.objects.filter(organization=org, follow_up_on__lt=today, follow_up_done_at__isnull=True)
+    return rows.exclude(subject_id="").order_by("follow_up_on", "id")

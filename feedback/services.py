@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from alignment_service.access import Access
 from alignment_service.activity.services import activity_record
-from alignment_service.api.access import Access
 from alignment_service.db import is_transient_db_error
 from alignment_service.errors import Conflict, PermissionDenied, ValidationFailed
 from alignment_service.notifications.services import notify
@@ -16,8 +16,7 @@ from alignment_service.notifications.webhooks import emit_event, redact_anonymou
 from alignment_service.outbox.services import outbox_enqueue
 from feedback import engine, matrix, selectors
 from feedback.allhands import allhands_payload
-from feedback.corrections import INTERVENTION_TRIGGERS
-from feedback.engine import announce
+from feedback.audience import announce
 from feedback.models import (
     ACTIVE_CORRECTION,
     AllHandsSnapshot,
@@ -30,12 +29,13 @@ from feedback.models import (
     FeedbackReply,
     FeedbackStatus,
     ScoreJob,
-    TargetType,
+    SubjectType,
     Trigger,
 )
+from feedback.rules import INTERVENTION_TRIGGERS
 from goals.models import Goal
 from goals.services import owe_rescore
-from teams.models import Organization, Team
+from teams.models import Organization, Team, User
 
 STATUS_ORDER = [FeedbackStatus.OPEN, FeedbackStatus.ACKNOWLEDGED, FeedbackStatus.RESOLVED]
 
@@ -59,7 +59,7 @@ def checkin_create(*, access: Access, goal: Goal, summary: str, confidence: int,
         data={"id": str(check_in.pk), "goal": str(goal.pk), "author": check_in.author_id, "summary": summary,
               "confidence": confidence, "blockers": blockers},
     )  # fmt: skip
-    owe_rescore(access.org)
+    owe_rescore(access.org, goals=[goal.pk])
     return check_in
 
 
@@ -87,7 +87,7 @@ def assessment_create(*, access: Access, team: Team, alignment: int, confidence:
         summary=f"assessed {team.name}: alignment {alignment}/5, confidence {confidence}/5 ({quadrant.label.lower()})",
         data={"assessment": str(assessment.pk), "quadrant": quadrant, "recommended_mode": mode},
     )  # fmt: skip
-    owe_rescore(access.org)
+    owe_rescore(access.org, teams=[team.pk])
     return assessment
 
 
@@ -98,7 +98,7 @@ def feedback_create(
     target = selectors.feedback_target(org=access.org, target_type=target_type, target_id=target_id)
     if target is None:
         raise ValidationFailed("No such target in this organization.", code="does_not_exist", attr="target_id")
-    if target_type == TargetType.DIRECTION:
+    if target_type == SubjectType.DIRECTION:
         target_id = ""
     feedback = Feedback.objects.create(
         organization=access.org, target_type=target_type, target_id=target_id, kind=kind, body=body,
@@ -116,7 +116,7 @@ def feedback_create(
         org=access.org, recipient_ids=stewards, kind="feedback.created", title=f"New {kind} on {label}",
         body=body[:1000], subject_type="feedback", subject_id=feedback.pk, dedupe_key=f"feedback.created:{feedback.pk}",
     )  # fmt: skip
-    owe_rescore(access.org)
+    _owe_rescore_of(access, feedback.target_type, feedback.target_id)
     emit_event(
         org=access.org, event_type="feedback.created", event_key=f"feedback.created:{feedback.pk}",
         data=redact_anonymous({
@@ -147,8 +147,16 @@ def feedback_set_status(*, access: Access, feedback: Feedback, status: str) -> F
         access=access, verb=f"feedback.{status}", subject_type=feedback.target_type, subject_id=feedback.target_id,
         summary=f"marked a {feedback.kind} as {status}", data={"feedback": str(feedback.pk)},
     )  # fmt: skip
-    owe_rescore(access.org)
+    _owe_rescore_of(access, feedback.target_type, feedback.target_id)
     return feedback
+
+
+def _owe_rescore_of(access: Access, subject_type: str, subject_id: Any) -> None:
+    """A change to a goal or a team owes a rescore of what it can move; any other, of all."""
+    if subject_type in ("goal", "team"):
+        owe_rescore(access.org, **{f"{subject_type}s": [subject_id]})
+    else:
+        owe_rescore(access.org)
 
 
 @transaction.atomic
@@ -195,7 +203,7 @@ def _require_steerer(access: Access, team: Team | None) -> None:
 @transaction.atomic
 def correction_open_manual(
     *, access: Access, subject_type: str, subject: Goal | Team, detail: str, severity: str,
-    review_by: date | None = None, assignee: Any = None,
+    review_by: date | None = None, assignee: User | None = None,
 ) -> CourseCorrection:  # fmt: skip
     team = subject.team if isinstance(subject, Goal) else subject
     _require_steerer(access, team)
@@ -287,7 +295,7 @@ def correction_resolve(
         subject_id=correction.subject_id, summary=f"resolved a {correction.trigger} correction", data=data,
     )  # fmt: skip
     announce(correction, "course_correction.resolved")
-    owe_rescore(access.org)
+    _owe_rescore_of(access, correction.subject_type, correction.subject_id)
     return correction
 
 
@@ -334,7 +342,7 @@ def _extend(access: Access, correction: CourseCorrection, review_by: date, exten
         subject_id=correction.subject_id, summary=f"moved a correction's review date from {old} to {review_by}",
         data={"correction": str(correction.pk), "old": str(old), "new": str(review_by), "reason": extension_reason},
     )  # fmt: skip
-    owe_rescore(access.org)
+    _owe_rescore_of(access, correction.subject_type, correction.subject_id)
     return correction
 
 

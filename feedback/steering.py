@@ -15,8 +15,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from alignment_service.access import Access, org_admin_ids
 from alignment_service.activity.services import activity_record
-from alignment_service.api.access import Access
 from alignment_service.errors import Conflict, PermissionDenied, ValidationFailed
 from alignment_service.notifications.services import notify
 from alignment_service.notifications.webhooks import emit_event
@@ -28,10 +28,11 @@ from feedback.models import (
     GoalpostProposal,
     Quadrant,
     SteeringDecision,
+    SubjectType,
 )
 from goals import services as goal_services
 from goals.models import Divergence, Metric
-from teams.models import Team, User
+from teams.models import Organization, Team, User
 
 # --- Who may decide ------------------------------------------------------------------------------
 
@@ -93,7 +94,7 @@ def goalpost_propose(
 
 def _proposal_deciders(access: Access, metric: Metric) -> set[Any]:
     team = metric.goal.team
-    deciders = selectors.org_admin_ids(org=access.org)
+    deciders = org_admin_ids(org=access.org)
     if team is not None:
         deciders |= selectors.steering_members_above(org=access.org, team=team)
         if team.parent is not None and team.parent.lead_id:
@@ -197,7 +198,7 @@ def divergence_record(
             "The team's latest assessment does not permit divergence (low alignment, high confidence).",
             code="divergence_not_permitted",
         )
-    approvers = selectors.org_admin_ids(org=access.org) | selectors.steering_members_above(org=access.org, team=team)
+    approvers = org_admin_ids(org=access.org) | selectors.steering_members_above(org=access.org, team=team)
     if approved_by.pk not in approvers:
         raise ValidationFailed(
             "Must be an admin or a member of a steering group above the team.", code="not_an_approver",
@@ -346,7 +347,7 @@ def item_team(access: Access, item_kind: str, item_id: str) -> tuple[Team | None
         raise ValidationFailed("No such item in this organization.", code="does_not_exist", attr="item_id") from None
 
 
-def _item_team(org: Any, item_kind: str, item_id: str) -> tuple[Team | None, tuple[str, str]]:
+def _item_team(org: Organization, item_kind: str, item_id: str) -> tuple[Team | None, tuple[str, str]]:
     if item_kind == AgendaItemKind.COURSE_CORRECTION:
         correction = CourseCorrection.objects.select_related("team").get(organization=org, pk=item_id)
         return correction.team, (correction.subject_type, correction.subject_id)
@@ -358,6 +359,6 @@ def _item_team(org: Any, item_kind: str, item_id: str) -> tuple[Team | None, tup
         return proposal.metric.goal.team, ("goal", str(proposal.metric.goal_id))
     feedback = Feedback.objects.get(organization=org, pk=item_id)
     team = selectors.feedback_target_team(org=org, feedback=feedback)
-    if feedback.target_type == "goal":
+    if feedback.target_type == SubjectType.GOAL:
         return team, ("goal", feedback.target_id)
     return team, ("team", str(team.pk)) if team is not None else ("", "")

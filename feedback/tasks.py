@@ -10,11 +10,12 @@ from teams.models import Organization
 
 
 @owed_task(name="feedback.rescore_org", retry_on=(engine.RescoreBusy,))
-def rescore_org(*, org_id: str) -> bool:
+def rescore_org(*, org_id: str, goal_ids: list[str] | None = None, team_ids: list[str] | None = None) -> bool:
+    """The whole organization, or (owed by a write) what the goals and teams it touched can move."""
     org = Organization.objects.filter(pk=org_id).first()
     if org is None:
         return False
-    engine.rescore_org(org=org)
+    engine.rescore_org(org=org, goal_ids=goal_ids, team_ids=team_ids)
     return True
 
 

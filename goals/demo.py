@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import transaction
 
-from alignment_service.api.access import Access, Role
+from alignment_service.access import Access, Role
 from goals import services
 from goals.models import (
     Cycle,

@@ -5,7 +5,7 @@ checked here with plain Python; the rules are those of `ReadingWriteSerializer`.
 """
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ValidationError
 
-from goals import selectors
+from goals import readings, selectors
 from goals.services import ReadingInput
 from teams.models import Organization
 
@@ -43,7 +43,7 @@ def parse_batch(*, org: Organization, payload: Any) -> list[ReadingInput]:
     errors = BatchErrors(settings.BATCH_MAX_ERRORS)
     references = {item["metric"] for item in items if isinstance(item, dict) and isinstance(item.get("metric"), str)}
     metrics = selectors.metrics_by_reference(org=org, references=references)
-    latest_allowed = timezone.now() + timedelta(seconds=settings.READING_MAX_FUTURE_SECONDS)
+    latest_allowed = readings.latest_observed_at()
     parsed: list[ReadingInput | None] = []
     first_index: dict[tuple[Any, datetime], int] = {}
     for index, item in enumerate(items):
@@ -146,6 +146,6 @@ def _observed_at(index: int, raw: Any, latest_allowed: datetime, errors: BatchEr
         errors.add(index, "observed_at", "This instant is out of range.")
         return None
     if parsed > latest_allowed:
-        errors.add(index, "observed_at", "Must not be more than 5 minutes in the future.")
+        errors.add(index, "observed_at", readings.too_far_ahead_message())
         return None
     return parsed

@@ -1,6 +1,7 @@
 """Derived values of metrics and goals: every formula in one place (see docs/progress.md).
 
-Pure functions over plain numbers and datetimes. The database-side twins of `expected_progress`,
+Pure functions over plain numbers and datetimes, and the rules of the goals' roll-up. The
+stored values they give are read and written by `goals.derived`. The database-side twins of `expected_progress`,
 `health` and `stale` (SQL annotations used by list filters) live in `goals.selectors` and are
 tested against these.
 """
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+from goals.models import GoalStatus
 
 ON_TRACK = "on_track"
 AT_RISK = "at_risk"
@@ -118,6 +121,12 @@ def forecast(points: Sequence[Point], *, end_ts: float, now_ts: float, window_da
     bounded), rather than a value no column accepts."""
     value = least_squares_at(forecast_points(points, now_ts=now_ts, window_days=window_days), end_ts)
     return value if value is None or math.isfinite(value) else None
+
+
+#: Goals that a parent's roll-up leaves out: not yet live, or dropped.
+ROLLUP_EXCLUDED = (GoalStatus.DRAFT, GoalStatus.CANCELLED)
+#: In a parent's `p_hit`, an ended goal counts by its outcome, not by its forecast.
+KNOWN_OUTCOME: dict[str, float] = {GoalStatus.ACHIEVED: 1.0, GoalStatus.MISSED: 0.0}
 
 
 def weighted_mean(pairs: Iterable[tuple[float | None, float]]) -> float | None:

@@ -6,6 +6,7 @@ lists can filter and order on them and stay one query whatever their size.
 """
 
 import time
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
@@ -136,23 +137,26 @@ def metrics_by_reference(*, org: Organization, references: set[str]) -> dict[str
     return found
 
 
-def metric_recent_fits(*, org: Organization) -> dict[Any, formulas.LineFit]:
+def metric_recent_fits(*, org: Organization, goal_ids: Collection[Any] | None = None) -> dict[Any, formulas.LineFit]:
     """The line fit of each active goal's key result over its readings of the last
     `formulas.STALL_WINDOW_DAYS` up to its latest one (where there are at least 3), in one
     grouped query.
 
     The database returns the regression sums with time and value measured from the metric's
     latest reading (`last_reading_ts`, `current`), so they keep their precision on any epoch
-    and scale.
+    and scale. With `goal_ids`, the metrics of those goals alone.
     """
     window = timedelta(days=formulas.STALL_WINDOW_DAYS)
     x = ExpressionWrapper(_EpochSeconds("observed_at") - F("metric__last_reading_ts"), output_field=FloatField())
     y = ExpressionWrapper(F("value") - F("metric__current"), output_field=FloatField())
     counted = Metric.objects.filter(organization=org, goal__status=GoalStatus.ACTIVE, role=MetricRole.KEY_RESULT)
+    readings = Reading.objects.filter(organization=org)
+    if goal_ids is not None:
+        counted = counted.filter(goal_id__in=goal_ids)
+        readings = readings.filter(metric__goal_id__in=goal_ids)
     oldest = Subquery(counted.order_by().values("organization_id").annotate(at=Min("last_reading_at")).values("at"))
     rows = (
-        Reading.objects.filter(
-            organization=org,
+        readings.filter(
             metric__goal__status=GoalStatus.ACTIVE,
             metric__role=MetricRole.KEY_RESULT,
             observed_at__gte=F("metric__last_reading_at") - window,

@@ -5,7 +5,7 @@ from typing import Any
 from django.db.models.functions import Lower
 from rest_framework.request import Request
 
-from alignment_service.api.access import Access, Role
+from alignment_service.access import Access, Role
 from alignment_service.errors import NotFound
 from teams.models import Membership
 

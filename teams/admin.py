@@ -8,8 +8,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from rest_framework import serializers
 
+from alignment_service.access import Access, Scope
 from alignment_service.admin_site import ReadOnlyAdmin
-from alignment_service.api.access import Access, Scope
 from teams import services
 from teams.models import (
     ApiKey,

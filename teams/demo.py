@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from alignment_service.api.access import Role
+from alignment_service.access import Role
 from teams.models import Membership, Organization, Team, TeamKind, TeamMember, User
 
 DEMO_ORG_SLUG = "lumen-games"

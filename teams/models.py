@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils.timezone import now
 
-from alignment_service.api.access import Role, Scope
+from alignment_service.access import Role, Scope
 
 ApiKeyScope = Scope
 

@@ -10,6 +10,19 @@ from rest_framework import serializers
 
 from alignment_service.api.fields import FloatField, IntegerField
 
+#: The components of an alignment score (`feedback.scoring`), in order, with their default
+#: weights; each is the rule parameter `weight_<component>`.
+SCORE_WEIGHTS: dict[str, int] = {
+    "linkage": 10,
+    "pace": 25,
+    "forecast": 20,
+    "confidence": 15,
+    "assessment": 10,
+    "feedback": 10,
+    "freshness": 10,
+}
+SCORE_COMPONENTS: tuple[str, ...] = tuple(SCORE_WEIGHTS)
+
 DEFAULTS: dict[str, Any] = {
     "checkin_interval_days": 7,
     "score_threshold": 60,
@@ -25,13 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "likely_miss_below": 0.2,
     "likely_miss_min_readings": 5,
     "likely_miss_after": 0.25,
-    "weight_linkage": 10,
-    "weight_pace": 25,
-    "weight_forecast": 20,
-    "weight_confidence": 15,
-    "weight_assessment": 10,
-    "weight_feedback": 10,
-    "weight_freshness": 10,
+    **{f"weight_{name}": weight for name, weight in SCORE_WEIGHTS.items()},
     "goalpost_changes": "direct",
 }
 
@@ -123,6 +130,6 @@ class OrgSettingsSerializer(serializers.Serializer):
         merged = {**self.context.get("current", DEFAULTS), **attrs}
         if merged["at_risk_gap"] < merged["health_tolerance"]:
             raise serializers.ValidationError({"at_risk_gap": "Must be at least health_tolerance."})
-        if sum(merged[key] for key in DEFAULTS if key.startswith("weight_")) <= 0:
+        if sum(merged[f"weight_{name}"] for name in SCORE_COMPONENTS) <= 0:
             raise serializers.ValidationError({"weight_pace": "At least one scoring weight must be positive."})
         return attrs

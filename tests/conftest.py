@@ -8,8 +8,8 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from alignment_service.access import Role, Scope
 from alignment_service.api import throttling
-from alignment_service.api.access import Role, Scope
 from teams import services
 from teams.models import Organization, User
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory

@@ -3,7 +3,7 @@ import datetime
 import factory
 from factory.django import DjangoModelFactory
 
-from alignment_service.api.access import Role
+from alignment_service.access import Role
 from teams.models import Membership, Organization, Team, User
 
 

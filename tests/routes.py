@@ -68,9 +68,9 @@ def org_routes() -> list[Route]:
 
 def populate(org: Any, owner: Any) -> None:
     """One of everything an organization owns, so that a route's ids name real objects."""
-    from alignment_service.api.access import Access, Role, Scope
+    from alignment_service.access import Access, Role, Scope
     from alignment_service.notifications.models import WebhookEndpoint
-    from alignment_service.notifications.webhooks import webhook_ping, webhook_secret_new
+    from alignment_service.notifications.webhook_endpoints import webhook_ping, webhook_secret_new
     from feedback import services as feedback_services
     from feedback.models import ScoreSnapshot
     from goals import services as goals_services

@@ -5,8 +5,8 @@ import random
 import pytest
 
 from bench import detection
-from feedback.corrections import find_all
 from feedback.models import Trigger
+from feedback.rules import find_all
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from alignment_service.access import Access
 from alignment_service.activity.models import Activity
-from alignment_service.api.access import Access
 
 
 def activity_record(

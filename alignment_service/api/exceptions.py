@@ -20,7 +20,7 @@ from rest_framework.fields import get_error_detail
 from rest_framework.response import Response
 
 from alignment_service.api.middleware import current_request_id
-from alignment_service.db import is_database_unavailable, is_transient_db_error
+from alignment_service.db import is_database_unavailable, is_transient_db_error, violated_constraint
 from alignment_service.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class ApplicationAPIException(exceptions.APIException):
 
 
 class ConcurrentConflict(exceptions.APIException):
-    """A unique or foreign-key constraint refused a write that raced another one."""
+    """A declared constraint (unique, foreign key, check) refused a write that raced another one."""
 
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This conflicts with a concurrent change; reload and retry."
@@ -81,7 +81,7 @@ def as_api_exception(exc: Exception) -> Exception:
         return RetryLater()
     if is_database_unavailable(exc):
         return DatabaseUnavailable()
-    if isinstance(exc, IntegrityError):
+    if isinstance(exc, IntegrityError) and violated_constraint(exc) is not None:
         return ConcurrentConflict()
     return exc
 
@@ -102,6 +102,8 @@ class ErrorHandler(ExceptionHandler):
         if isinstance(exc, DatabaseUnavailable):  # an outage, not a bug
             logger.warning("The database is unavailable: %r", self.exc)
             return
+        if isinstance(self.exc, IntegrityError):  # no declared constraint refused it: a bug
+            logger.error("Integrity error naming no constraint (request %s)", current_request_id(), exc_info=self.exc)
         super().report_exception(exc, response)
 
 

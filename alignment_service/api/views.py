@@ -3,10 +3,14 @@
 `OrgScopedViewSet` resolves the caller's access from the `{org}` path segment before any
 handler runs (404 for outsiders, never 403), checks the role or API-key scope that each action
 declares, and builds every queryset from that organization. Subclasses say what they serve in
-`get_org_queryset(org)`; `get_queryset` is final.
+`get_org_queryset(org)`; `get_queryset` is final and filters that queryset by organization
+itself, so a selector that forgets the filter cannot leak. A viewset whose model has no
+`organization` field says why in `unscoped_reason`, or its queryset is refused.
 """
 
-from typing import Any, ClassVar
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -15,8 +19,12 @@ from rest_framework import exceptions, permissions, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alignment_service.api.access import Access, Role, Scope, resolve_access
+from alignment_service.access import Access, Role, Scope
+from alignment_service.api.access import resolve_access
 from alignment_service.errors import PreconditionFailed
+
+if TYPE_CHECKING:
+    from teams.models import Organization
 
 
 class OrgScopedViewSet(viewsets.GenericViewSet):
@@ -29,6 +37,9 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
     #: closed to keys unless declared here.
     required_scopes: ClassVar[dict[str, tuple[Scope, ...]]] = {}
 
+    #: Why the model has no `organization` field to filter by (empty: it must have one).
+    unscoped_reason: ClassVar[str] = ""
+
     access: Access
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -37,7 +48,7 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
             raise TypeError(f"{cls.__name__} must define get_org_queryset(), not get_queryset().")
 
     @property
-    def org(self) -> Any:
+    def org(self) -> "Organization":
         return self.access.org
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -64,23 +75,30 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):
             return self.model._default_manager.none()
-        return self.get_org_queryset(self.org)
+        return self.scoped(self.get_org_queryset(self.org))
 
-    def get_org_queryset(self, org: Any) -> QuerySet[Any]:
+    def get_org_queryset(self, org: "Organization") -> QuerySet[Any]:
         raise NotImplementedError
+
+    def scoped(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        """`queryset` filtered to the caller's organization, whatever its selector did."""
+        if has_organization(queryset.model):
+            return queryset.filter(organization=self.org)
+        if not self.unscoped_reason:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__} serves {queryset.model.__name__}, which has no organization field: "
+                "name why it is safe in unscoped_reason."
+            )
+        return queryset
 
     def object_in_org(self, model: type[Model], pk: Any) -> Any:
         """An object named in the URL outside the viewset's own lookup (e.g. a parent), or 404."""
-        try:
+        with missing_is_404():
             return model._default_manager.get(organization=self.org, pk=pk)
-        except (ObjectDoesNotExist, DjangoValidationError, ValueError):
-            raise exceptions.NotFound() from None
 
     def get_object(self) -> Any:
-        try:
+        with missing_is_404():
             return super().get_object()
-        except (DjangoValidationError, ValueError):
-            raise exceptions.NotFound() from None
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
@@ -88,6 +106,19 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
             context["access"] = self.access
             context["org"] = self.org
         return context
+
+
+def has_organization(model: type[Model]) -> bool:
+    return any(field.name == "organization" for field in model._meta.get_fields())
+
+
+@contextmanager
+def missing_is_404() -> Iterator[None]:
+    """A lookup by an id from the URL that finds nothing, or cannot be an id at all, is a 404."""
+    try:
+        yield
+    except (ObjectDoesNotExist, DjangoValidationError, ValueError):
+        raise exceptions.NotFound() from None
 
 
 def if_match_version(request: Request) -> int | None:
@@ -118,6 +149,9 @@ READ_AS_VIEWER_WRITE_AS_MEMBER: dict[str, Role] = {
     "partial_update": Role.MEMBER,
     "destroy": Role.MEMBER,
 }
+
+
+READ_AS_VIEWER_CREATE_AS_MEMBER: dict[str, Role] = {"list": Role.VIEWER, "retrieve": Role.VIEWER, "create": Role.MEMBER}
 
 
 def with_etag(response: Response, version: int) -> Response:

@@ -1,14 +1,17 @@
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from alignment_service.api.access import Access
+from alignment_service.access import Access
 from alignment_service.errors import ApplicationError, ValidationFailed
-from alignment_service.notifications import webhooks
+from alignment_service.notifications import webhook_endpoints
 from alignment_service.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
+
+if TYPE_CHECKING:
+    from teams.models import User
 
 
 @admin.register(Notification)
@@ -34,7 +37,7 @@ class WebhookEndpointAdminForm(forms.ModelForm):
         url = self.cleaned_data["url"]
         if url != self.instance.url:
             try:
-                webhooks.webhook_url_check(url)
+                webhook_endpoints.webhook_url_check(url)
             except ValidationFailed as exc:
                 raise forms.ValidationError(exc.detail, code=exc.code) from None
         return url
@@ -44,7 +47,7 @@ class WebhookEndpointAdminForm(forms.ModelForm):
         if not isinstance(events, list):
             raise forms.ValidationError("A list of event types.", code="invalid")
         try:
-            return webhooks.webhook_events_check(events)
+            return webhook_endpoints.webhook_events_check(events)
         except ValidationFailed as exc:
             raise forms.ValidationError(exc.detail, code=exc.code) from None
 
@@ -84,8 +87,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
         changed = {name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_ENDPOINT_FIELDS}
         if changed:
-            access = Access(org=obj.organization, user=request.user)
-            webhooks.webhook_endpoint_update(access=access, endpoint=obj, **changed)
+            access = Access(org=obj.organization, user=cast("User", request.user))  # admin pages need a staff login
+            webhook_endpoints.webhook_endpoint_update(access=access, endpoint=obj, **changed)
 
 
 @admin.register(WebhookDelivery)
@@ -110,7 +113,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         scheduled, refused = 0, []
         for delivery in queryset.select_related("endpoint"):
             try:
-                webhooks.webhook_redeliver(access=None, delivery=delivery)
+                webhook_endpoints.webhook_redeliver(access=None, delivery=delivery)
                 scheduled += 1
             except ApplicationError as exc:
                 refused.append(f"{delivery.event_id}: {exc.detail}")

@@ -1,8 +1,8 @@
 from celery import shared_task
 
 from alignment_service.notifications import email
+from alignment_service.notifications.dispatch import webhook_deliveries_purge, webhooks_deliver_due
 from alignment_service.notifications.services import notifications_purge
-from alignment_service.notifications.webhooks import webhook_deliveries_purge, webhooks_deliver_due
 from alignment_service.outbox.services import owed_task
 
 

@@ -6,7 +6,8 @@ done when its task says so (`outbox_complete`, called by `owed_task`), not when 
 published: a broker that loses its messages, or a worker that dies mid-task, leaves the row
 owed and it goes out again once its lease (`OUTBOX_LEASE_SECONDS`, doubling per attempt)
 runs out. Rows that share a dedupe key coalesce: while one message of the group is in
-flight, newer rows wait for it to finish, then go out together as one message.
+flight, newer rows wait for it to finish, then go out together as one message, whose
+list-valued arguments are the union of theirs (`merged_kwargs`).
 Delivery is at least once: tasks must be idempotent.
 """
 
@@ -143,10 +144,12 @@ def _publish(newest: OutboxMessage, now: datetime) -> bool:
     group = group.filter(dedupe_key=newest.dedupe_key) if newest.dedupe_key else group.filter(pk=newest.pk)
     if connection.features.has_select_for_update_skip_locked:
         group = group.select_for_update(skip_locked=True, no_key=True)
-    group = OutboxMessage.objects.filter(pk__in=list(group.values_list("pk", flat=True)))
+    rows = list(group.values_list("pk", "kwargs"))
+    group = OutboxMessage.objects.filter(pk__in=[pk for pk, _ in rows])
+    kwargs = merged_kwargs([row_kwargs for _, row_kwargs in rows] or [newest.kwargs])
     dispatch_id = uuid.uuid4()
     try:
-        current_app.send_task(newest.task_name, kwargs={**newest.kwargs, DISPATCH_KWARG: str(dispatch_id)}, retry=False)
+        current_app.send_task(newest.task_name, kwargs={**kwargs, DISPATCH_KWARG: str(dispatch_id)}, retry=False)
     except Exception as exc:
         _broker_down_until = time.monotonic() + settings.OUTBOX_BROKER_BACKOFF_SECONDS
         group.update(attempts=F("attempts") + 1, last_error=repr(exc)[:2000])
@@ -158,6 +161,19 @@ def _publish(newest: OutboxMessage, now: datetime) -> bool:
         attempts=F("attempts") + 1, last_error="",
     )  # fmt: skip
     return True
+
+
+def merged_kwargs(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The arguments of one message for coalesced rows: list-valued arguments are unioned
+    (the subjects an owed rescore touches); a row without such an argument asks for everything,
+    so the argument is dropped."""
+    merged = dict(rows[-1])
+    for key in {key for row in rows for key, value in row.items() if isinstance(value, list)}:
+        if all(isinstance(row.get(key), list) for row in rows):
+            merged[key] = sorted({item for row in rows for item in row[key]})
+        else:
+            merged.pop(key, None)
+    return merged
 
 
 def outbox_complete(*, dispatch_id: str) -> int:

@@ -3,10 +3,12 @@ from django.db.models import QuerySet
 
 from alignment_service.api.filters import AwareDateTimeFilter, UserIdFilter
 from feedback.models import (
+    CORRECTION_SUBJECTS,
+    FEEDBACK_TARGETS,
+    SCORE_SUBJECTS,
     Assessment,
     CheckIn,
     CorrectionStatus,
-    CorrectionSubject,
     CourseCorrection,
     Feedback,
     FeedbackKind,
@@ -14,8 +16,6 @@ from feedback.models import (
     Quadrant,
     ScoreSnapshot,
     Severity,
-    SubjectType,
-    TargetType,
     Trigger,
 )
 
@@ -51,7 +51,7 @@ class AssessmentFilter(django_filters.FilterSet):
 
 
 class FeedbackFilter(django_filters.FilterSet):
-    target_type = django_filters.ChoiceFilter(choices=TargetType.choices)
+    target_type = django_filters.ChoiceFilter(choices=FEEDBACK_TARGETS)
     target_id = django_filters.CharFilter()
     kind = django_filters.ChoiceFilter(choices=FeedbackKind.choices)
     status = django_filters.ChoiceFilter(choices=FeedbackStatus.choices)
@@ -66,7 +66,7 @@ class FeedbackFilter(django_filters.FilterSet):
 
 
 class ScoreFilter(django_filters.FilterSet):
-    subject_type = django_filters.ChoiceFilter(choices=SubjectType.choices)
+    subject_type = django_filters.ChoiceFilter(choices=SCORE_SUBJECTS)
     subject_id = django_filters.CharFilter()
     since = AwareDateTimeFilter(field_name="computed_at", lookup_expr="gte")
 
@@ -79,7 +79,7 @@ class CourseCorrectionFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=CorrectionStatus.choices)
     trigger = django_filters.MultipleChoiceFilter(choices=Trigger.choices)
     severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
-    subject_type = django_filters.ChoiceFilter(choices=CorrectionSubject.choices)
+    subject_type = django_filters.ChoiceFilter(choices=CORRECTION_SUBJECTS)
     subject_id = django_filters.CharFilter()
     team = django_filters.UUIDFilter(field_name="team_id")
     assignee = UserIdFilter(field_name="assignee_id")

@@ -1,9 +1,7 @@
-from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from feedback.api import views
-
-ORG = r"orgs/(?P<org>[-a-zA-Z0-9_]+)"
+from alignment_service.api.routing import ORG, org_path
+from feedback.api import steering_views, views
 
 router = SimpleRouter()
 router.register(rf"{ORG}/check-ins", views.CheckInViewSet, basename="check-in")
@@ -14,16 +12,16 @@ router.register(
 )
 router.register(rf"{ORG}/scores", views.ScoreViewSet, basename="score")
 router.register(rf"{ORG}/course-corrections", views.CourseCorrectionViewSet, basename="course-correction")
-router.register(rf"{ORG}/goalpost-proposals", views.GoalpostProposalViewSet, basename="goalpost-proposal")
-router.register(rf"{ORG}/divergences", views.DivergenceViewSet, basename="divergence")
-router.register(rf"{ORG}/steering/decisions", views.SteeringDecisionViewSet, basename="steering-decision")
+router.register(rf"{ORG}/goalpost-proposals", steering_views.GoalpostProposalViewSet, basename="goalpost-proposal")
+router.register(rf"{ORG}/divergences", steering_views.DivergenceViewSet, basename="divergence")
+router.register(rf"{ORG}/steering/decisions", steering_views.SteeringDecisionViewSet, basename="steering-decision")
 
 urlpatterns = [
-    path("orgs/<slug:org>/dashboard/", views.DashboardViewSet.as_view({"get": "retrieve"}), name="dashboard"),
-    path("orgs/<slug:org>/calibration/", views.CalibrationViewSet.as_view({"get": "retrieve"}), name="calibration"),
-    path(
-        "orgs/<slug:org>/steering/agenda/",
-        views.SteeringAgendaViewSet.as_view({"get": "retrieve"}),
+    org_path("dashboard/", views.DashboardViewSet.as_view({"get": "retrieve"}), name="dashboard"),
+    org_path("calibration/", views.CalibrationViewSet.as_view({"get": "retrieve"}), name="calibration"),
+    org_path(
+        "steering/agenda/",
+        steering_views.SteeringAgendaViewSet.as_view({"get": "retrieve"}),
         name="steering-agenda",
     ),
     *router.urls,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from feedback.models import LeadershipMode, Quadrant, Severity, Trigger
+from feedback.models import LeadershipMode, Quadrant, Severity, SubjectType, Trigger
 from feedback.pages import charts
 from goals.models import Metric
 
@@ -90,7 +90,7 @@ def _quadrant_counts(teams: list[dict[str, Any]]) -> list[tuple[str, int]]:
 
 
 def _correction(c: dict[str, Any], goal_titles: dict[str, str], team_names: dict[str, str]) -> dict[str, Any]:
-    if c["subject_type"] == "goal":
+    if c["subject_type"] == SubjectType.GOAL:
         subject = goal_titles.get(c["subject_id"], "A goal")
     else:
         subject = team_names.get(c["subject_id"], "A team")

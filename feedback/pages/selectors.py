@@ -4,7 +4,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from feedback.models import CourseCorrection, ScoreSnapshot
+from feedback.models import CourseCorrection, ScoreSnapshot, SubjectType
 from feedback.selectors import assessment_list, checkin_list, correction_list
 from goals.models import Divergence, GoalStatus, Reading, StrategyPillar
 from goals.selectors import goal_list, metric_list
@@ -38,7 +38,9 @@ def goal_page(*, org: Organization, goal_id: str) -> dict[str, Any] | None:
         ),
         "pillars": list(StrategyPillar.objects.filter(organization=org, goal_links__goal=goal).order_by("title")),
         "check_ins": list(checkin_list(org=org).filter(goal=goal).select_related("author").order_by("created_at")),
-        "corrections": _corrections(correction_list(org=org).filter(subject_type="goal", subject_id=str(goal.pk))),
+        "corrections": _corrections(
+            correction_list(org=org).filter(subject_type=SubjectType.GOAL, subject_id=str(goal.pk))
+        ),
     }
 
 
@@ -49,7 +51,7 @@ def team_page(*, org: Organization, team_id: str) -> dict[str, Any] | None:
     if team is None:
         return None
     scores = (
-        ScoreSnapshot.objects.filter(organization=org, subject_type="team", subject_id=str(team.pk))
+        ScoreSnapshot.objects.filter(organization=org, subject_type=SubjectType.TEAM, subject_id=str(team.pk))
         .order_by("computed_at", "id")
         .values_list("computed_at", "score")
     )

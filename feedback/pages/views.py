@@ -14,7 +14,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from alignment_service.api.access import Access, Role, resolve_access
+from alignment_service.access import Access, Role
+from alignment_service.api.access import resolve_access
 from alignment_service.errors import NotFound, PermissionDenied
 from feedback import services
 from feedback.allhands import allhands_payload

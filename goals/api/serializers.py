@@ -1,6 +1,5 @@
 """Shapes of the direction, pillars, cycles, goals, metrics and readings."""
 
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +16,7 @@ from alignment_service.api.fields import (
 )
 from alignment_service.api.serializers import DateOrderMixin
 from goals import progress as formulas
+from goals import readings
 from goals.models import (
     Cycle,
     DirectionVersion,
@@ -236,9 +236,8 @@ class MetricChangeSerializer(serializers.ModelSerializer):
 
 
 def validate_observed_at(value: Any) -> Any:
-    limit = timezone.now() + timedelta(seconds=settings.READING_MAX_FUTURE_SECONDS)
-    if value > limit:
-        raise serializers.ValidationError("Must not be more than 5 minutes in the future.", code="future")
+    if value > readings.latest_observed_at():
+        raise serializers.ValidationError(readings.too_far_ahead_message(), code="future")
     return value
 
 

@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -7,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alignment_service.api.access import Role, Scope
+from alignment_service.access import Role, Scope
 from alignment_service.api.pagination import CursorPagination
 from alignment_service.api.views import (
     READ_AS_VIEWER_WRITE_AS_ADMIN,
@@ -19,7 +20,7 @@ from alignment_service.api.views import (
 )
 from alignment_service.idempotency.services import Outcome, run_idempotently
 from goals import ingest, selectors, services
-from goals.api import serializers as s
+from goals.api import serializers
 from goals.api.filters import GoalFilter, MetricFilter, PillarFilter, ReadingFilter
 from goals.models import Cycle, DirectionVersion, Goal, Metric, Reading, StrategyPillar
 from teams.models import Organization
@@ -54,22 +55,25 @@ class DirectionViewSet(OrgScopedViewSet):
     """The vision, mission and values. Every PUT makes a new version."""
 
     model = DirectionVersion
-    serializer_class = s.DirectionSerializer
+    serializer_class = serializers.DirectionSerializer
     required_roles = {"retrieve": Role.VIEWER, "update": Role.ADMIN, "versions": Role.VIEWER}
 
-    def get_org_queryset(self, org: Organization) -> Any:
+    def get_org_queryset(self, org: Organization) -> QuerySet[DirectionVersion]:
         return selectors.direction_versions(org=org)
 
-    @extend_schema(responses=s.DirectionSerializer, tags=["direction"])
+    @extend_schema(responses=serializers.DirectionSerializer, tags=["direction"])
     def retrieve(self, request: Request, org: str) -> Response:
-        data = s.DirectionSerializer.from_version(selectors.direction_current(org=self.org))
-        return with_etag(Response(s.DirectionSerializer(data).data), data["version"])
+        data = serializers.DirectionSerializer.from_version(selectors.direction_current(org=self.org))
+        return with_etag(Response(serializers.DirectionSerializer(data).data), data["version"])
 
     @extend_schema(
-        request=s.DirectionUpdateSerializer, responses=s.DirectionSerializer, parameters=[IF_MATCH], tags=["direction"]
+        request=serializers.DirectionUpdateSerializer,
+        responses=serializers.DirectionSerializer,
+        parameters=[IF_MATCH],
+        tags=["direction"],
     )
     def update(self, request: Request, org: str) -> Response:
-        data = s.DirectionUpdateSerializer(data=request.data)
+        data = serializers.DirectionUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         expected = values.pop("version", None)
@@ -77,20 +81,20 @@ class DirectionViewSet(OrgScopedViewSet):
         version = services.direction_update(
             access=self.access, expected_version=header_version if header_version is not None else expected, **values
         )
-        body = s.DirectionSerializer(s.DirectionSerializer.from_version(version)).data
+        body = serializers.DirectionSerializer(serializers.DirectionSerializer.from_version(version)).data
         return with_etag(Response(body), version.version)
 
-    @extend_schema(responses=s.DirectionSerializer(many=True), tags=["direction"])
+    @extend_schema(responses=serializers.DirectionSerializer(many=True), tags=["direction"])
     def versions(self, request: Request, org: str) -> Response:
         page = self.paginate_queryset(self.get_queryset())
-        items = [s.DirectionSerializer.from_version(version) for version in page or []]
-        return self.get_paginated_response(s.DirectionSerializer(items, many=True).data)
+        items = [serializers.DirectionSerializer.from_version(version) for version in page or []]
+        return self.get_paginated_response(serializers.DirectionSerializer(items, many=True).data)
 
 
 @extend_schema_view(
-    create=extend_schema(request=s.PillarWriteSerializer, responses={201: s.PillarSerializer}),
-    update=extend_schema(request=s.PillarWriteSerializer),
-    partial_update=extend_schema(request=s.PillarWriteSerializer),
+    create=extend_schema(request=serializers.PillarWriteSerializer, responses={201: serializers.PillarSerializer}),
+    update=extend_schema(request=serializers.PillarWriteSerializer),
+    partial_update=extend_schema(request=serializers.PillarWriteSerializer),
 )
 @extend_schema(tags=["strategy"])
 class PillarViewSet(
@@ -99,8 +103,8 @@ class PillarViewSet(
     """Strategy pillars: company-wide (admins) or a team's area strategy (its lead)."""
 
     model = StrategyPillar
-    serializer_class = s.PillarSerializer
-    write_serializer_class = s.PillarWriteSerializer
+    serializer_class = serializers.PillarSerializer
+    write_serializer_class = serializers.PillarWriteSerializer
     create_service = services.pillar_create
     update_service = services.pillar_update
     delete_service = services.pillar_delete
@@ -109,22 +113,22 @@ class PillarViewSet(
     ordering_fields = ["title", "created_at"]
     required_roles = READ_AS_VIEWER_WRITE_AS_MEMBER
 
-    def get_org_queryset(self, org: Organization) -> Any:
+    def get_org_queryset(self, org: Organization) -> QuerySet[StrategyPillar]:
         return selectors.pillar_list(org=org)
 
 
 @extend_schema_view(
-    create=extend_schema(request=s.CycleWriteSerializer, responses={201: s.CycleSerializer}),
-    update=extend_schema(request=s.CycleWriteSerializer),
-    partial_update=extend_schema(request=s.CycleWriteSerializer),
+    create=extend_schema(request=serializers.CycleWriteSerializer, responses={201: serializers.CycleSerializer}),
+    update=extend_schema(request=serializers.CycleWriteSerializer),
+    partial_update=extend_schema(request=serializers.CycleWriteSerializer),
 )
 @extend_schema(tags=["strategy"])
 class CycleViewSet(
     ServiceWriteMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrgScopedViewSet
 ):
     model = Cycle
-    serializer_class = s.CycleSerializer
-    write_serializer_class = s.CycleWriteSerializer
+    serializer_class = serializers.CycleSerializer
+    write_serializer_class = serializers.CycleWriteSerializer
     create_service = services.cycle_create
     update_service = services.cycle_update
     delete_service = services.cycle_delete
@@ -132,14 +136,14 @@ class CycleViewSet(
     ordering_fields = ["starts_on", "name"]
     required_roles = READ_AS_VIEWER_WRITE_AS_ADMIN
 
-    def get_org_queryset(self, org: Organization) -> Any:
+    def get_org_queryset(self, org: Organization) -> QuerySet[Cycle]:
         return selectors.cycle_list(org=org)
 
 
 @extend_schema_view(
-    create=extend_schema(request=s.GoalWriteSerializer, responses={201: s.GoalSerializer}),
-    update=extend_schema(request=s.GoalWriteSerializer, parameters=[IF_MATCH]),
-    partial_update=extend_schema(request=s.GoalWriteSerializer, parameters=[IF_MATCH]),
+    create=extend_schema(request=serializers.GoalWriteSerializer, responses={201: serializers.GoalSerializer}),
+    update=extend_schema(request=serializers.GoalWriteSerializer, parameters=[IF_MATCH]),
+    partial_update=extend_schema(request=serializers.GoalWriteSerializer, parameters=[IF_MATCH]),
 )
 @extend_schema(tags=["goals"])
 class GoalViewSet(
@@ -153,8 +157,8 @@ class GoalViewSet(
     """Company and team goals with progress, expected progress and health, read-your-writes."""
 
     model = Goal
-    serializer_class = s.GoalSerializer
-    write_serializer_class = s.GoalWriteSerializer
+    serializer_class = serializers.GoalSerializer
+    write_serializer_class = serializers.GoalWriteSerializer
     create_service = services.goal_create
     update_service = services.goal_update
     delete_service = services.goal_delete
@@ -163,14 +167,14 @@ class GoalViewSet(
     ordering_fields = ["due_on", "starts_on", "title", "created_at", "updated_at", "progress", "weight"]
     required_roles = READ_AS_VIEWER_WRITE_AS_MEMBER
 
-    def get_org_queryset(self, org: Organization) -> Any:
+    def get_org_queryset(self, org: Organization) -> QuerySet[Goal]:
         return selectors.goal_list(org=org)
 
 
 @extend_schema_view(
-    create=extend_schema(request=s.MetricWriteSerializer, responses={201: s.MetricSerializer}),
-    update=extend_schema(request=s.MetricWriteSerializer, parameters=[IF_MATCH]),
-    partial_update=extend_schema(request=s.MetricWriteSerializer, parameters=[IF_MATCH]),
+    create=extend_schema(request=serializers.MetricWriteSerializer, responses={201: serializers.MetricSerializer}),
+    update=extend_schema(request=serializers.MetricWriteSerializer, parameters=[IF_MATCH]),
+    partial_update=extend_schema(request=serializers.MetricWriteSerializer, parameters=[IF_MATCH]),
 )
 @extend_schema(tags=["metrics"])
 class MetricViewSet(
@@ -184,8 +188,8 @@ class MetricViewSet(
     """Key results. A moved baseline or target is kept in `/metrics/{id}/history/`."""
 
     model = Metric
-    serializer_class = s.MetricSerializer
-    write_serializer_class = s.MetricWriteSerializer
+    serializer_class = serializers.MetricSerializer
+    write_serializer_class = serializers.MetricWriteSerializer
     create_service = services.metric_create
     update_service = services.metric_update
     delete_service = services.metric_delete
@@ -195,19 +199,19 @@ class MetricViewSet(
     required_roles = {**READ_AS_VIEWER_WRITE_AS_MEMBER, "history": Role.VIEWER}
     required_scopes = {"list": READINGS, "retrieve": READINGS, "history": READINGS}
 
-    def get_org_queryset(self, org: Organization) -> Any:
+    def get_org_queryset(self, org: Organization) -> QuerySet[Metric]:
         return selectors.metric_list(org=org)
 
     def create_kwargs(self, validated: dict[str, Any]) -> dict[str, Any]:
         validated.pop("reason", None)  # a reason explains a moved goalpost; a new metric has none
         return validated
 
-    @extend_schema(responses=s.MetricChangeSerializer(many=True))
+    @extend_schema(responses=serializers.MetricChangeSerializer(many=True))
     @action(detail=True, methods=["get"])
     def history(self, request: Request, org: str, pk: str) -> Response:
         changes = selectors.metric_history(org=self.org, metric=self.get_object())
         page = self.paginate_queryset(changes)
-        return self.get_paginated_response(s.MetricChangeSerializer(page, many=True).data)
+        return self.get_paginated_response(serializers.MetricChangeSerializer(page, many=True).data)
 
 
 class ReadingCursorPagination(CursorPagination):
@@ -220,14 +224,14 @@ class ReadingViewSet(mixins.ListModelMixin, OrgScopedViewSet):
 
     model = Reading
     parent_models = {"metric_pk": Metric}
-    serializer_class = s.ReadingSerializer
+    serializer_class = serializers.ReadingSerializer
     pagination_class = ReadingCursorPagination
     filterset_class = ReadingFilter
     ordering_fields: list[str] = []
     required_roles = {"list": Role.VIEWER, "create": Role.MEMBER}
     required_scopes = {"list": READINGS, "create": (Scope.READINGS_WRITE,)}
 
-    def get_org_queryset(self, org: Organization) -> Any:
+    def get_org_queryset(self, org: Organization) -> QuerySet[Reading]:
         return selectors.reading_list(org=org, metric=self.metric)
 
     @property
@@ -237,17 +241,21 @@ class ReadingViewSet(mixins.ListModelMixin, OrgScopedViewSet):
         return self._metric
 
     @extend_schema(
-        request=s.ReadingWriteSerializer,
-        responses={201: s.ReadingSerializer, 200: OpenApiResponse(s.ReadingSerializer, description="Replaced.")},
+        request=serializers.ReadingWriteSerializer,
+        responses={
+            201: serializers.ReadingSerializer,
+            200: OpenApiResponse(serializers.ReadingSerializer, description="Replaced."),
+        },
     )
     def create(self, request: Request, org: str, metric_pk: str) -> Response:
-        data = s.ReadingWriteSerializer(data=request.data)
+        data = serializers.ReadingWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         reading, created = services.reading_record(
             access=self.access, reading=services.ReadingInput(metric=self.metric, **data.validated_data)
         )
         return Response(
-            s.ReadingSerializer(reading).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            serializers.ReadingSerializer(reading).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
 
@@ -256,12 +264,12 @@ class ReadingBatchViewSet(OrgScopedViewSet):
     required_roles = {"create": Role.MEMBER}
     required_scopes = {"create": (Scope.READINGS_WRITE,)}
 
-    def get_org_queryset(self, org: Organization) -> Any:
+    def get_org_queryset(self, org: Organization) -> QuerySet[Reading]:
         return Reading.objects.none()
 
     @extend_schema(
-        request=s.ReadingBatchSerializer,
-        responses={200: s.ReadingBatchResultSerializer},
+        request=serializers.ReadingBatchSerializer,
+        responses={200: serializers.ReadingBatchResultSerializer},
         parameters=[IDEMPOTENCY_KEY],
         tags=["readings"],
         summary="Ingest up to 10,000 readings, all or nothing",
@@ -296,11 +304,13 @@ class AlignmentTreeViewSet(OrgScopedViewSet):
     model = Goal
     required_roles = {"retrieve": Role.VIEWER}
 
-    def get_org_queryset(self, org: Organization) -> Any:
+    def get_org_queryset(self, org: Organization) -> QuerySet[Goal]:
         return selectors.goal_list(org=org)
 
-    @extend_schema(responses=s.AlignmentTreeSerializer, tags=["goals"], summary="The whole cascade in one response")
+    @extend_schema(
+        responses=serializers.AlignmentTreeSerializer, tags=["goals"], summary="The whole cascade in one response"
+    )
     def retrieve(self, request: Request, org: str) -> Response:
         tree = selectors.alignment_tree(org=self.org)
-        tree["direction"] = s.DirectionSerializer.from_version(tree["direction"])
-        return Response(s.AlignmentTreeSerializer(tree).data)
+        tree["direction"] = serializers.DirectionSerializer.from_version(tree["direction"])
+        return Response(serializers.AlignmentTreeSerializer(tree).data)

@@ -6,7 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from alignment_service.api.access import Role, Scope
+from alignment_service.access import Role, Scope
 from alignment_service.api.fields import AwareDateTimeField, OrgScopedRelatedField
 from alignment_service.db import matching_identifier
 from teams import selectors

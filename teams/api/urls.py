@@ -1,9 +1,8 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from alignment_service.api.routing import ORG, org_path
 from teams.api import views
-
-ORG = r"orgs/(?P<org>[-a-zA-Z0-9_]+)"
 
 router = SimpleRouter()
 router.register(r"orgs", views.OrganizationListViewSet, basename="org")
@@ -17,8 +16,8 @@ urlpatterns = [
     path("auth/signup/", views.SignupView.as_view(), name="signup"),
     path("auth/token/", views.TokenView.as_view(), name="token"),
     path("me/", views.MeView.as_view(), name="me"),
-    path(
-        "orgs/<slug:org>/",
+    org_path(
+        "",
         views.OrganizationViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
         name="org-detail",
     ),

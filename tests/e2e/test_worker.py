@@ -23,10 +23,10 @@ from django.db import connection
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from alignment_service.api.access import Access, Role, Scope
+from alignment_service.access import Access, Role, Scope
 from alignment_service.celery import app as celery_app
 from alignment_service.notifications.models import Notification
-from alignment_service.notifications.webhooks import webhook_endpoint_create
+from alignment_service.notifications.webhook_endpoints import webhook_endpoint_create
 from feedback.models import CorrectionStatus, CourseCorrection, Trigger
 from teams.models import TeamKind, TeamMember
 from tests.factories import GoalFactory, MembershipFactory, MetricFactory, TeamFactory, UserFactory

@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 from django.utils import timezone
 
+from alignment_service.access import Access, Role, Scope
 from alignment_service.activity.models import Activity
 from alignment_service.activity.services import activity_record
-from alignment_service.api.access import Access, Role, Scope
 from feedback.models import Feedback
 from goals.models import Reading
 from teams import services as team_services

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from alignment_service.api.access import Role
+from alignment_service.access import Role
 from alignment_service.notifications.models import Notification
 from feedback.models import CheckIn, Feedback
 from tests.factories import GoalFactory, MembershipFactory, TeamFactory, UserFactory

@@ -11,9 +11,9 @@ import uuid
 
 import pytest
 
+from alignment_service.access import Access, Role, Scope
 from alignment_service.activity.models import Activity
 from alignment_service.activity.services import activity_record
-from alignment_service.api.access import Access, Role, Scope
 from alignment_service.notifications.models import Notification
 from alignment_service.notifications.services import notify
 from alignment_service.outbox.models import OutboxMessage

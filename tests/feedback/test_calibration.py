@@ -9,7 +9,7 @@ import datetime
 import pytest
 import time_machine
 
-from alignment_service.api.access import Role, Scope
+from alignment_service.access import Role, Scope
 from feedback import selectors
 from feedback.models import CheckIn
 from tests.factories import GoalFactory, TeamFactory

@@ -12,8 +12,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from alignment_service.access import Role, Scope
 from alignment_service.activity.models import Activity
-from alignment_service.api.access import Role, Scope
 from alignment_service.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 from feedback import engine
 from feedback.models import Assessment, CourseCorrection

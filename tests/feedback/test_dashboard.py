@@ -12,7 +12,7 @@ import datetime
 import pytest
 import time_machine
 
-from alignment_service.api.access import Scope
+from alignment_service.access import Scope
 from feedback import engine
 from feedback.models import ACTIVE_CORRECTION, Assessment, CourseCorrection, ScoreSnapshot
 from goals.models import Goal, Reading

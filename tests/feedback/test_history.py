@@ -11,6 +11,7 @@ from alignment_service.notifications.models import Notification
 from alignment_service.outbox.models import OutboxMessage
 from feedback import engine, history
 from feedback.models import Assessment, CheckIn, CourseCorrection, Feedback, ScoreSnapshot
+from feedback.world import load_world
 from goals.models import Goal, GoalScore, Reading
 from goals.services import goals_refresh_progress, metrics_refresh
 from tests.factories import GoalFactory, MetricFactory, TeamFactory, UserFactory
@@ -85,7 +86,7 @@ def _add_later_data(org, team, goals):
 
 def test_as_of_scores_equal_what_the_engine_computes_from_the_same_data(org, world):
     """With nothing known after T, scoring as of T is the engine's own live scoring at T."""
-    live = engine.score_world(engine.load_world(org, T), org)
+    live = engine.score_world(load_world(org, T).world, org)
     assert history.score_as_of(org, T) == live
     assert {key[0] for key in live} == {"goal", "team", "org"}
 

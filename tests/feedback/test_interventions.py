@@ -7,8 +7,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from alignment_service.access import Role
 from alignment_service.activity.models import Activity
-from alignment_service.api.access import Role
 from feedback.models import CourseCorrection, Trigger
 from tests.factories import TeamFactory
 

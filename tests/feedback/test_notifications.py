@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.utils import timezone
 
-from alignment_service.api.access import Role, Scope
+from alignment_service.access import Role, Scope
 from alignment_service.notifications.models import Notification
 from alignment_service.notifications.services import notify
 from feedback.models import Feedback

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from alignment_service.api.access import Role
+from alignment_service.access import Role
 from feedback import engine, history
 from feedback.models import AllHandsSnapshot, Assessment, CheckIn
 from feedback.pages.charts import number

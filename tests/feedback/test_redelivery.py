@@ -4,9 +4,9 @@ notification or webhook delivery, and a run that dies mid-way leaves nothing hal
 import pytest
 from django.db import transaction
 
-from alignment_service.api.access import Access, Role
+from alignment_service.access import Access, Role
 from alignment_service.notifications.models import Notification, WebhookDelivery
-from alignment_service.notifications.webhooks import webhook_endpoint_create
+from alignment_service.notifications.webhook_endpoints import webhook_endpoint_create
 from feedback import engine, tasks
 from feedback.models import CourseCorrection, ScoreSnapshot
 from teams.demo import DEMO_ORG_SLUG

@@ -5,9 +5,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from feedback.corrections import ActiveCorrection, TeamInputs, World, find_all, link_causes
+from feedback.inputs import ActiveCorrection, AssessmentInputs, GoalInputs, MetricInputs, TeamInputs, World
 from feedback.models import LeadershipMode, Severity, Trigger
-from feedback.scoring import DAY, AssessmentInputs, GoalInputs, MetricInputs
+from feedback.rules import find_all, link_causes
+from feedback.scoring import DAY
 from goals.progress import Stall
 from teams.org_settings import DEFAULTS
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from alignment_service.api.access import Role, Scope
+from alignment_service.access import Role, Scope
 from alignment_service.outbox.models import OutboxMessage
 from feedback import engine, tasks
 from feedback.models import Assessment, CheckIn, ScoreJob, ScoreSnapshot

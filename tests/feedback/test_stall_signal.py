@@ -8,8 +8,8 @@ import pytest
 
 from bench import detection
 from feedback import engine
-from feedback.corrections import find_all
 from feedback.models import CourseCorrection, Trigger
+from feedback.rules import find_all
 from goals import progress as formulas
 from goals import selectors as goal_selectors
 from goals.models import Goal, Metric, Reading

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from alignment_service.api.access import Role, Scope
+from alignment_service.access import Role, Scope
 from alignment_service.outbox.models import OutboxMessage
 from goals.models import Cycle, DirectionVersion, Goal, GoalStrategy, Metric, MetricChange, Reading, StrategyPillar
 from teams.models import Team

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.core.management import call_command
 
-from alignment_service.api.access import Access, Role
+from alignment_service.access import Access, Role
 from goals import progress as formulas
 from goals.models import Goal, Metric, MetricDirection, Reading
 from goals.selectors import goal_list, metric_list

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from alignment_service.api.access import Role
+from alignment_service.access import Role
 from feedback import engine
 from feedback.dashboard import dashboard
 from feedback.models import CourseCorrection, Trigger

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from alignment_service.api.access import Role, Scope
+from alignment_service.access import Role, Scope
 from alignment_service.idempotency.models import IdempotencyRecord
 from alignment_service.idempotency.services import request_fingerprint
 from alignment_service.outbox.models import OutboxMessage

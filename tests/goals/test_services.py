@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from alignment_service.api.access import Access, Role
+from alignment_service.access import Access, Role
 from alignment_service.errors import Conflict, PermissionDenied, PreconditionFailed, ValidationFailed
 from alignment_service.idempotency.models import IdempotencyRecord
 from alignment_service.idempotency.services import (
@@ -485,7 +485,7 @@ def test_a_running_claim_is_a_conflict_until_it_goes_stale(org, settings):
     ],
 )
 def test_goal_status_follows_the_lifecycle(org, owner, current, wanted, allowed):
-    from alignment_service.api.access import Access, Role
+    from alignment_service.access import Access, Role
     from alignment_service.errors import Conflict
     from tests.factories import GoalFactory
 

@@ -6,7 +6,7 @@ import time
 import pytest
 from django.core.management import call_command
 
-from alignment_service.api.access import Scope
+from alignment_service.access import Scope
 from goals import progress as formulas
 from goals.models import Goal, Metric, Reading
 from goals.services import goals_refresh_progress, metrics_refresh

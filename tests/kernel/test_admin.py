@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.urls import reverse
 
-from alignment_service.api.access import Scope
+from alignment_service.access import Scope
 from alignment_service.idempotency.models import IdempotencyRecord
 from alignment_service.outbox.services import outbox_enqueue
 from teams import credentials, services
@@ -89,8 +89,8 @@ def test_goals_filter_by_health_as_the_api_computes_it(staff_client, org):
 
 
 def test_invitations_are_read_only_in_the_admin_but_can_be_revoked(staff_client, org, owner):
+    from alignment_service.access import Access, Role
     from alignment_service.activity.models import Activity
-    from alignment_service.api.access import Access, Role
 
     invitation = services.invitation_create(
         access=Access(org=org, user=owner, role=Role.OWNER), email="ada@example.com", role=Role.MEMBER

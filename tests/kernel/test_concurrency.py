@@ -14,7 +14,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from alignment_service.api.access import Role
+from alignment_service.access import Role
 from alignment_service.outbox import services as outbox
 from alignment_service.outbox.models import OutboxMessage
 from feedback import engine

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from alignment_service.api.access import Role
+from alignment_service.access import Role
 from goals import services as goal_services
 from goals.models import Goal, Metric, Reading
 from teams.models import Organization, Team, User
@@ -394,7 +394,7 @@ def test_uniqueness_holds_in_the_database_too(org, goal, db):
 
 
 def test_goal_services_refuse_depth_beyond_the_limit_too(org, admin, settings):
-    from alignment_service.api.access import Access
+    from alignment_service.access import Access
     from alignment_service.errors import ValidationFailed
 
     parent = None

@@ -1,13 +1,18 @@
 """Cross-cutting HTTP behaviour: one error shape, request ids, body limits, throttling that
 fails open, pagination caps, health and readiness, and the schema endpoints."""
 
+import logging
+
 import pytest
 from celery import Celery
 from django.core.cache.backends.redis import RedisCache
+from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
+from alignment_service.access import Role
 from alignment_service.api import throttling
 from teams import selectors
+from teams.models import Membership, Team
 from tests.factories import TeamFactory
 
 
@@ -74,6 +79,44 @@ def test_server_error_is_json_with_request_id_and_no_internals(org, owner, clien
     assert_error_shape(body, "server_error", "error")
     assert body["request_id"] == "req-500" == response["X-Request-ID"]
     assert "secret internal detail" not in response.content.decode()
+
+
+def _list_teams_after(monkeypatch, write):
+    def explode(**kwargs):
+        with transaction.atomic():
+            write()
+
+    monkeypatch.setattr(selectors, "team_list", explode)
+
+
+def test_an_integrity_error_naming_a_constraint_is_a_conflict(org, owner, client_for, monkeypatch):
+    _list_teams_after(monkeypatch, lambda: Membership.objects.create(organization=org, user=owner, role=Role.VIEWER))
+    client = client_for(owner)
+    client.raise_request_exception = False
+    response = client.get(f"/api/v1/orgs/{org.slug}/teams/")
+    assert response.status_code == 409
+    assert_error_shape(response.json(), "client_error", "conflict")
+
+
+@pytest.mark.parametrize("unnamed", ["raised", "not_null"])
+def test_an_integrity_error_naming_no_constraint_is_a_logged_server_error(
+    org, owner, client_for, monkeypatch, caplog, unnamed
+):
+    def write():
+        if unnamed == "raised":
+            raise IntegrityError("something went wrong")
+        Team.objects.create(organization=org, name=None)
+
+    _list_teams_after(monkeypatch, write)
+    client = client_for(owner)
+    client.raise_request_exception = False
+    with caplog.at_level(logging.ERROR, logger="alignment_service.api.exceptions"):
+        response = client.get(f"/api/v1/orgs/{org.slug}/teams/", HTTP_X_REQUEST_ID="req-integrity")
+    assert response.status_code == 500
+    body = response.json()
+    assert_error_shape(body, "server_error", "error")
+    assert body["request_id"] == "req-integrity"
+    assert any("req-integrity" in record.getMessage() and record.exc_info for record in caplog.records)
 
 
 def test_limit_is_capped_at_200_and_links_are_absolute(org, owner, client_for):

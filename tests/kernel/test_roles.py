@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from alignment_service.api.access import ROLE_RANK, Access, Role, Scope
+from alignment_service.access import ROLE_RANK, Access, Role, Scope
 from alignment_service.notifications.models import WebhookEndpoint
-from alignment_service.notifications.webhooks import webhook_ping, webhook_secret_new
+from alignment_service.notifications.webhook_endpoints import webhook_ping, webhook_secret_new
 from teams import services
 from teams.models import ApiKey, Membership, Team
 from tests.factories import TeamFactory, UserFactory

@@ -18,7 +18,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from alignment_service.api.access import Role
+from alignment_service.access import Role
 from teams import services
 from tests.factories import MembershipFactory
 

@@ -1,9 +1,13 @@
 """Tenancy fails closed: every route under `/orgs/{org}/`, discovered from the URL
-configuration, answers 404 to members and API keys of another organization."""
+configuration, answers 404 to members and API keys of another organization; and the base
+viewset filters every queryset by organization itself, so a selector that forgets cannot leak."""
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
-from alignment_service.api.access import Scope
+from alignment_service.access import Access, Role, Scope
+from alignment_service.api.views import OrgScopedViewSet, has_organization
+from teams.models import User
 from tests.routes import fill, org_routes, populate
 
 ROUTES = org_routes()
@@ -67,3 +71,46 @@ def test_empty_create_names_each_missing_field_and_writes_nothing(route, org, ow
     assert body["type"] == "validation_error"
     assert all(error["attr"] for error in body["errors"])
     assert count_rows() == before
+
+
+VIEWSETS = sorted(
+    {route.view_class for route in ROUTES if issubclass(route.view_class, OrgScopedViewSet)}, key=lambda v: v.__name__
+)
+
+
+def test_every_route_is_served_by_the_base_viewset():
+    assert {route.view_class for route in ROUTES} == set(VIEWSETS)
+
+
+@pytest.mark.parametrize("viewset", VIEWSETS, ids=lambda v: v.__name__)
+def test_a_model_without_an_organization_says_why(viewset):
+    assert has_organization(viewset.model) or viewset.unscoped_reason
+
+
+@pytest.mark.parametrize("viewset", [v for v in VIEWSETS if has_organization(v.model)], ids=lambda v: v.__name__)
+def test_a_selector_that_forgets_the_organization_cannot_leak(viewset, org, owner, other_org, outsider, monkeypatch):
+    """Every viewset's queryset is filtered by the base class, whatever `get_org_queryset` returns."""
+    populate(org, owner)
+    populate(other_org, outsider)
+    unfiltered = viewset.model._default_manager.all()
+    assert unfiltered.exclude(organization=org).exists(), "the other organization owns some too"
+    monkeypatch.setattr(viewset, "get_org_queryset", lambda self, org: unfiltered)
+    view = viewset()
+    view.access = Access(org=org, user=owner, role=Role.OWNER)
+    assert set(view.get_queryset().values_list("organization", flat=True)) == {org.pk}
+
+
+def test_a_queryset_of_a_model_without_an_organization_is_refused_unless_a_reason_is_named(org, owner):
+    class Forgetful(OrgScopedViewSet):
+        model = User
+        required_roles = {"list": Role.VIEWER}
+
+        def get_org_queryset(self, org):
+            return User.objects.all()
+
+    view = Forgetful()
+    view.access = Access(org=org, user=owner, role=Role.OWNER)
+    with pytest.raises(ImproperlyConfigured, match="unscoped_reason"):
+        view.get_queryset()
+    Forgetful.unscoped_reason = "A test of the escape hatch."
+    assert view.get_queryset().filter(pk=owner.pk).exists()

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from alignment_service.api.access import Access, Role
+from alignment_service.access import Access, Role
 from alignment_service.notifications import ssrf
 from alignment_service.notifications.models import WebhookEndpoint
-from alignment_service.notifications.webhooks import webhook_secret_new
+from alignment_service.notifications.webhook_endpoints import webhook_secret_new
 from tests.notifications.support import PUBLIC_IP, FakeDNS, Receiver, start_server
 
 

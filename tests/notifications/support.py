@@ -12,7 +12,8 @@ from typing import Any
 
 from django.db import transaction
 
-from alignment_service.notifications.webhooks import emit_event, webhooks_deliver_due
+from alignment_service.notifications.dispatch import webhooks_deliver_due
+from alignment_service.notifications.webhooks import emit_event
 
 PUBLIC_IP = "93.184.215.14"
 

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from alignment_service.access import Role, Scope
 from alignment_service.activity.models import Activity
-from alignment_service.api.access import Role, Scope
 from alignment_service.notifications.models import WebhookDelivery, WebhookEndpoint
 from alignment_service.notifications.webhooks import event_id_for
 from tests.notifications.support import deliver, emit

@@ -13,9 +13,9 @@ from django.db import connection, transaction
 from django.utils import timezone as dj_timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from alignment_service.api.access import Role
+from alignment_service.access import Role
 from alignment_service.notifications import delivery as http_delivery
-from alignment_service.notifications import webhooks
+from alignment_service.notifications import dispatch, webhook_endpoints, webhooks
 from alignment_service.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 from alignment_service.notifications.tasks import webhooks_deliver
 from tests.notifications.support import deliver, emit
@@ -57,7 +57,7 @@ def test_a_wrong_secret_does_not_verify(org, receiver, make_endpoint):
     deliver()
     (request,) = receiver.requests
     with pytest.raises(WebhookVerificationError):
-        Webhook(webhooks.webhook_secret_new()).verify(request.body, request.headers)
+        Webhook(webhook_endpoints.webhook_secret_new()).verify(request.body, request.headers)
 
 
 def test_the_timestamp_header_is_the_utc_instant_of_the_attempt(org, receiver, make_endpoint):
@@ -72,7 +72,7 @@ def test_the_timestamp_header_is_the_utc_instant_of_the_attempt(org, receiver, m
 
 def test_a_non_utc_datetime_is_signed_as_the_same_instant():
     """The library replaces tzinfo with UTC; `signed_headers` converts first, so +05:00 signs right."""
-    secret = webhooks.webhook_secret_new()
+    secret = webhook_endpoints.webhook_secret_new()
     local = T0.astimezone(timezone(timedelta(hours=5)))
     headers = http_delivery.signed_headers(secret=secret, event_id="evt_1", body="{}", now=local)
     assert headers["webhook-timestamp"] == str(int(T0.timestamp()))
@@ -82,10 +82,10 @@ def test_a_non_utc_datetime_is_signed_as_the_same_instant():
 
 
 def test_secrets_are_whsec_and_32_random_bytes():
-    secret = webhooks.webhook_secret_new()
+    secret = webhook_endpoints.webhook_secret_new()
     assert secret.startswith("whsec_")
     assert len(base64.b64decode(secret.removeprefix("whsec_"))) == 32
-    assert secret != webhooks.webhook_secret_new()
+    assert secret != webhook_endpoints.webhook_secret_new()
 
 
 def test_a_500_schedules_every_retry_per_the_schedule_with_jitter(org, owner, admin, member, receiver, make_endpoint):
@@ -93,7 +93,7 @@ def test_a_500_schedules_every_retry_per_the_schedule_with_jitter(org, owner, ad
     receiver.status = 500
     with time_machine.travel(T0, tick=False) as clock:
         emit(org)
-        for attempt, delay in enumerate(webhooks.RETRY_DELAYS_SECONDS[1:], start=1):
+        for attempt, delay in enumerate(dispatch.RETRY_DELAYS_SECONDS[1:], start=1):
             assert deliver() == 1
             delivery = only_delivery()
             assert (delivery.status, delivery.attempts, delivery.response_status) == ("pending", attempt, 500)
@@ -119,9 +119,9 @@ def test_a_500_schedules_every_retry_per_the_schedule_with_jitter(org, owner, ad
 
 
 def test_the_schedule_spans_more_than_a_day():
-    total = sum(webhooks.RETRY_DELAYS_SECONDS)
+    total = sum(dispatch.RETRY_DELAYS_SECONDS)
     assert total * 0.9 > 24 * 3600
-    assert webhooks.next_delay(len(webhooks.RETRY_DELAYS_SECONDS)) is None
+    assert dispatch.next_delay(len(dispatch.RETRY_DELAYS_SECONDS)) is None
 
 
 def test_a_disabled_endpoint_notifies_admins_once(org, owner, receiver, make_endpoint):
@@ -218,7 +218,7 @@ def test_event_ids_are_stable_across_retries_and_redelivery(org, owner_access, r
         clock.move_to(only_delivery().next_attempt_at)
         receiver.status = 200
         deliver()
-        webhooks.webhook_redeliver(access=owner_access, delivery=only_delivery())
+        webhook_endpoints.webhook_redeliver(access=owner_access, delivery=only_delivery())
         deliver()
     delivery = only_delivery()
     assert delivery.status == "succeeded"
@@ -236,7 +236,7 @@ def test_a_redelivery_restarts_the_retry_schedule(org, owner_access, receiver, m
     deliver()
     assert only_delivery().status == "failed"
     WebhookEndpoint.objects.update(active=True)
-    webhooks.webhook_redeliver(access=owner_access, delivery=only_delivery())
+    webhook_endpoints.webhook_redeliver(access=owner_access, delivery=only_delivery())
     deliver()
     delivery = only_delivery()
     assert (delivery.status, delivery.attempts) == ("pending", 9), "one failure after a redelivery is not the last"
@@ -247,7 +247,7 @@ def test_a_delivering_row_whose_lease_expired_is_retried(org, receiver, make_end
     emit(org, key="abandoned")
     emit(org, key="in-flight")
     now = dj_timezone.now()
-    lease = settings.WEBHOOK_TIMEOUT_SECONDS + webhooks.LEASE_GRACE_SECONDS
+    lease = settings.WEBHOOK_TIMEOUT_SECONDS + dispatch.LEASE_GRACE_SECONDS
     abandoned = WebhookDelivery.objects.get(
         event_id=webhooks.event_id_for(org=org, event_type="goal.created", event_key="abandoned")
     )
@@ -271,9 +271,9 @@ def test_a_delivering_row_whose_lease_expired_is_retried(org, receiver, make_end
 def test_a_stale_worker_does_not_overwrite_a_reclaimed_delivery(org, make_endpoint):
     make_endpoint()
     emit(org)
-    (claim,) = webhooks._claim_due(limit=10)
+    (claim,) = dispatch._claim_due(limit=10)
     WebhookDelivery.objects.update(attempts=claim.attempts + 1)  # another worker took it over
-    assert webhooks._record(claim, http_delivery.AttemptResult(succeeded=True, response_status=200)) is None
+    assert dispatch._record(claim, http_delivery.AttemptResult(succeeded=True, response_status=200)) is None
     assert only_delivery().status == "delivering"
 
 
@@ -357,7 +357,7 @@ def test_concurrent_workers_claim_disjoint_deliveries(org, make_endpoint):
     thread.start()
     assert locked.wait(10)
     try:
-        claims = webhooks._claim_due(limit=10)
+        claims = dispatch._claim_due(limit=10)
     finally:
         release.set()
         thread.join()

@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from alignment_service.celery import app as celery_app
-from alignment_service.notifications import webhooks
+from alignment_service.notifications import dispatch
 from alignment_service.notifications.models import WebhookDelivery
 from tests.notifications.support import deliver, emit
 
@@ -31,7 +31,7 @@ def _short_deadline(settings):
 def recorded_at(monkeypatch):
     """When each delivery's outcome was stored, by endpoint id (seconds on the monotonic clock)."""
     times: dict = {}
-    record = webhooks._record
+    record = dispatch._record
 
     def timed(claim, result):
         status = record(claim, result)
@@ -40,7 +40,7 @@ def recorded_at(monkeypatch):
             times["then"][claim.endpoint_id]()
         return status
 
-    monkeypatch.setattr(webhooks, "_record", timed)
+    monkeypatch.setattr(dispatch, "_record", timed)
     return times
 
 
@@ -148,13 +148,13 @@ def test_one_endpoint_has_at_most_two_attempts_running(org, make_receiver, make_
 
 def test_a_run_past_its_time_budget_hands_new_work_to_a_fresh_run(org, make_receiver, make_endpoint, monkeypatch):
     published = []
-    monkeypatch.setattr(webhooks.current_app, "send_task", lambda name, **options: published.append(name))
+    monkeypatch.setattr(dispatch.current_app, "send_task", lambda name, **options: published.append(name))
     make_endpoint(make_receiver(mode="hang").url)
     for n in range(4):
         emit(org, key=f"event-{n}")
 
     started = time.monotonic()
-    assert webhooks.webhooks_deliver_due(max_seconds=0.0) == 2, "it finishes what it claimed first, no more"
+    assert dispatch.webhooks_deliver_due(max_seconds=0.0) == 2, "it finishes what it claimed first, no more"
 
     assert time.monotonic() - started < TIMEOUT + 0.5
     assert WebhookDelivery.objects.filter(status="pending", attempts=0).count() == 2, "left to the fresh run"
@@ -163,10 +163,10 @@ def test_a_run_past_its_time_budget_hands_new_work_to_a_fresh_run(org, make_rece
 
 def test_a_run_that_ends_idle_hands_nothing_on(org, receiver, make_endpoint, monkeypatch):
     published = []
-    monkeypatch.setattr(webhooks.current_app, "send_task", lambda name, **options: published.append(name))
+    monkeypatch.setattr(dispatch.current_app, "send_task", lambda name, **options: published.append(name))
     make_endpoint(receiver.url)
     emit(org)
-    assert webhooks.webhooks_deliver_due(max_seconds=0.0) == 1
+    assert dispatch.webhooks_deliver_due(max_seconds=0.0) == 1
     assert published == []
 
 

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from alignment_service.notifications import webhooks
+from alignment_service.notifications import selectors, webhook_endpoints, webhooks
 from alignment_service.notifications.models import WebhookDelivery, WebhookEndpoint
 from alignment_service.notifications.tasks import webhooks_purge
 from alignment_service.outbox.models import OutboxMessage
@@ -148,14 +148,14 @@ def test_deliveries_older_than_30_days_are_purged(org, make_endpoint):
 
 def test_updating_reactivates_and_clears_the_disabling(org, owner_access, make_endpoint):
     endpoint = make_endpoint(active=False, consecutive_failures=8, disabled_reason="410", disabled_at=timezone.now())
-    endpoint = webhooks.webhook_endpoint_update(access=owner_access, endpoint=endpoint, active=True)
+    endpoint = webhook_endpoints.webhook_endpoint_update(access=owner_access, endpoint=endpoint, active=True)
     assert (endpoint.active, endpoint.disabled_at, endpoint.disabled_reason, endpoint.consecutive_failures) == (
         True,
         None,
         "",
         0,
     )
-    endpoint = webhooks.webhook_endpoint_update(access=owner_access, endpoint=endpoint, active=False)
+    endpoint = webhook_endpoints.webhook_endpoint_update(access=owner_access, endpoint=endpoint, active=False)
     assert endpoint.disabled_at is not None
     assert endpoint.disabled_reason == "Deactivated by an admin."
 
@@ -165,7 +165,7 @@ def test_stats_count_deliveries_by_status(org, make_endpoint):
     emit(org, key="a")
     emit(org, key="b")
     WebhookDelivery.objects.filter(pk=WebhookDelivery.objects.first().pk).update(status="failed")
-    stats = webhooks.webhook_stats()
+    stats = selectors.webhook_stats()
     assert (stats["pending"], stats["failed"], stats["succeeded"]) == (1, 1, 0)
 
 

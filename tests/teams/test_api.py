@@ -16,7 +16,7 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from alignment_service.api.access import Role, Scope
+from alignment_service.access import Role, Scope
 from teams import services
 from teams.models import ApiKey, AuthToken, Membership, Organization, Team, TeamKind, TeamMember, User
 from tests.conftest import bearer_client

@@ -17,8 +17,8 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from alignment_service.access import Access, Role, Scope
 from alignment_service.activity.models import Activity
-from alignment_service.api.access import Access, Role, Scope
 from alignment_service.outbox.models import OutboxMessage
 from teams import services
 from teams.models import Invitation, InvitationStatus, Membership, Organization, User

@@ -10,7 +10,7 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
-from alignment_service.api.access import Access, Role
+from alignment_service.access import Access, Role
 from alignment_service.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from alignment_service.outbox.models import OutboxMessage
 from teams import selectors, services, tasks

@@ -12,12 +12,13 @@ from django.core import mail
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 
-from alignment_service.api.access import Access, Role, Scope
+from alignment_service.access import Access, Role, Scope
 from alignment_service.errors import Conflict, PermissionDenied, ValidationFailed
 from alignment_service.outbox.models import OutboxMessage
 from alignment_service.outbox.services import outbox_kick
 from teams import selectors, services, tasks
 from teams.models import ApiKey, AuthToken, Membership, Organization, Team, TeamKind, TeamMember, User
+from teams.services import memberships
 from tests.factories import (
     CycleFactory,
     GoalFactory,
@@ -246,7 +247,7 @@ def test_member_add_writes_nothing_when_the_outbox_write_fails(
     def broken(**kwargs: Any) -> None:
         raise RuntimeError("outbox down")
 
-    monkeypatch.setattr(services, "outbox_enqueue", broken)
+    monkeypatch.setattr(memberships, "outbox_enqueue", broken)
 
     with pytest.raises(RuntimeError):
         services.member_add(access=access_of(org, admin), user=user, role=Role.MEMBER)
@@ -631,3 +632,12 @@ def test_orgs_for_user_in_name_order() -> None:
         MembershipFactory(user=user, organization=OrganizationFactory(name=name))
 
     assert [o.name for o in selectors.orgs_for_user(user=user)] == ["Alpha", "Mid", "Zeta"]
+
+
+def test_an_unknown_field_is_a_type_error_not_silently_dropped(org: Organization, admin: User) -> None:
+    team = services.team_create(access=access_of(org, admin), name="Core")
+    with pytest.raises(TypeError):
+        services.team_create(access=access_of(org, admin), nam="Typo")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        services.team_update(access=access_of(org, admin), team=team, nam="Typo")  # type: ignore[call-arg]
+    assert list(Team.objects.filter(organization=org).values_list("name", flat=True)) == ["Core"]

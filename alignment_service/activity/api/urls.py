@@ -1,7 +1,8 @@
 from rest_framework.routers import SimpleRouter
 
 from alignment_service.activity.api.views import ActivityViewSet
+from alignment_service.api.routing import ORG
 
 router = SimpleRouter()
-router.register(r"orgs/(?P<org>[-a-zA-Z0-9_]+)/activity", ActivityViewSet, basename="activity")
+router.register(rf"{ORG}/activity", ActivityViewSet, basename="activity")
 urlpatterns = router.urls

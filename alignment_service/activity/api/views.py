@@ -1,16 +1,20 @@
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import django_filters
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers
 
+from alignment_service.access import Role
 from alignment_service.activity.models import Activity
 from alignment_service.activity.selectors import activity_list
-from alignment_service.api.access import Role
 from alignment_service.api.fields import JSONObjectField
 from alignment_service.api.filters import AwareDateTimeFilter, UserIdFilter
 from alignment_service.api.pagination import CursorPagination
 from alignment_service.api.views import OrgScopedViewSet
+
+if TYPE_CHECKING:
+    from teams.models import Organization
 
 
 class ActorSerializer(serializers.Serializer):
@@ -66,5 +70,5 @@ class ActivityViewSet(mixins.ListModelMixin, OrgScopedViewSet):
     ordering_fields: list[str] = []
     required_roles = {"list": Role.VIEWER}
 
-    def get_org_queryset(self, org: Any) -> Any:
+    def get_org_queryset(self, org: "Organization") -> QuerySet[Activity]:
         return activity_list(org=org)

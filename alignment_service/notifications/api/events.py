@@ -2,7 +2,7 @@
 every delivery is `{"type", "timestamp", "data"}`, and `data` depends on `type`.
 
 The `data` shapes mirror what the apps emit (`goals.services`, `feedback.services`,
-`feedback.engine`, `notifications.webhooks.webhook_ping`); `tests/notifications` checks real
+`feedback.engine`, `notifications.webhook_endpoints.webhook_ping`); `tests/notifications` checks real
 payloads against these serializers.
 """
 
@@ -14,14 +14,14 @@ from rest_framework import serializers
 from alignment_service.api.fields import ConstField
 from alignment_service.notifications.models import WebhookEventType
 from feedback.models import (
+    CORRECTION_SUBJECTS,
+    FEEDBACK_TARGETS,
+    SCORE_SUBJECTS,
     AgendaItemKind,
     CorrectionStatus,
-    CorrectionSubject,
     FeedbackKind,
     LeadershipMode,
     Severity,
-    SubjectType,
-    TargetType,
     Trigger,
 )
 from goals.models import GoalStatus
@@ -29,7 +29,7 @@ from goals.models import GoalStatus
 
 class CourseCorrectionEventData(serializers.Serializer):
     id = serializers.UUIDField()
-    subject_type = serializers.ChoiceField(choices=CorrectionSubject.choices)
+    subject_type = serializers.ChoiceField(choices=CORRECTION_SUBJECTS)
     subject_id = serializers.CharField()
     trigger = serializers.ChoiceField(choices=Trigger.choices)
     severity = serializers.ChoiceField(choices=Severity.choices)
@@ -46,7 +46,7 @@ class CourseCorrectionWithSymptomsEventData(CourseCorrectionEventData):
 
 
 class ScoreThresholdCrossedEventData(serializers.Serializer):
-    subject_type = serializers.ChoiceField(choices=SubjectType.choices)
+    subject_type = serializers.ChoiceField(choices=SCORE_SUBJECTS)
     subject_id = serializers.CharField()
     score = serializers.FloatField()
     previous = serializers.FloatField()
@@ -79,7 +79,7 @@ class FeedbackEventData(serializers.Serializer):
     optional_fields = ("author",)
 
     id = serializers.UUIDField()
-    target_type = serializers.ChoiceField(choices=TargetType.choices)
+    target_type = serializers.ChoiceField(choices=FEEDBACK_TARGETS)
     target_id = serializers.CharField()
     kind = serializers.ChoiceField(choices=FeedbackKind.choices)
     body = serializers.CharField()

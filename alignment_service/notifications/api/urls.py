@@ -1,9 +1,8 @@
 from rest_framework.routers import SimpleRouter
 
+from alignment_service.api.routing import ORG
 from alignment_service.notifications.api.views import NotificationViewSet
 from alignment_service.notifications.api.webhooks import WebhookDeliveryViewSet, WebhookEndpointViewSet
-
-ORG = r"orgs/(?P<org>[-a-zA-Z0-9_]+)"
 
 router = SimpleRouter()
 router.register("notifications", NotificationViewSet, basename="notification")

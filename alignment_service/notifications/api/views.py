@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from alignment_service.api.pagination import CursorPagination
+from alignment_service.api.views import missing_is_404
 from alignment_service.notifications.models import Notification
 from alignment_service.notifications.services import notification_mark_read
 
@@ -44,10 +45,5 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(NotificationSerializer(notification_mark_read(notification=notification)).data)
 
     def get_object(self) -> Notification:
-        from django.core.exceptions import ValidationError
-        from rest_framework.exceptions import NotFound
-
-        try:
+        with missing_is_404():
             return self.get_queryset().get(pk=self.kwargs["pk"])
-        except (Notification.DoesNotExist, ValidationError, ValueError):
-            raise NotFound() from None

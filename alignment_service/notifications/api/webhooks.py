@@ -4,9 +4,10 @@ Admins only; no API key reads them (the `read` scope reads what a viewer reads).
 returned by the create and rotate-secret responses only.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import django_filters
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -20,11 +21,11 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alignment_service.api.access import Role
+from alignment_service.access import Role
 from alignment_service.api.pagination import CursorPagination
 from alignment_service.api.views import OrgScopedViewSet
 from alignment_service.errors import ValidationFailed
-from alignment_service.notifications import webhooks
+from alignment_service.notifications import selectors, webhook_endpoints
 from alignment_service.notifications.api.events import WebhookEventSerializer
 from alignment_service.notifications.models import (
     WebhookDelivery,
@@ -34,6 +35,9 @@ from alignment_service.notifications.models import (
 )
 
 EVENTS_HELP = "Event types to receive; empty (the default) means every event."
+
+if TYPE_CHECKING:
+    from teams.models import Organization
 
 
 def events_field(**kwargs: Any) -> serializers.ListField:
@@ -70,7 +74,7 @@ class WebhookUrlField(serializers.URLField):
         if url is None or url is serializers.empty:
             return url
         try:
-            webhooks.webhook_url_check(url)
+            webhook_endpoints.webhook_url_check(url)
         except ValidationFailed as exc:
             raise serializers.ValidationError(exc.detail, code=exc.code) from None
         return url
@@ -158,24 +162,26 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, O
     ordering_fields = ["created_at", "url"]
     required_roles = ADMIN_ONLY
 
-    def get_org_queryset(self, org: Any) -> Any:
-        return webhooks.webhook_endpoint_list(org=org)
+    def get_org_queryset(self, org: "Organization") -> QuerySet[WebhookEndpoint]:
+        return selectors.webhook_endpoint_list(org=org)
 
     def create(self, request: Request, org: str) -> Response:
         data = WebhookEndpointCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        endpoint = webhooks.webhook_endpoint_create(access=self.access, **data.validated_data)
+        endpoint = webhook_endpoints.webhook_endpoint_create(access=self.access, **data.validated_data)
         return Response(WebhookEndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, org: str, pk: str) -> Response:
         endpoint = self.get_object()
         data = WebhookEndpointUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        endpoint = webhooks.webhook_endpoint_update(access=self.access, endpoint=endpoint, **data.validated_data)
+        endpoint = webhook_endpoints.webhook_endpoint_update(
+            access=self.access, endpoint=endpoint, **data.validated_data
+        )
         return Response(WebhookEndpointSerializer(endpoint).data)
 
     def destroy(self, request: Request, org: str, pk: str) -> Response:
-        webhooks.webhook_endpoint_delete(access=self.access, endpoint=self.get_object())
+        webhook_endpoints.webhook_endpoint_delete(access=self.access, endpoint=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses=WebhookEndpointWithSecretSerializer)
@@ -183,14 +189,14 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, O
     def rotate_secret(self, request: Request, org: str, pk: str) -> Response:
         """Replace the signing secret, effective for every attempt from now on; the new one is in
         this response only."""
-        endpoint = webhooks.webhook_secret_rotate(access=self.access, endpoint=self.get_object())
+        endpoint = webhook_endpoints.webhook_secret_rotate(access=self.access, endpoint=self.get_object())
         return Response(WebhookEndpointWithSecretSerializer(endpoint).data)
 
     @extend_schema(request=None, responses={202: WebhookDeliverySerializer})
     @action(detail=True, methods=["post"])
     def ping(self, request: Request, org: str, pk: str) -> Response:
         """Send a `webhook.ping` event to this endpoint only; answers with its delivery."""
-        delivery = webhooks.webhook_ping(access=self.access, endpoint=self.get_object())
+        delivery = webhook_endpoints.webhook_ping(access=self.access, endpoint=self.get_object())
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -219,8 +225,8 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, O
             self._endpoint = self.object_in_org(WebhookEndpoint, self.kwargs["webhook_pk"])
         return self._endpoint
 
-    def get_org_queryset(self, org: Any) -> Any:
-        return webhooks.webhook_delivery_list(org=org, endpoint=self.endpoint)
+    def get_org_queryset(self, org: "Organization") -> QuerySet[WebhookDelivery]:
+        return selectors.webhook_delivery_list(org=org, endpoint=self.endpoint)
 
     def get_serializer_class(self) -> Any:
         return WebhookDeliveryDetailSerializer if self.action == "retrieve" else WebhookDeliverySerializer
@@ -230,5 +236,5 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, O
     def redeliver(self, request: Request, org: str, webhook_pk: str, pk: str) -> Response:
         """Attempt this delivery again now, with the same event id and payload (succeeded or failed
         deliveries younger than 30 days; otherwise 409)."""
-        delivery = webhooks.webhook_redeliver(access=self.access, delivery=self.get_object())
+        delivery = webhook_endpoints.webhook_redeliver(access=self.access, delivery=self.get_object())
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

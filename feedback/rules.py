@@ -1,40 +1,22 @@
 """The course-correction rules (see docs/scoring.md): pure functions from an organization's
-state to the findings that hold now. `feedback.engine` opens a correction for each new finding
+state (`feedback.inputs.World`) to the findings that hold now. `feedback.engine` opens a correction for each new finding
 and resolves open ones whose finding no longer holds.
 """
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
+from feedback.inputs import ActiveCorrection, GoalInputs, MetricInputs, TeamInputs, World
 from feedback.matrix import INTERVENTION_MODES
 from feedback.models import LeadershipMode, Severity, Trigger
-from feedback.scoring import DAY, AssessmentInputs, GoalInputs, MetricInputs, elapsed_share, forecast_share
+from feedback.scoring import DAY, elapsed_share, forecast_share
 from goals import progress as formulas
 from goals.models import guardrail_breached
 
 INTERVENTION_TRIGGERS = (Trigger.INTERVENTION, Trigger.CRITICAL_QUADRANT)
-
-
-@dataclass(frozen=True)
-class TeamInputs:
-    id: Any
-    name: str
-    lead_id: Any
-    parent_lead_id: Any
-    latest_assessment: AssessmentInputs | None
-    last_lead_checkin_ts: float | None
-
-
-@dataclass(frozen=True)
-class ActiveCorrection:
-    subject_type: str
-    subject_id: str
-    trigger: str
-    review_by: date | None
-    extension_count: int
 
 
 @dataclass(frozen=True)
@@ -51,39 +33,6 @@ class Finding:
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.subject_type, self.subject_id, self.trigger)
-
-
-@dataclass(frozen=True)
-class DueDivergence:
-    team_id: Any
-    approach: str
-    review_on: date
-
-
-@dataclass(frozen=True)
-class DueFollowUp:
-    decision_id: Any
-    subject_type: str
-    subject_id: str
-    team_id: Any
-    outcome: str
-    follow_up_on: date
-
-
-@dataclass
-class World:
-    """Everything the rules read, loaded once per organization."""
-
-    rules: Mapping[str, Any]
-    now_ts: float
-    today: date
-    goals: list[GoalInputs]
-    teams: dict[Any, TeamInputs]
-    scores: dict[tuple[str, str], float]
-    previous_scores: dict[tuple[str, str], float]
-    active: list[ActiveCorrection] = field(default_factory=list)
-    divergences_due: list[DueDivergence] = field(default_factory=list)
-    follow_ups_due: list[DueFollowUp] = field(default_factory=list)
 
 
 def pct(value: float) -> str:

@@ -1,0 +1,76 @@
+"""Whether a rescore has anything to do: a digest of every input of scoring and of the rules.
+
+On PostgreSQL every row version carries the transaction that wrote it (`xmin`), so a digest of
+`(id, xmin)` over the organization's inputs changes with any insert, update or delete of them.
+It is taken before the rescore reads anything, so a write that commits meanwhile makes the
+next digest differ (and the next rescore run). The active corrections, which the rescore
+itself writes, are digested by content instead: the last full rescore's digest is of the
+corrections as it left them. Scores and snapshots are the engine's own output.
+
+Elsewhere (SQLite) there is no digest and every rescore runs, with the same results.
+"""
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Model
+
+from feedback import selectors
+from feedback.models import Assessment, CheckIn, CourseCorrection, Feedback, RescoreState, SteeringDecision
+from goals.models import Divergence, Goal, GoalStrategy, Metric
+from teams.models import Organization, Team
+
+INPUTS: tuple[type[Model], ...] = (
+    Team, Goal, GoalStrategy, Metric, CheckIn, Assessment, Feedback, Divergence, SteeringDecision,
+)  # fmt: skip
+CORRECTION_FIELDS = ("id", "subject_type", "subject_id", "trigger", "review_by", "extension_count", "caused_by_id")
+
+
+def inputs_digest(org: Organization) -> str | None:
+    """The digest of the organization's row and every input row, or None off PostgreSQL."""
+    if connection.vendor != "postgresql":
+        return None
+    quote = connection.ops.quote_name
+    parts = ["(SELECT xmin::text FROM teams_organization WHERE id = %(org)s)"]
+    for model in INPUTS:
+        pk = quote(model._meta.pk.column)  # type: ignore[union-attr]
+        digest = f"coalesce(sum(hashtextextended(t.{pk}::text || ':' || t.xmin::text, 0)), 0)"
+        table = quote(model._meta.db_table)
+        parts.append(f"(SELECT count(*) || ':' || {digest} FROM {table} t WHERE t.organization_id = %(org)s)")  # noqa: S608
+    with connection.cursor() as cursor:
+        # Identifiers come from the models' metadata (quoted); the organization is a parameter.
+        cursor.execute("SELECT concat_ws('|', " + ", ".join(parts) + ")", {"org": org.pk})
+        return hashlib.sha256(cursor.fetchone()[0].encode()).hexdigest()
+
+
+def corrections_digest(rows: Iterable[tuple[object, ...]]) -> str:
+    return hashlib.sha256(repr(sorted(tuple(str(value) for value in row) for row in rows)).encode()).hexdigest()
+
+
+def _combined(inputs: str, corrections: str) -> str:
+    return hashlib.sha256(f"{inputs}|{corrections}".encode()).hexdigest()
+
+
+def unchanged(org: Organization, now: datetime, inputs: str | None) -> bool:
+    """True when the last full rescore, less than `RESCORE_UNCHANGED_SECONDS` before `now`,
+    saw these inputs and left the active corrections as they are."""
+    if inputs is None:
+        return False
+    state = RescoreState.objects.filter(organization=org).first()
+    if state is None or not 0 <= (now - state.scored_at).total_seconds() < settings.RESCORE_UNCHANGED_SECONDS:
+        return False
+    active = selectors.active_corrections(org=org).order_by().values_list(*CORRECTION_FIELDS)
+    return state.fingerprint == _combined(inputs, corrections_digest(active))
+
+
+def remember(org: Organization, now: datetime, inputs: str | None, active: Iterable[CourseCorrection]) -> None:
+    """Record what a full rescore saw (`inputs`, taken before it read) and left (`active`)."""
+    if inputs is None:
+        return
+    rows = [tuple(getattr(c, name) for name in CORRECTION_FIELDS) for c in active]
+    RescoreState.objects.update_or_create(
+        organization=org, defaults={"fingerprint": _combined(inputs, corrections_digest(rows)), "scored_at": now}
+    )

@@ -1,0 +1,200 @@
+"""Stored derived values: the goal and metric windows, each metric's current value, progress,
+forecast and odds, and each goal's rolled-up progress and odds.
+
+The formulas are `goals.progress`; this module reads what they need from the database and
+writes what they give back, inside the caller's transaction (writers hold the organization's
+`derived_values` lock, see `goals.services.common.writes_derived_values`).
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import OuterRef, Q, Subquery
+
+from alignment_service.db import bulk_update_values
+from goals import progress as formulas
+from goals.models import Goal, Metric, MetricRole, Reading
+from goals.progress import KNOWN_OUTCOME, ROLLUP_EXCLUDED
+from teams.models import Organization
+
+
+def set_goal_window(goal: Goal, org: Organization) -> None:
+    goal.window_start_ts, goal.window_end_ts = formulas.window_bounds_ts(goal.starts_on, goal.due_on, org.timezone)
+
+
+def metric_window(metric: Metric, org: Organization) -> tuple[float, float]:
+    goal = metric.goal
+    return formulas.window_bounds_ts(metric.starts_on or goal.starts_on, metric.due_on or goal.due_on, org.timezone)
+
+
+def refresh_metric_windows(org: Organization, metrics: Iterable[Metric]) -> None:
+    changed = []
+    for metric in metrics:
+        metric.window_start_ts, metric.window_end_ts = metric_window(metric, org)
+        changed.append(metric)
+    bulk_update_values(changed, ["window_start_ts", "window_end_ts"])
+
+
+METRIC_DERIVED_FIELDS = (
+    "current", "last_reading_at", "last_reading_ts", "progress", "forecast", "forecast_low", "forecast_high", "p_hit",
+)  # fmt: skip
+
+
+def metrics_refresh(*, org: Organization, metric_ids: Iterable[Any]) -> None:
+    """Recompute current value, last reading, progress, forecast and its odds of the given metrics."""
+    latest = Reading.objects.filter(metric=OuterRef("pk")).order_by("-observed_at")
+    metrics = list(
+        Metric.objects.filter(organization=org, id__in=set(metric_ids)).annotate(
+            latest_value=Subquery(latest.values("value")[:1]), latest_at=Subquery(latest.values("observed_at")[:1])
+        )
+    )
+    window_days = org.rule_settings["forecast_window_days"]
+    points = _forecast_points(org, metrics, window_days)
+    for metric in metrics:
+        latest_at = metric.latest_at
+        metric.current = metric.latest_value
+        metric.last_reading_at = latest_at
+        metric.last_reading_ts = latest_at.timestamp() if latest_at else None
+        metric.progress = formulas.progress(baseline=metric.baseline, target=metric.target, current=metric.current)
+        metric.forecast, odds = None, formulas.NO_ODDS
+        if metric.last_reading_ts is not None:
+            trend = formulas.forecast_points(points[metric.id], now_ts=metric.last_reading_ts, window_days=window_days)
+            metric.forecast, odds = formulas.trend_outlook(
+                trend, end_ts=metric.window_end_ts, baseline=metric.baseline, target=metric.target
+            )
+        metric.forecast_low, metric.forecast_high, metric.p_hit = odds.low, odds.high, odds.p_hit
+    bulk_update_values(metrics, [*METRIC_DERIVED_FIELDS])
+
+
+def _forecast_points(org: Organization, metrics: list[Any], window_days: int) -> dict[Any, list[formulas.Point]]:
+    """Readings that form each metric's trend: the window ending at its latest reading, or all
+    of its readings when fewer than 3 fall in that window.
+
+    Metrics are grouped by the day their window starts, so a batch that touched thousands of
+    metrics read on the same days needs a handful of conditions, not one per metric.
+    """
+    by_cutoff: dict[date, list[Any]] = defaultdict(list)
+    for metric in metrics:
+        latest = metric.latest_at
+        if latest is not None:
+            by_cutoff[_window_start_day(latest, window_days)].append(metric.id)
+    points: dict[Any, list[formulas.Point]] = defaultdict(list)
+    groups = sorted(by_cutoff.items())
+    for chunk in range(0, len(groups), 100):
+        condition = Q()
+        for cutoff, ids in groups[chunk : chunk + 100]:
+            condition |= Q(metric_id__in=ids, observed_at__gte=datetime.combine(cutoff, time.min, tzinfo=UTC))
+        points.update(_points(Reading.objects.filter(condition, organization=org)))
+    latest_by_metric = {m.id: m.latest_at for m in metrics}
+    for metric_id, metric_points in points.items():
+        latest = latest_by_metric[metric_id]
+        assert latest is not None
+        floor = latest.timestamp() - window_days * 86400
+        points[metric_id] = [p for p in metric_points if p.ts >= floor]
+    sparse = [metric.id for metric in metrics if len(points.get(metric.id, ())) < 3]
+    if sparse:
+        points.update(_points(Reading.objects.filter(organization=org, metric_id__in=sparse)))
+    return points
+
+
+def _window_start_day(latest: datetime, window_days: int) -> date:
+    day = latest.astimezone(UTC).date()
+    return day - timedelta(days=window_days) if day > date.min + timedelta(days=window_days) else date.min
+
+
+def _points(readings: Any) -> dict[Any, list[formulas.Point]]:
+    points: dict[Any, list[formulas.Point]] = defaultdict(list)
+    for metric_id, observed_at, value in readings.values_list("metric_id", "observed_at", "value").iterator(
+        chunk_size=5000
+    ):
+        points[metric_id].append(formulas.Point(observed_at.timestamp(), value))
+    return points
+
+
+def goals_refresh_progress(*, org: Organization, goal_ids: Iterable[Any] | None = None) -> int:
+    """Recompute stored goal progress and `p_hit`; write only what changed.
+
+    A goal with metrics averages its metrics' values by weight (metrics without one are left
+    out); a goal without metrics averages its children's by their weight, draft and cancelled
+    children left out (for `p_hit`, an achieved child counts 1 and a missed one 0: its outcome
+    is known). With `goal_ids` (the goals whose metrics changed), only they and their ancestors
+    are recomputed, from their siblings' stored values; without, all.
+    """
+    goals = {
+        goal.id: goal
+        for goal in Goal.objects.filter(organization=org).only("id", "parent_id", "weight", "status", *ROLLUP_FIELDS)
+    }
+    scope = set(goals) if goal_ids is None else _with_ancestors(goals, goal_ids)
+    metrics_by_goal: dict[Any, list[tuple[float | None, float | None, float]]] = defaultdict(list)
+    metric_rows = Metric.objects.filter(organization=org, role=MetricRole.KEY_RESULT)
+    if goal_ids is not None:
+        metric_rows = metric_rows.filter(goal_id__in=scope)
+    for goal_id, *values in metric_rows.values_list("goal_id", "progress", "p_hit", "weight"):
+        metrics_by_goal[goal_id].append(tuple(values))  # type: ignore[arg-type]
+    children: dict[Any, list[Goal]] = defaultdict(list)
+    for goal in goals.values():
+        children[goal.parent_id].append(goal)
+    changed: dict[Any, Goal] = {}
+    for index, field in enumerate(ROLLUP_FIELDS):
+        rolled = _roll_up(goals, scope, children, metrics_by_goal, field, index)
+        for goal_id, value in rolled.items():
+            if value != getattr(goals[goal_id], field):
+                setattr(goals[goal_id], field, value)
+                changed[goal_id] = goals[goal_id]
+    bulk_update_values(list(changed.values()), [*ROLLUP_FIELDS])
+    return len(changed)
+
+
+ROLLUP_FIELDS = ("progress", "p_hit")
+
+
+def _roll_up(
+    goals: dict[Any, Goal],
+    scope: set[Any],
+    children: dict[Any, list[Goal]],
+    metrics_by_goal: dict[Any, list[tuple[float | None, float | None, float]]],
+    field: str,
+    index: int,
+) -> dict[Any, float | None]:
+    computed: dict[Any, float | None] = {}
+
+    def value_of(goal: Goal) -> float | None:
+        return computed.get(goal.id, getattr(goal, field)) if goal.id in scope else getattr(goal, field)
+
+    def as_child(goal: Goal) -> float | None:
+        if field == "p_hit" and goal.status in KNOWN_OUTCOME:
+            return KNOWN_OUTCOME[goal.status]
+        return value_of(goal)
+
+    def compute(root: Goal) -> None:
+        """Post-order over the subtree of `root`, without recursion: chains may be deep."""
+        pending: list[tuple[Goal, list[Goal] | None]] = [(root, None)]
+        on_path: set[Any] = set()
+        while pending:
+            goal, kids = pending.pop()
+            if kids is not None:
+                on_path.discard(goal.id)
+                computed[goal.id] = formulas.weighted_mean((as_child(k), k.weight) for k in kids)
+            elif goal.id in scope and goal.id not in computed:
+                if goal.id in metrics_by_goal:
+                    computed[goal.id] = formulas.weighted_mean((row[index], row[2]) for row in metrics_by_goal[goal.id])
+                    continue
+                kids = [k for k in children[goal.id] if k.status not in ROLLUP_EXCLUDED and k.id not in on_path]
+                on_path.add(goal.id)
+                pending.append((goal, kids))
+                pending.extend((kid, None) for kid in kids)
+
+    for goal_id in scope:
+        compute(goals[goal_id])
+    return {goal_id: computed.get(goal_id) for goal_id in scope}
+
+
+def _with_ancestors(goals: dict[Any, Goal], goal_ids: Iterable[Any]) -> set[Any]:
+    scope: set[Any] = set()
+    for goal_id in goal_ids:
+        while goal_id in goals and goal_id not in scope:
+            scope.add(goal_id)
+            goal_id = goals[goal_id].parent_id
+    return scope

@@ -1,0 +1,45 @@
+"""Cycles: the named periods that goals take their dates from."""
+
+from typing import Any
+
+from django.db import transaction
+
+from alignment_service.access import Access
+from alignment_service.db import delete_or_conflict
+from alignment_service.errors import ValidationFailed
+from goals.models import Cycle
+from goals.services.common import check_dates, record_activity
+from teams.models import Organization
+
+
+@transaction.atomic
+def cycle_create(*, access: Access, **fields: Any) -> Cycle:
+    check_dates(fields["starts_on"], fields["ends_on"], end_attr="ends_on")
+    _check_unique_cycle_name(access.org, fields["name"])
+    cycle = Cycle.objects.create(organization=access.org, **fields)
+    record_activity(access, "cycle.created", "cycle", cycle.pk, f"created cycle {cycle.name}")
+    return cycle
+
+
+@transaction.atomic
+def cycle_update(*, access: Access, cycle: Cycle, **fields: Any) -> Cycle:
+    check_dates(fields.get("starts_on", cycle.starts_on), fields.get("ends_on", cycle.ends_on), end_attr="ends_on")
+    if "name" in fields:
+        _check_unique_cycle_name(access.org, fields["name"], exclude=cycle.pk)
+    for name, value in fields.items():
+        setattr(cycle, name, value)
+    cycle.save()
+    record_activity(access, "cycle.updated", "cycle", cycle.pk, f"updated cycle {cycle.name}", fields)
+    return cycle
+
+
+def _check_unique_cycle_name(org: Organization, name: str, exclude: Any = None) -> None:
+    if Cycle.objects.filter(organization=org, name=name).exclude(pk=exclude).exists():
+        raise ValidationFailed("A cycle with this name already exists.", code="unique", attr="name")
+
+
+@transaction.atomic
+def cycle_delete(*, access: Access, cycle: Cycle) -> None:
+    cycle_id, name = cycle.pk, cycle.name
+    delete_or_conflict(cycle, "Goals use this cycle; move them first.", code="cycle_in_use")
+    record_activity(access, "cycle.deleted", "cycle", cycle_id, f"deleted cycle {name}")

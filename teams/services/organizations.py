@@ -1,0 +1,72 @@
+"""Organizations: creating one (its creator becomes the owner), its name and rule parameters, deleting it."""
+
+from typing import Any
+
+from django.db import transaction
+
+from alignment_service.access import Access, Role
+from alignment_service.activity.services import activity_record
+from alignment_service.db import (
+    DERIVED_VALUES_LOCK,
+    lock_org,
+)
+from teams import hooks
+from teams.models import (
+    Membership,
+    Organization,
+    User,
+)
+
+
+@transaction.atomic
+def org_create(*, user: User, name: str, slug: str) -> Organization:
+    """Create an organization whose creator is its first owner."""
+    org = Organization(name=name, slug=slug)
+    org.full_clean()
+    org.save()
+    Membership.objects.create(organization=org, user=user, role=Role.OWNER)
+    activity_record(
+        access=Access(org=org, user=user, role=Role.OWNER), verb="org.created", subject_type="org",
+        subject_id=org.pk, summary=f"created the organization {org.name}",
+    )  # fmt: skip
+    return org
+
+
+@transaction.atomic
+def org_update(
+    *,
+    access: Access,
+    name: str | None = None,
+    timezone_name: str | None = None,
+    rule_settings: dict[str, Any] | None = None,
+) -> Organization:
+    lock_org(DERIVED_VALUES_LOCK, access.org.pk)  # new settings may change every derived value
+    org = Organization.objects.select_for_update(no_key=True).get(pk=access.org.pk)
+    before = {"timezone": org.timezone, **org.rule_settings}
+    if name is not None:
+        org.name = name
+    if timezone_name is not None:
+        org.timezone = timezone_name
+    if rule_settings:
+        org.settings = {**org.settings, **rule_settings}
+    org.full_clean()
+    org.save()
+    after = {"timezone": org.timezone, **org.rule_settings}
+    rules_changed = {key for key in after if after[key] != before[key]}
+    if rules_changed:
+        for handler in hooks.org_rules_changed:
+            handler(org=org, changed=rules_changed)
+    changed = [
+        name for name, value in (("name", name), ("timezone", timezone_name), ("settings", rule_settings)) if value
+    ]
+    activity_record(
+        access=access, verb="org.updated", subject_type="org", subject_id=org.pk,
+        summary=f"changed the organization's {', '.join(changed) or 'nothing'}",
+        data={"settings": rule_settings or {}, "timezone": timezone_name},
+    )  # fmt: skip
+    return org
+
+
+@transaction.atomic
+def org_delete(*, access: Access) -> None:
+    access.org.delete()
