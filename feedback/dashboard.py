@@ -9,7 +9,8 @@ from django.db.models import Case, F, OuterRef, Subquery, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from feedback.models import ACTIVE_CORRECTION, Assessment, CourseCorrection, ScoreSnapshot, Severity, Trigger
+from feedback import selectors
+from feedback.models import ACTIVE_CORRECTION, CourseCorrection, ScoreSnapshot, Severity, Trigger
 from goals import progress as formulas
 from goals.models import Cycle, GoalStatus
 from goals.selectors import goal_list
@@ -49,7 +50,7 @@ def _trend(now: dict[tuple[str, str], float], before: dict[tuple[str, str], floa
 def dashboard(*, org: Organization) -> dict[str, Any]:
     current = _scores_as_of(org, None)
     week_ago = _scores_as_of(org, timezone.now() - timedelta(days=TREND_DAYS))
-    latest = Assessment.objects.filter(team=OuterRef("pk")).order_by("-created_at", "-id")
+    latest = selectors.assessments_latest_first(team=OuterRef("pk"))
     teams = list(
         Team.objects.filter(organization=org, kind=TeamKind.TEAM)
         .annotate(

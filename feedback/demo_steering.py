@@ -10,10 +10,10 @@
 import random
 from datetime import UTC, date, datetime, time, timedelta
 
+import goals.services
 from alignment_service.access import Access, Role
 from feedback import steering
 from feedback.models import Feedback, FeedbackKind, SubjectType
-from goals import services as goal_services
 from goals.models import Goal, GoalStatus, Metric, MetricDirection, MetricRole, Reading
 from teams.demo import DemoPeople
 from teams.models import Team
@@ -53,7 +53,7 @@ def _churn_guardrail(people: DemoPeople, today: date) -> None:
         )
         for offset in range(CHURN_READINGS_DAYS, 0, -1)
     )  # fmt: skip
-    goal_services.metrics_refresh(org=org, metric_ids=[churn.pk])
+    goals.services.metrics_refresh(org=org, metric_ids=[churn.pk])
 
 
 def _creator_tools_divergence(people: DemoPeople, owner: Access, team: Team, today: date) -> None:

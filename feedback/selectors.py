@@ -116,11 +116,17 @@ def target_stewards(*, org: Organization, target_type: str, target: Any) -> set[
     return {target.owner_id, team.lead_id if team else None} - {None}
 
 
+def assessments_latest_first(*, team: Team | OuterRef) -> QuerySet[Assessment]:
+    """A team's assessments, the one that counts (its latest) first; `team` may be an
+    `OuterRef` for a subquery."""
+    return Assessment.objects.filter(Q(team=team)).order_by("-created_at", "-id")
+
+
 def latest_assessment(*, team: Team | None) -> Assessment | None:
     """The assessment of the team that counts: its latest."""
     if team is None:
         return None
-    return Assessment.objects.filter(team=team).order_by("-created_at", "-id").first()
+    return assessments_latest_first(team=team).first()
 
 
 def steering_group_ids_above(teams: dict[Any, Team], team_id: Any) -> list[Any]:

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 
+import goals.services
 from alignment_service.access import Access, org_admin_ids
 from alignment_service.activity.services import activity_record
 from alignment_service.errors import Conflict, PermissionDenied, ValidationFailed
@@ -30,7 +31,6 @@ from feedback.models import (
     SteeringDecision,
     SubjectType,
 )
-from goals import services as goal_services
 from goals.models import Divergence, Metric
 from teams.models import Organization, Team, User
 
@@ -109,7 +109,7 @@ def may_decide_proposal(access: Access, metric: Metric) -> bool:
     return bool(access.user and team and team.parent and team.parent.lead_id == access.user.pk)
 
 
-@goal_services.writes_derived_values
+@goals.services.writes_derived_values
 def goalpost_decide(*, access: Access, proposal: GoalpostProposal, approve: bool, note: str = "") -> GoalpostProposal:
     """Approve (apply the change, with the reason and both people in the metric's history) or
     reject a pending proposal."""
@@ -130,7 +130,7 @@ def goalpost_decide(*, access: Access, proposal: GoalpostProposal, approve: bool
         changes = {**proposal.changes}
         if "due_on" in changes:
             changes["due_on"] = date.fromisoformat(changes["due_on"])
-        goal_services.metric_update(
+        goals.services.metric_update(
             access=access, metric=proposal.metric, reason=proposal.reason, proposed_by=proposal.proposed_by,
             **changes,
         )  # fmt: skip
@@ -213,7 +213,7 @@ def divergence_record(
         success_value=success_value, approved_by=approved_by, review_on=review_on, recorded_by=access.user,
     )  # fmt: skip
     _announce_divergence(access, divergence, "recorded", f"recorded that {team.name} may diverge: {approach[:200]}")
-    goal_services.owe_rescore(access.org)
+    goals.services.owe_rescore(access.org)
     return divergence
 
 
@@ -241,7 +241,7 @@ def divergence_close(*, access: Access, divergence: Divergence, note: str = "") 
     divergence.save(update_fields=["status", "closed_at", "closed_by", "outcome", "outcome_value", "closing_note"])
     reached = "met" if met else "missed"
     _announce_divergence(access, divergence, "closed", f"closed {team.name}'s divergence: criteria {reached}")
-    goal_services.owe_rescore(access.org)
+    goals.services.owe_rescore(access.org)
     return divergence
 
 
@@ -298,7 +298,7 @@ def decision_record(
             title=f"A steering decision needs your follow-up by {follow_up_on}", body=outcome,
             subject_type="decision", subject_id=decision.pk, dedupe_key=f"decision.follow_up:{decision.pk}",
         )  # fmt: skip
-    goal_services.owe_rescore(access.org)
+    goals.services.owe_rescore(access.org)
     return decision
 
 
@@ -322,7 +322,7 @@ def decision_complete_follow_up(*, access: Access, decision: SteeringDecision) -
         access=access, verb="decision.followed_up", subject_type=decision.item_kind, subject_id=decision.item_id,
         summary="completed a steering decision's follow-up", data={"decision": str(decision.pk)},
     )  # fmt: skip
-    goal_services.owe_rescore(access.org)
+    goals.services.owe_rescore(access.org)
     return decision
 
 

@@ -5,12 +5,15 @@ backend, so a worker that dies in between sends it again rather than never.
 """
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.core.mail import send_mail
 from django.utils import timezone
 
 from alignment_service.notifications.models import Notification
+
+if TYPE_CHECKING:
+    from teams.models import Organization
 
 DIGEST_KIND = "course_correction.digest"
 EMAIL_KINDS = (
@@ -25,7 +28,7 @@ def email_send(*, to: str, subject: str, body: str) -> None:
     send_mail(subject=subject, message=body, from_email=None, recipient_list=[to])
 
 
-def email_pending(*, org: Any) -> int:
+def email_pending(*, org: "Organization") -> int:
     """Email every recent notification of these kinds that has not been emailed yet."""
     pending = Notification.objects.filter(
         organization=org, kind__in=EMAIL_KINDS, emailed_at__isnull=True,

@@ -1,17 +1,20 @@
 """Reads of webhook endpoints and deliveries."""
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, QuerySet
 
 from alignment_service.notifications.models import WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint
 
+if TYPE_CHECKING:
+    from teams.models import Organization
 
-def webhook_endpoint_list(*, org: Any) -> QuerySet[WebhookEndpoint]:
+
+def webhook_endpoint_list(*, org: "Organization") -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(organization=org).order_by("-created_at", "-id")
 
 
-def webhook_delivery_list(*, org: Any, endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
+def webhook_delivery_list(*, org: "Organization", endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
     return WebhookDelivery.objects.filter(organization=org, endpoint=endpoint).order_by("-created_at", "-id")
 
 

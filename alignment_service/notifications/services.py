@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -11,6 +11,9 @@ from django.utils import timezone
 from alignment_service.notifications.email import EMAIL_KINDS
 from alignment_service.notifications.models import Notification
 from alignment_service.outbox.services import outbox_enqueue
+
+if TYPE_CHECKING:
+    from teams.models import Organization
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ class Notice:
 
 def notify(
     *,
-    org: Any,
+    org: "Organization",
     recipient_ids: Iterable[int],
     kind: str,
     title: str,
@@ -42,7 +45,7 @@ def notify(
     return notify_all(org=org, notices=[notice])
 
 
-def notify_all(*, org: Any, notices: Iterable[Notice]) -> int:
+def notify_all(*, org: "Organization", notices: Iterable[Notice]) -> int:
     """`notify` for many notices at once: one insert, and email owed once if any needs it."""
     notices = list(notices)
     rows = [

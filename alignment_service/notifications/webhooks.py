@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
@@ -24,13 +24,16 @@ from django.utils import timezone
 from alignment_service.notifications.models import WebhookDelivery, WebhookEndpoint, WebhookEventType
 from alignment_service.outbox.services import outbox_enqueue
 
+if TYPE_CHECKING:
+    from teams.models import Organization
+
 EVENT_TYPES: tuple[str, ...] = tuple(WebhookEventType.values)
 DELIVER_TASK = "webhooks.deliver_due"
 
 _EVENT_NAMESPACE = uuid.UUID("6f1d4c52-3b9e-4f7e-9a2c-6a0f3e8b1d27")
 
 
-def event_id_for(*, org: Any, event_type: str, event_key: str) -> str:
+def event_id_for(*, org: "Organization", event_type: str, event_key: str) -> str:
     """The event's stable id: the same org, type and key always give the same id."""
     return "evt_" + uuid.uuid5(_EVENT_NAMESPACE, f"{org.pk}:{event_type}:{event_key}").hex
 
@@ -53,7 +56,7 @@ def _freeze(event_type: str, data: dict[str, Any], now: datetime) -> dict[str, A
 
 
 def webhook_deliveries_create(
-    *, org: Any, endpoints: Iterable[WebhookEndpoint], event_type: str, data: dict[str, Any], event_key: str
+    *, org: "Organization", endpoints: Iterable[WebhookEndpoint], event_type: str, data: dict[str, Any], event_key: str
 ) -> list[WebhookDelivery]:
     now = timezone.now()
     event_id = event_id_for(org=org, event_type=event_type, event_key=event_key)
@@ -80,7 +83,7 @@ class Event:
 
 
 @transaction.atomic
-def emit_event(*, org: Any, event_type: str, data: dict[str, Any], event_key: str) -> int:
+def emit_event(*, org: "Organization", event_type: str, data: dict[str, Any], event_key: str) -> int:
     """Owe `event_type` with `data` to every active endpoint of `org` subscribed to it.
 
     Call it inside the transaction that made the change: the deliveries and the outbox row
@@ -92,7 +95,7 @@ def emit_event(*, org: Any, event_type: str, data: dict[str, Any], event_key: st
 
 
 @transaction.atomic
-def emit_events(*, org: Any, events: Iterable[Event]) -> int:
+def emit_events(*, org: "Organization", events: Iterable[Event]) -> int:
     """`emit_event` for many events at once: one query for the endpoints, one insert."""
     events = list(events)
     unknown = sorted({event.type for event in events} - set(EVENT_TYPES))

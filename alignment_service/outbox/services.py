@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import current_app, shared_task
 from django.conf import settings
@@ -31,6 +31,9 @@ from django.utils import timezone
 from alignment_service.db import is_transient_db_error
 from alignment_service.outbox.models import OutboxMessage
 
+if TYPE_CHECKING:
+    from teams.models import Organization
+
 logger = logging.getLogger(__name__)
 
 #: The keyword the outbox adds to a task's arguments to name the rows it completes.
@@ -40,7 +43,7 @@ _MAX_LEASE_DOUBLINGS = 6
 _broker_down_until = 0.0
 
 
-def outbox_enqueue(*, org: Any, task_name: str, kwargs: dict[str, Any], dedupe_key: str = "") -> None:
+def outbox_enqueue(*, org: "Organization", task_name: str, kwargs: dict[str, Any], dedupe_key: str = "") -> None:
     """Owe `task_name(**kwargs)` to the workers once the current transaction commits."""
     OutboxMessage.objects.create(organization=org, task_name=task_name, kwargs=kwargs, dedupe_key=dedupe_key)
     transaction.on_commit(outbox_kick, robust=True)

@@ -1,7 +1,8 @@
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from alignment_service.api.filters import AwareDateTimeFilter, UserIdFilter
+from feedback import selectors
 from feedback.models import (
     CORRECTION_SUBJECTS,
     FEEDBACK_TARGETS,
@@ -44,9 +45,7 @@ class AssessmentFilter(django_filters.FilterSet):
     def only_latest(self, queryset: QuerySet[Assessment], name: str, value: bool) -> QuerySet[Assessment]:
         if not value:
             return queryset
-        from django.db.models import OuterRef, Subquery
-
-        newest = Assessment.objects.filter(team=OuterRef("team")).order_by("-created_at", "-id").values("id")[:1]
+        newest = selectors.assessments_latest_first(team=OuterRef("team")).values("id")[:1]
         return queryset.filter(id=Subquery(newest))
 
 

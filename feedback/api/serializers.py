@@ -100,7 +100,7 @@ class FeedbackCreateSerializer(CrossFieldChecksMixin, serializers.Serializer):
 
     def _target_error(self, data: Any) -> serializers.ErrorDetail | None:
         target_type = data.get("target_type")
-        if target_type not in dict(FEEDBACK_TARGETS) or target_type == SubjectType.DIRECTION:
+        if target_type not in [value for value, _label in FEEDBACK_TARGETS] or target_type == SubjectType.DIRECTION:
             return None
         target_id = data.get("target_id")
         if not target_id:

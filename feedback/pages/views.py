@@ -20,8 +20,7 @@ from alignment_service.errors import NotFound, PermissionDenied
 from feedback import services
 from feedback.allhands import allhands_payload
 from feedback.models import AllHandsSnapshot
-from feedback.pages import context as build
-from feedback.pages import selectors
+from feedback.pages import context, selectors
 from teams.models import Membership
 
 PageView = Callable[..., HttpResponse]
@@ -84,7 +83,7 @@ def _tv(request: HttpRequest) -> dict[str, Any]:
 @require_GET
 @org_page(Role.VIEWER)
 def allhands(request: HttpRequest, access: Access) -> HttpResponse:
-    page = build.allhands_context(allhands_payload(org=access.org))
+    page = context.allhands_context(allhands_payload(org=access.org))
     return render(request, "pages/allhands.html", _base(access, **page, **_tv(request), frozen=None))
 
 
@@ -111,7 +110,7 @@ def snapshot(request: HttpRequest, access: Access, snapshot_id: str) -> HttpResp
     )
     if frozen is None:
         return not_found(request)
-    page = build.allhands_context(frozen.payload)
+    page = context.allhands_context(frozen.payload)
     return render(request, "pages/allhands.html", _base(access, **page, **_tv(request), frozen=frozen))
 
 
@@ -121,12 +120,12 @@ def goal(request: HttpRequest, access: Access, goal_id: str) -> HttpResponse:
     data = selectors.goal_page(org=access.org, goal_id=goal_id)
     if data is None:
         return not_found(request)
-    metrics = [(metric, build.metric_chart(metric, readings), readings) for metric, readings in data["metrics"]]
+    metrics = [(metric, context.metric_chart(metric, readings), readings) for metric, readings in data["metrics"]]
     return render(
         request,
         "pages/goal.html",
         _base(
-            access, **data, metric_charts=metrics, confidence_chart=build.confidence_chart(data["check_ins"]),
+            access, **data, metric_charts=metrics, confidence_chart=context.confidence_chart(data["check_ins"]),
             recent_check_ins=data["check_ins"][::-1][:8],
         ),
     )  # fmt: skip
@@ -143,8 +142,8 @@ def team(request: HttpRequest, access: Access, team_id: str) -> HttpResponse:
         request,
         "pages/team.html",
         _base(
-            access, **data, latest=latest, mode=build.mode_label(latest.recommended_mode if latest else None),
-            assessment_chart=build.assessment_chart(data["assessments"]),
-            score_chart=build.score_chart(data["scores"], f"{data['team'].name}: score over time"),
+            access, **data, latest=latest, mode=context.mode_label(latest.recommended_mode if latest else None),
+            assessment_chart=context.assessment_chart(data["assessments"]),
+            score_chart=context.score_chart(data["scores"], f"{data['team'].name}: score over time"),
         ),
     )  # fmt: skip

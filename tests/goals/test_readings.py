@@ -574,3 +574,12 @@ def test_concurrent_retries_with_one_key_execute_once(org, metric, member, clien
         assert other.json()["errors"][0]["code"] == "idempotency_in_progress"
     assert Reading.objects.count() == 2_000
     assert IdempotencyRecord.objects.get().response_status == 200
+
+
+def test_the_horizon_and_its_message_follow_the_setting_one_at_a_time_and_in_batches(org, metric, writer, settings):
+    settings.READING_MAX_FUTURE_SECONDS = 60
+    ahead = iso(timezone.now() + timedelta(minutes=2))
+    one = writer.post(readings_url(org, metric), {"value": 1, "observed_at": ahead}, format="json")
+    batch = writer.post(api(org, BATCH_URL), {"readings": [item("dau", observed_at=ahead)]}, format="json")
+    assert [error["detail"] for error in one.json()["errors"]] == ["Must not be more than 1 minute in the future."]
+    assert [error["detail"] for error in batch.json()["errors"]] == ["Must not be more than 1 minute in the future."]
