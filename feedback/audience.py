@@ -66,9 +66,9 @@ def announce(correction: CourseCorrection, event_type: str) -> None:
         return
     org = correction.organization
     symptoms = list(correction.symptoms.filter(ACTIVE_CORRECTION, organization=org))
-    notify_all(org=org, notices=[_notice(event_type, correction, Audience(org).of(correction))])
     event = Event(event_type, correction_payload(correction, symptoms), f"{event_type}:{correction.pk}")
-    emit_events(org=org, events=[event])
+    emit_events(org=org, events=[event])  # first: machines are told before people's email is owed
+    notify_all(org=org, notices=[_notice(event_type, correction, Audience(org).of(correction))])
 
 
 def announce_rescore(
@@ -99,7 +99,6 @@ def announce_rescore(
         else _digest([(event_type, corrections[pk]) for event_type, pk in items], recipients, symptoms)
         for items, recipients in by_items.items()
     ]
-    notify_all(org=org, notices=notices)
     events = [
         Event(event_type, correction_payload(c, symptoms.get(c.pk, [])), f"{event_type}:{c.pk}")
         for event_type, c in announcements
@@ -109,7 +108,8 @@ def announce_rescore(
         for event_type, c in announcements
         if event_type == "course_correction.opened" and c.trigger == Trigger.GUARDRAIL_BREACHED
     ]
-    emit_events(org=org, events=events)
+    emit_events(org=org, events=events)  # first: the webhook delivery is owed before email
+    notify_all(org=org, notices=notices)
 
 
 def _notice(event_type: str, correction: CourseCorrection, recipients: Iterable[Any]) -> Notice:

@@ -64,13 +64,12 @@ def rescore_org(
         if not try_org_lock("rescore", org.pk):
             raise RescoreBusy(f"A rescore of {org.pk} is running.")
         org = Organization.objects.get(pk=org.pk)
-        inputs = fingerprint.inputs_digest(org)
+        scoped = goal_ids is not None or team_ids is not None
+        inputs = None if scoped else fingerprint.inputs_digest(org)  # scoped runs are small already
         if fingerprint.unchanged(org, now, inputs):
             return RescoreResult(0, 0, 0, 0)
         tree, teams = goal_tree(org), load_teams(org)
-        scope = None
-        if goal_ids is not None or team_ids is not None:
-            scope = widen(tree, teams, goal_ids or (), team_ids or ())
+        scope = widen(tree, teams, goal_ids or (), team_ids or ()) if scoped else None
         loaded = load_world(org, now, tree=tree, teams=teams, scope=scope)
         points = score_scope(loaded, org, scope) if scope is not None else score_world(loaded.world, org)
         if points is None:  # a goal outside the scope was never scored: score them all
@@ -195,7 +194,8 @@ def _threshold_events(org: Organization, world: World) -> None:
         }  # fmt: skip
         key = f"score.threshold_crossed:{subject_type}:{subject_id}:{previous}:{score}:{world.now_ts}"
         events.append(Event("score.threshold_crossed", data, key))
-    emit_events(org=org, events=events)
+    if events:
+        emit_events(org=org, events=events)
 
 
 # --- Steering -----------------------------------------------------------------------------------

@@ -71,6 +71,7 @@ def remember(org: Organization, now: datetime, inputs: str | None, active: Itera
     if inputs is None:
         return
     rows = [tuple(getattr(c, name) for name in CORRECTION_FIELDS) for c in active]
-    RescoreState.objects.update_or_create(
-        organization=org, defaults={"fingerprint": _combined(inputs, corrections_digest(rows)), "scored_at": now}
+    state = RescoreState(organization=org, fingerprint=_combined(inputs, corrections_digest(rows)), scored_at=now)
+    RescoreState.objects.bulk_create(
+        [state], update_conflicts=True, unique_fields=["organization"], update_fields=["fingerprint", "scored_at"]
     )

@@ -53,7 +53,7 @@ def ids(response):
 
 def pending_rescores(org):
     return OutboxMessage.objects.filter(
-        organization=org, task_name=RESCORE_TASK, kwargs={"org_id": str(org.pk)}, dispatched_at__isnull=True
+        organization=org, task_name=RESCORE_TASK, kwargs__org_id=str(org.pk), dispatched_at__isnull=True
     )
 
 

@@ -6,7 +6,7 @@ from django.db import OperationalError
 from psycopg import errors as pg_errors
 
 from feedback import engine, tasks
-from feedback.models import ScoreJob
+from feedback.models import ScoreJob, ScoreSnapshot
 from tests.factories import GoalFactory
 
 
@@ -96,3 +96,41 @@ def test_a_second_rescore_of_the_same_org_finds_it_busy(org):
         release.set()
         holder.join()
     engine.rescore_org(org=org)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_score_two_organizations_at_once(org, other_org, monkeypatch):
+    """The rescore lock is per organization: two rescores of two organizations are inside the
+    engine at the same moment (each waits there for the other)."""
+    import threading
+
+    from django.db import connections
+
+    for target in (org, other_org):
+        GoalFactory(organization=target)
+    both_inside = threading.Barrier(2, timeout=10)
+    score_world = engine.score_world
+
+    def meet(world, target):
+        both_inside.wait()
+        return score_world(world, target)
+
+    monkeypatch.setattr(engine, "score_world", meet)
+    errors: list[BaseException] = []
+
+    def rescore(target):
+        try:
+            engine.rescore_org(org=target)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=rescore, args=(target,)) for target in (org, other_org)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(20)
+    assert errors == []
+    assert all(ScoreSnapshot.objects.filter(organization=target).exists() for target in (org, other_org))

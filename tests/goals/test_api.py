@@ -1025,7 +1025,8 @@ def test_every_write_owes_one_coalesced_rescore_of_its_org(write, org, admin, cl
     first = run()
     assert first.status_code in (200, 201, 204), first.content
     [owed] = pending_rescores(org)
-    assert owed.kwargs == {"org_id": str(org.pk)}
+    scoped = {"goal_ids": [str(goal.pk)], "team_ids": []} if write in ("reading", "batch") else {}
+    assert owed.kwargs == {"org_id": str(org.pk), **scoped}, "readings owe a rescore of what their goal moves"
     second = run()
     assert second.status_code in (200, 201, 204), second.content
     assert pending_rescores(org).count() == 2, "each write owes its own row…"
