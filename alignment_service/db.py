@@ -26,49 +26,63 @@ from alignment_service.api.text import nfkc
 from alignment_service.errors import Conflict, ValidationFailed
 
 
-def bulk_update_values(objects: Iterable[Model], fields: Sequence[str], *, batch_size: int = 2000) -> int:
-    """Write `fields` of `objects` with one `UPDATE … FROM (VALUES …)` per batch.
+def bulk_update_values(objects: Iterable[Model], fields: Sequence[str], *, batch_size: int | None = None) -> int:
+    """Write `fields` of `objects` with one `UPDATE … FROM` per batch (see `bulk_update_rows`).
 
-    Django's `bulk_update` builds a `CASE WHEN` per row and field, which costs seconds for a
-    few thousand rows; this sends the values as a table and joins on the primary key
-    (PostgreSQL, and SQLite from 3.33). Values are prepared by each field, as the ORM would.
-    Returns the number of objects sent (SQLite reports no row count for a statement with `WITH`).
+    Values are prepared by each field, as the ORM would. Returns the number of objects sent.
     """
-    objects = sorted(objects, key=lambda obj: obj.pk)
+    objects = list(objects)
     if not objects:
         return 0
-    model = type(objects[0])
+    meta = type(objects[0])._meta
+    columns: list[Field[Any, Any]] = [cast(Field, meta.pk), *(cast(Field, meta.get_field(name)) for name in fields)]
+    rows = [[c.get_db_prep_save(getattr(obj, c.attname), connection) for c in columns] for obj in objects]
+    return bulk_update_rows(type(objects[0]), fields, rows, batch_size=batch_size)
+
+
+def bulk_update_rows(
+    model: type[Model], fields: Sequence[str], rows: Sequence[Sequence[Any]], *, batch_size: int | None = None
+) -> int:
+    """Write `rows` (the primary key, then the values of `fields`, ready for the database).
+
+    Django's `bulk_update` builds a `CASE WHEN` per row and field, which costs seconds for a
+    few thousand rows; this sends the values as a table and joins on the primary key. On
+    PostgreSQL the table is one array per column (`unnest`), so any number of rows is one
+    statement of a few parameters; on SQLite (3.33+) it is `VALUES`, 2,000 rows a statement.
+    Returns the number of rows sent (SQLite reports no row count for a statement with `WITH`).
+    """
+    if not rows:
+        return 0
+    rows = sorted(rows, key=lambda row: row[0])
     meta = model._meta
-    pk = meta.pk
-    columns: list[Field[Any, Any]] = [pk, *(cast(Field, meta.get_field(name)) for name in fields)]
+    columns: list[Field[Any, Any]] = [cast(Field, meta.pk), *(cast(Field, meta.get_field(name)) for name in fields)]
     quote = connection.ops.quote_name
     postgres = connection.vendor == "postgresql"
-    placeholder = "(" + ", ".join(f"%s::{c.db_type(connection)}" if postgres else "%s" for c in columns) + ")"
     names = ", ".join(quote(c.column) for c in columns)
     assignments = ", ".join(f"{quote(c.column)} = v.{quote(c.column)}" for c in columns[1:])
-    table = quote(meta.db_table)
+    table, key = quote(meta.db_table), quote(cast(Field, meta.pk).column)
+    size = batch_size or (len(rows) if postgres else 2000)
     with connection.cursor() as cursor:
-        for start in range(0, len(objects), batch_size):
-            batch = objects[start : start + batch_size]
-            params: list[Any] = []
-            for obj in batch:
-                params += [c.get_db_prep_save(getattr(obj, c.attname), connection) for c in columns]
-            values = ", ".join([placeholder] * len(batch))
-            key = quote(pk.column)
+        for start in range(0, len(rows), size):
+            batch = rows[start : start + size]
             # Identifiers come from the model's metadata (quoted); every value is a parameter.
-            sql = f"WITH v({names}) AS (VALUES {values}) "
             if postgres:
+                arrays = ", ".join(f"%s::{c.db_type(connection)}[]" for c in columns)
                 # Lock the rows in key order before writing them (see the locking rules above).
-                sql += (
-                    f", locked AS MATERIALIZED (SELECT {key} FROM {table} WHERE {key} IN (SELECT {key} FROM v) "  # noqa: S608
+                sql = (
+                    f"WITH v({names}) AS (SELECT * FROM unnest({arrays})), "  # noqa: S608
+                    f"locked AS MATERIALIZED (SELECT {key} FROM {table} WHERE {key} IN (SELECT {key} FROM v) "
                     f"ORDER BY {key} FOR NO KEY UPDATE) "
                     f"UPDATE {table} SET {assignments} FROM v JOIN locked ON locked.{key} = v.{key} "
                     f"WHERE {table}.{key} = v.{key}"
                 )
+                cursor.execute(sql, [list(column) for column in zip(*batch, strict=True)])
             else:
+                values = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(batch))
+                sql = f"WITH v({names}) AS (VALUES {values}) "
                 sql += f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{key} = v.{key}"  # noqa: S608
-            cursor.execute(sql, params)
-    return len(objects)
+                cursor.execute(sql, [value for row in batch for value in row])
+    return len(rows)
 
 
 #: SQLSTATEs of a write that lost a race inside the database and may simply be run again:
@@ -141,11 +155,20 @@ def lock_org(purpose: str, org_id: Any) -> None:
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('lock_timeout')")
-        (statement_timeout,) = cursor.fetchone()
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{settings.ORG_LOCK_TIMEOUT_MS}ms"])
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_lock_key(purpose), _lock_key(str(org_id))])
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [statement_timeout])
+        statement_timeout, org_timeout = f"{settings.DATABASE_LOCK_TIMEOUT_MS}ms", f"{settings.ORG_LOCK_TIMEOUT_MS}ms"
+        cursor.execute(LOCK_ORG_SQL, [statement_timeout, _lock_key(purpose), _lock_key(str(org_id)), org_timeout])
+
+
+#: One round trip, read inside out: each level runs before the one around it (`OFFSET 0` keeps
+#: the planner from flattening them), so the long timeout is set, the lock taken, then the
+#: statement timeout (a known setting, not read back) restored.
+LOCK_ORG_SQL = """
+SELECT set_config('lock_timeout', %s, true) FROM (
+    SELECT pg_advisory_xact_lock(%s, %s) FROM (
+        SELECT set_config('lock_timeout', %s, true) OFFSET 0
+    ) AS timeout_set OFFSET 0
+) AS locked
+"""
 
 
 def _lock_key(text: str) -> int:

@@ -97,6 +97,7 @@ TEMPLATES = [
 # WAL lets readers run beside the writer, IMMEDIATE takes the write lock at BEGIN so two
 # writers queue on the busy timeout instead of failing with "database is locked".
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DATABASE_LOCK_TIMEOUT_MS = env.int("DATABASE_LOCK_TIMEOUT_MS", default=2000)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
@@ -114,7 +115,7 @@ else:
     # No JIT compilation: it costs about a second per plan the planner thinks is large (a batch's
     # metric refresh, the engine's loads) and these statements finish in milliseconds without it.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
-        f"-c lock_timeout={env.int('DATABASE_LOCK_TIMEOUT_MS', default=2000)}"
+        f"-c lock_timeout={DATABASE_LOCK_TIMEOUT_MS}"
         f" -c jit={'on' if env.bool('DATABASE_JIT', default=False) else 'off'}"
     )
 # How long a write waits its turn for its organization's advisory lock (writes that change

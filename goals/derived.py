@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import OuterRef, Q, Subquery
 
-from alignment_service.db import bulk_update_values
+from alignment_service.db import bulk_update_rows, bulk_update_values
 from goals import progress as formulas
 from goals.models import Goal, Metric, MetricRole, Reading
 from goals.progress import KNOWN_OUTCOME, ROLLUP_EXCLUDED
@@ -44,13 +45,21 @@ METRIC_DERIVED_FIELDS = (
 
 def metrics_refresh(*, org: Organization, metric_ids: Iterable[Any]) -> None:
     """Recompute current value, last reading, progress, forecast and its odds of the given metrics."""
+    metric_ids = set(metric_ids)
+    window_days = org.rule_settings["forecast_window_days"]
+    if connection.vendor == "postgresql":
+        metric_ids = _metrics_refresh_sql(org, metric_ids, window_days)
+    if metric_ids:
+        _metrics_refresh_python(org, metric_ids, window_days)
+
+
+def _metrics_refresh_python(org: Organization, metric_ids: set[Any], window_days: int) -> None:
     latest = Reading.objects.filter(metric=OuterRef("pk")).order_by("-observed_at")
     metrics = list(
-        Metric.objects.filter(organization=org, id__in=set(metric_ids)).annotate(
+        Metric.objects.filter(organization=org, id__in=metric_ids).annotate(
             latest_value=Subquery(latest.values("value")[:1]), latest_at=Subquery(latest.values("observed_at")[:1])
         )
     )
-    window_days = org.rule_settings["forecast_window_days"]
     points = _forecast_points(org, metrics, window_days)
     for metric in metrics:
         latest_at = metric.latest_at
@@ -66,6 +75,96 @@ def metrics_refresh(*, org: Organization, metric_ids: Iterable[Any]) -> None:
             )
         metric.forecast_low, metric.forecast_high, metric.p_hit = odds.low, odds.high, odds.p_hit
     bulk_update_values(metrics, [*METRIC_DERIVED_FIELDS])
+
+
+#: Beyond this magnitude the sums of squares could leave floating-point range, which PostgreSQL
+#: answers with an error, not infinity: such metrics (readings stored before values were
+#: bounded) are left to the Python path, whose formulas give up on them gracefully.
+SQL_SAFE_MAGNITUDE = 1e100
+
+#: The sums of `formulas.TrendStats` over one metric's readings (`l`: its latest reading).
+#: Values beyond `SQL_SAFE_MAGNITUDE` mark the metric `extreme` and are left out of the sums.
+_TREND_SUMS = """
+    SELECT bool_or(abs(r.value) > %(safe)s OR abs(l.origin_value) > %(safe)s) AS extreme, count(*) AS n,
+           avg(x.dt) AS mean_dt, avg(x.dv) AS mean_dv, min(x.ts) = max(x.ts) AS flat,
+           regr_sxx(x.dv, x.dt) AS sxx, regr_sxy(x.dv, x.dt) AS sxy, regr_syy(x.dv, x.dt) AS syy
+    FROM goals_reading r CROSS JOIN LATERAL (
+        SELECT date_part('epoch', r.observed_at) AS ts, date_part('epoch', r.observed_at) - l.origin_ts AS dt,
+               CASE WHEN abs(r.value) <= %(safe)s AND abs(l.origin_value) <= %(safe)s
+                    THEN r.value - l.origin_value END AS dv
+    ) x
+    WHERE r.metric_id = l.id"""
+
+#: Each touched metric's latest reading and the sums of its trend: the readings of the window
+#: ending at the latest one (`w`), or all of them (`a`) when fewer than 3 fall in it. Each step
+#: reads one metric's range of the (metric, observed_at) index, once. Epoch seconds come from
+#: `date_part`, correctly rounded like Python's `datetime.timestamp()`.
+METRIC_TRENDS_SQL = f"""
+WITH latest AS (
+    SELECT m.id, m.baseline, m.target, m.window_end_ts, l.observed_at, l.value AS origin_value,
+           date_part('epoch', l.observed_at) AS origin_ts
+    FROM goals_metric m LEFT JOIN LATERAL (
+        SELECT observed_at, value FROM goals_reading r WHERE r.metric_id = m.id ORDER BY observed_at DESC LIMIT 1
+    ) l ON true
+    WHERE m.organization_id = %(org)s AND m.id = ANY(%(ids)s)
+),
+sums AS (
+    SELECT l.id,
+           CASE WHEN w.n >= 3 THEN w.extreme ELSE a.extreme END AS extreme,
+           CASE WHEN w.n >= 3 THEN w.n ELSE a.n END AS n,
+           CASE WHEN w.n >= 3 THEN w.mean_dt ELSE a.mean_dt END AS mean_dt,
+           CASE WHEN w.n >= 3 THEN w.mean_dv ELSE a.mean_dv END AS mean_dv,
+           CASE WHEN w.n >= 3 THEN w.flat ELSE a.flat END AS flat,
+           CASE WHEN w.n >= 3 THEN w.sxx ELSE a.sxx END AS sxx,
+           CASE WHEN w.n >= 3 THEN w.sxy ELSE a.sxy END AS sxy,
+           CASE WHEN w.n >= 3 THEN w.syy ELSE a.syy END AS syy
+    FROM latest l
+    CROSS JOIN LATERAL ({_TREND_SUMS}
+        AND r.observed_at >= l.observed_at - make_interval(secs => %(window)s + 1)
+        AND x.ts >= l.origin_ts - %(window)s
+    ) w
+    LEFT JOIN LATERAL ({_TREND_SUMS} AND w.n < 3) a ON true
+    WHERE l.observed_at IS NOT NULL
+)
+SELECT l.id, l.baseline, l.target, l.window_end_ts, l.observed_at, coalesce(s.extreme, false),
+       l.origin_ts, l.origin_value, s.n, s.mean_dt, s.mean_dv, s.flat, s.sxx, s.sxy, s.syy
+FROM latest l LEFT JOIN sums s ON s.id = l.id
+"""  # noqa: S608 (built from a constant; every value is a parameter)
+
+
+def _residual_ss(n: int, sxx: float, sxy: float, syy: float) -> float | None:
+    """Σ of squared residuals from the sums, Syy - Sxy²/Sxx (never below 0), where Python's
+    `trend_stats` sums them in a second pass: one read of the readings instead of two."""
+    return max(syy - sxy * sxy / sxx, 0.0) if n >= 3 and sxx > 0 else None
+
+
+def _metrics_refresh_sql(org: Organization, metric_ids: set[Any], window_days: int) -> set[Any]:
+    """The refresh in two statements whatever the number of metrics and readings: their trends'
+    sums computed by the database, then the values written. Returns the metrics left over."""
+    params: dict[str, Any] = {
+        "org": org.pk, "ids": list(metric_ids), "window": window_days * 86400, "safe": SQL_SAFE_MAGNITUDE,
+    }  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(METRIC_TRENDS_SQL, params)
+        found = cursor.fetchall()
+    rows, extreme = [], set()
+    for metric_id, baseline, target, end_ts, latest_at, too_large, origin_ts, current, *sums in found:
+        if too_large:
+            extreme.add(metric_id)
+            continue
+        stats = None
+        if latest_at is not None:
+            n, mean_dt, mean_dv, flat, sxx, sxy, syy = sums
+            residual_ss = _residual_ss(n, sxx, sxy, syy)
+            stats = formulas.TrendStats(origin_ts, current, n, mean_dt, mean_dv, flat, sxx, sxy, residual_ss)
+        forecast, odds = formulas.stats_outlook(stats, end_ts=end_ts, baseline=baseline, target=target)
+        rows.append((
+            metric_id, current, latest_at, latest_at.timestamp() if latest_at else None,
+            formulas.progress(baseline=baseline, target=target, current=current),
+            forecast, odds.low, odds.high, odds.p_hit,
+        ))  # fmt: skip
+    bulk_update_rows(Metric, METRIC_DERIVED_FIELDS, rows)
+    return extreme
 
 
 def _forecast_points(org: Organization, metrics: list[Any], window_days: int) -> dict[Any, list[formulas.Point]]:

@@ -219,13 +219,77 @@ def trend_outlook(
     the readings run out of floating-point range (values near ±1.7e308 stored before readings
     were bounded), rather than values no column accepts."""
     try:
-        forecast = least_squares_at(trend, end_ts)
-        result = odds(line_fit(trend), at_ts=end_ts, baseline=baseline, target=target)
+        stats = trend_stats(trend)
+    except (OverflowError, ZeroDivisionError, ValueError):
+        return None, NO_ODDS
+    return stats_outlook(stats, end_ts=end_ts, baseline=baseline, target=target)
+
+
+@dataclass(frozen=True)
+class TrendStats:
+    """The sums a trend's forecast and odds are made of. The database computes them too
+    (`goals.derived`), so a batch's thousands of readings never travel to Python.
+
+    Times and values are offsets from the latest reading (the origin): readings microseconds
+    apart, or values near 1e15 that differ in their last digits, keep their differences
+    exactly, where sums of raw epoch seconds or raw values would round them away.
+    """
+
+    origin_ts: float
+    origin_value: float
+    n: int
+    mean_dt: float
+    mean_dv: float
+    #: All readings at one instant: the forecast is their mean, and there are no odds.
+    flat: bool
+    #: Σ(dt - mean)², Σ(dt - mean)(dv - mean) and, with 3 readings or more and sxx > 0, the
+    #: residual sum of squares around the line.
+    sxx: float
+    sxy: float
+    residual_ss: float | None
+
+
+def trend_stats(points: Sequence[Point]) -> TrendStats | None:
+    """The sums of `points`, None without any."""
+    n = len(points)
+    if n == 0:
+        return None
+    origin = max(points, key=lambda p: p.ts)
+    offsets = [(p.ts - origin.ts, p.value - origin.value) for p in points]
+    mean_dt = sum(dt for dt, _ in offsets) / n
+    mean_dv = sum(dv for _, dv in offsets) / n
+    flat = min(p.ts for p in points) == origin.ts
+    sxx = sum((dt - mean_dt) ** 2 for dt, _ in offsets)
+    sxy = sum((dt - mean_dt) * (dv - mean_dv) for dt, dv in offsets)
+    residual_ss = None
+    if n >= 3 and sxx > 0:
+        slope = sxy / sxx
+        residual_ss = sum((dv - mean_dv - slope * (dt - mean_dt)) ** 2 for dt, dv in offsets)
+    return TrendStats(origin.ts, origin.value, n, mean_dt, mean_dv, flat, sxx, sxy, residual_ss)
+
+
+def stats_outlook(
+    stats: TrendStats | None, *, end_ts: float, baseline: float, target: float
+) -> tuple[float | None, Odds]:
+    """`trend_outlook` from the sums of the trend's readings: the least-squares line at `end_ts`
+    (one reading forecasts itself, readings at one instant their mean) and its `odds`."""
+    if stats is None:
+        return None, NO_ODDS
+    try:
+        mean_ts, mean_value = stats.origin_ts + stats.mean_dt, stats.origin_value + stats.mean_dv
+        if not all(map(math.isfinite, (mean_ts, mean_value, stats.sxx, stats.sxy, stats.residual_ss or 0.0))):
+            return None, NO_ODDS
+        forecast = mean_value if stats.flat else mean_value + stats.sxy / stats.sxx * (end_ts - mean_ts)
+        fit = None
+        if stats.residual_ss is not None:
+            residual_sd = math.sqrt(max(stats.residual_ss, 0.0) / (stats.n - 2))
+            fit = LineFit(stats.n, mean_ts, mean_value, stats.sxy / stats.sxx, stats.sxx, residual_sd)
+        result = odds(fit, at_ts=end_ts, baseline=baseline, target=target)
     except (OverflowError, ZeroDivisionError, ValueError):
         return None, NO_ODDS
     if result.p_hit is not None and not math.isfinite(result.p_hit):
         result = NO_ODDS
-    return (None if forecast is None else _finite_or_none(forecast)), result
+    return _finite_or_none(forecast), result
 
 
 # --- The stall signal: the recent readings' own line, when it falls short of the pace needed ----

@@ -129,10 +129,10 @@ def metrics_by_reference(*, org: Organization, references: set[str]) -> dict[str
         by_key.setdefault(ref.lower(), []).append(ref)
     found: dict[str, Metric] = {}
     keyed = Metric.objects.filter(organization=org).alias(key_lower=Lower("key"))
-    for keyed_metric in keyed.filter(key_lower__in=by_key).only("id", "key"):
+    for keyed_metric in keyed.filter(key_lower__in=by_key).only("id", "key", "goal_id"):
         for ref in by_key.get(keyed_metric.key.lower(), []):
             found[ref] = keyed_metric
-    for metric in Metric.objects.filter(organization=org, id__in=ids).only("id", "key"):
+    for metric in Metric.objects.filter(organization=org, id__in=ids).only("id", "key", "goal_id"):
         found[str(metric.id)] = metric
     return found
 

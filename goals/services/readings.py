@@ -3,13 +3,16 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
 from alignment_service.access import Access
 from goals.derived import goals_refresh_progress, metrics_refresh
 from goals.models import Metric, Reading
 from goals.services.common import owe_rescore, record_activity, writes_derived_values
+from teams.models import Organization
 
 
 @dataclass(frozen=True)
@@ -35,32 +38,12 @@ def readings_ingest(*, access: Access, readings: Sequence[ReadingInput]) -> tupl
     if not readings:
         return 0, 0
     metric_ids = {r.metric.pk for r in readings}
-    instants = [r.observed_at for r in readings]
-    existing = set(
-        Reading.objects.filter(
-            organization=access.org,
-            metric_id__in=metric_ids,
-            observed_at__gte=min(instants),
-            observed_at__lte=max(instants),
-        ).values_list("metric_id", "observed_at")
-    )
-    now = timezone.now()
-    rows = [
-        Reading(
-            organization=access.org, metric=r.metric, observed_at=r.observed_at, value=r.value,
-            source=r.source, note=r.note, created_at=now, updated_at=now,
-        )
-        for r in sorted(readings, key=lambda r: (str(r.metric.pk), r.observed_at))
-    ]  # fmt: skip
     # Sorted, so two batches that share readings take their index locks in the same order.
-    Reading.objects.bulk_create(
-        rows,
-        batch_size=1000,
-        update_conflicts=True,
-        unique_fields=["metric", "observed_at"],
-        update_fields=["value", "source", "note", "updated_at"],
-    )
-    updated = sum(1 for r in readings if (r.metric.pk, r.observed_at) in existing)
+    ordered = sorted(readings, key=lambda r: (str(r.metric.pk), r.observed_at))
+    if connection.vendor == "postgresql":
+        updated = _upsert_postgres(access.org, ordered)
+    else:
+        updated = _upsert(access.org, ordered)
     metrics_refresh(org=access.org, metric_ids=metric_ids)
     goals_refresh_progress(org=access.org, goal_ids={r.metric.goal_id for r in readings})
     created = len(readings) - updated
@@ -81,3 +64,62 @@ def readings_ingest(*, access: Access, readings: Sequence[ReadingInput]) -> tupl
         )  # fmt: skip
     owe_rescore(access.org, goals={r.metric.goal_id for r in readings})
     return created, updated
+
+
+#: One statement for the whole batch, in key order; `xmax = 0` tells an inserted row from a
+#: replaced one.
+UPSERT_SQL = """
+WITH written AS (
+    INSERT INTO goals_reading (organization_id, metric_id, observed_at, value, source, note, created_at, updated_at)
+    SELECT %s, metric_id, observed_at, value, source, note, %s, %s
+    FROM unnest(%s::uuid[], %s::timestamptz[], %s::float8[], %s::varchar(100)[], %s::text[])
+        AS incoming (metric_id, observed_at, value, source, note)
+    ORDER BY metric_id, observed_at
+    ON CONFLICT (metric_id, observed_at) DO UPDATE
+    SET value = EXCLUDED.value, source = EXCLUDED.source, note = EXCLUDED.note, updated_at = EXCLUDED.updated_at
+    RETURNING xmax = 0 AS inserted
+)
+SELECT count(*) FILTER (WHERE NOT inserted) FROM written
+"""
+
+
+def _upsert_postgres(org: Organization, readings: Sequence[ReadingInput]) -> int:
+    """Write `readings` in one statement; returns how many replaced a stored value."""
+    now = timezone.now()
+    columns: list[list[Any]] = [
+        [r.metric.pk for r in readings], [r.observed_at for r in readings], [r.value for r in readings],
+        [r.source for r in readings], [r.note for r in readings],
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(UPSERT_SQL, [org.pk, now, now, *columns])
+        (updated,) = cursor.fetchone()
+    return int(updated)
+
+
+def _upsert(org: Organization, readings: Sequence[ReadingInput]) -> int:
+    """`_upsert_postgres` through the ORM, for SQLite: the stored instants are read first."""
+    instants = [r.observed_at for r in readings]
+    existing = set(
+        Reading.objects.filter(
+            organization=org,
+            metric_id__in={r.metric.pk for r in readings},
+            observed_at__gte=min(instants),
+            observed_at__lte=max(instants),
+        ).values_list("metric_id", "observed_at")
+    )
+    now = timezone.now()
+    rows = [
+        Reading(
+            organization=org, metric=r.metric, observed_at=r.observed_at, value=r.value,
+            source=r.source, note=r.note, created_at=now, updated_at=now,
+        )
+        for r in readings
+    ]  # fmt: skip
+    Reading.objects.bulk_create(
+        rows,
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=["metric", "observed_at"],
+        update_fields=["value", "source", "note", "updated_at"],
+    )
+    return sum(1 for r in readings if (r.metric.pk, r.observed_at) in existing)
