@@ -55,7 +55,7 @@ def _org(request: HttpRequest, slug: str) -> Organization:
         row = cursor.fetchone()
     if row is None:
         raise Unauthorized
-    settings = row[4] if isinstance(row[4], dict) else json.loads(row[4])
+    settings = _json(row[4])
     return Organization(id=row[0], name=row[1], slug=row[2], timezone=row[3], settings=settings, created_at=row[5])
 
 
@@ -141,36 +141,99 @@ def dashboard(request: HttpRequest, org: Organization) -> HttpResponse:
 
 # --- Alignment tree: one recursive CTE --------------------------------------------------------
 
+#: The cascade with what the contract puts on every node: strategies, progress, health (in SQL,
+#: as the dashboard's reference computes it) and score, beside the node fields the endpoint
+#: also serves (status, expected progress, p_hit).
 TREE_SQL = """
 WITH RECURSIVE tree AS (
-    SELECT g.id, g.parent_id, g.title, g.team_id, g.status, g.progress, 0 AS depth
+    SELECT g.id, g.parent_id, 0 AS depth
     FROM goals_goal g
     WHERE g.organization_id = %(org)s AND g.parent_id IS NULL AND g.status <> 'cancelled'
   UNION ALL
-    SELECT c.id, c.parent_id, c.title, c.team_id, c.status, c.progress, tree.depth + 1
+    SELECT c.id, c.parent_id, tree.depth + 1
     FROM goals_goal c JOIN tree ON c.parent_id = tree.id
     WHERE c.organization_id = %(org)s AND c.status <> 'cancelled'
 )
-SELECT tree.id, tree.parent_id, tree.title, tree.team_id, tree.status, tree.progress, s.score
-FROM tree LEFT JOIN goals_goalscore s ON s.goal_id = tree.id
-ORDER BY tree.depth
+SELECT g.id, g.parent_id, g.title, g.team_id, g.status, g.progress, e.expected, CASE
+    WHEN g.progress IS NULL THEN 'no_data'
+    WHEN g.progress - e.expected >= -%(tolerance)s - %(eps)s THEN 'on_track'
+    WHEN g.progress - e.expected >= -%(gap)s - %(eps)s THEN 'at_risk'
+    ELSE 'off_track' END AS health, g.p_hit, s.score,
+    coalesce((SELECT array_agg(l.pillar_id::text ORDER BY l.pillar_id) FROM goals_goalstrategy l
+              WHERE l.goal_id = g.id), '{}') AS strategies
+FROM tree JOIN goals_goal g ON g.id = tree.id
+CROSS JOIN LATERAL (SELECT greatest(least((%(now)s - g.window_start_ts) / (g.window_end_ts - g.window_start_ts),
+                                         1.0), 0.0) AS expected) e
+LEFT JOIN goals_goalscore s ON s.goal_id = g.id
+ORDER BY tree.depth, g.due_on, g.title, g.id
 """
+
+TREE_DIRECTION_SQL = """
+SELECT vision, mission, "values", version, created_at, created_by_id FROM goals_directionversion
+WHERE organization_id = %(org)s ORDER BY version DESC LIMIT 1
+"""
+
+TREE_PILLARS_SQL = """
+SELECT id, title, team_id AS team, parent_id AS parent FROM goals_strategypillar WHERE organization_id = %(org)s
+ORDER BY title, id
+"""
+
+TREE_DIVERGENCES_SQL = """
+SELECT id, team_id AS team, approach, rationale, success_metric_id AS success_metric, success_value, review_on
+FROM goals_divergence
+WHERE organization_id = %(org)s AND status = 'active' ORDER BY review_on, id
+"""
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _tree_rows(cursor: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    cursor.execute(sql, params)
+    names = [column.name for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 @authenticated
 def tree(request: HttpRequest, org: Organization) -> HttpResponse:
+    rules = effective_settings(org.settings)
+    params = {
+        "org": org.pk, "now": time.time(), "tolerance": rules["health_tolerance"], "gap": rules["at_risk_gap"],
+        "eps": formulas.BOUNDARY_EPSILON,
+    }  # fmt: skip
     nodes: dict[Any, dict[str, Any]] = {}
     roots: list[dict[str, Any]] = []
     with connection.cursor() as cursor:
-        cursor.execute(TREE_SQL, {"org": org.pk})
-        for goal_id, parent_id, title, team_id, status, progress, score in cursor.fetchall():
+        direction = _tree_rows(cursor, TREE_DIRECTION_SQL, params)
+        pillars = _tree_rows(cursor, TREE_PILLARS_SQL, params)
+        divergences = _tree_rows(cursor, TREE_DIVERGENCES_SQL, params)
+        cursor.execute(TREE_SQL, params)
+        for row in cursor.fetchall():
+            goal_id, parent_id, title, team_id, status, progress, expected, health, p_hit, score, strategies = row
             node = {
-                "id": goal_id, "title": title, "team": team_id, "status": status, "progress": progress,
+                "id": goal_id, "title": title, "team": team_id, "status": status, "strategies": strategies,
+                "progress": progress, "expected_progress": expected, "health": health, "p_hit": p_hit,
                 "alignment_score": score, "children": [],
             }  # fmt: skip
             nodes[goal_id] = node
             (nodes[parent_id]["children"] if parent_id in nodes else roots).append(node)
-    return JsonResponse({"goals": roots})
+    current = direction[0] if direction else None
+    return JsonResponse(
+        {
+            "direction": {
+                "vision": current["vision"] if current else "",
+                "mission": current["mission"] if current else "",
+                "values": _json(current["values"]) if current else [],
+                "version": current["version"] if current else 0,
+                "updated_at": current["created_at"] if current else None,
+                "updated_by": current["created_by_id"] if current else None,
+            },
+            "pillars": pillars,
+            "goals": roots,
+            "divergences": divergences,
+        }
+    )
 
 
 # --- Ingest: COPY to a temporary table, one upsert, one set-based update ----------------------

@@ -1,11 +1,23 @@
 """Reads for accounts, organizations, memberships, teams and API keys."""
 
-from django.db.models import Prefetch, Q, QuerySet, Value
+from django.db.models import F, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from alignment_service.db import matching_identifier
-from teams.models import ApiKey, Invitation, InvitationStatus, Membership, Organization, Team, TeamMember, User
+from teams.models import (
+    ApiKey,
+    AuthToken,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Organization,
+    Team,
+    TeamMember,
+    User,
+)
+
+TOKEN_FIELDS = ("id", "key_hash", "prefix", "user_id", "created_at", "expires_at")
 
 
 def orgs_for_user(*, user: User) -> QuerySet[Organization]:
@@ -14,6 +26,25 @@ def orgs_for_user(*, user: User) -> QuerySet[Organization]:
 
 def memberships_for_user(*, user: User) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user).select_related("organization").order_by("organization__slug")
+
+
+def membership_by_token(*, key_hash: str, org_slug: str) -> tuple[Membership, AuthToken] | None:
+    """The membership in the organization named by `org_slug` (in any case) of the user whose
+    token hashes to `key_hash`, with its user, organization and token: one query. None when
+    there is no such token or its user is not a member (expiry is the caller's to check)."""
+    columns = {f"token_{name}": F(f"user__auth_tokens__{name}") for name in TOKEN_FIELDS}
+    membership = (
+        Membership.objects.select_related("organization", "user")
+        .alias(org_slug_lower=Lower("organization__slug"))
+        .filter(org_slug_lower=org_slug.lower(), user__auth_tokens__key_hash=key_hash)
+        .annotate(**columns)
+        .first()
+    )
+    if membership is None:
+        return None
+    token = AuthToken.from_db(membership._state.db, TOKEN_FIELDS, [getattr(membership, name) for name in columns])
+    token.user = membership.user
+    return membership, token
 
 
 def member_list(*, org: Organization) -> QuerySet[Membership]:
