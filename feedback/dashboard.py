@@ -62,7 +62,7 @@ def dashboard(*, org: Organization) -> dict[str, Any]:
         )
         .order_by("name", "id")
     )
-    active_goals = goal_list(org=org).prefetch_related(None).select_related(None).filter(status=GoalStatus.ACTIVE)
+    active_goals: Any = goal_list(org=org).prefetch_related(None).select_related(None).filter(status=GoalStatus.ACTIVE)
     health_by_team: dict[Any, dict[str, int]] = defaultdict(lambda: dict.fromkeys(formulas.HEALTH_VALUES, 0))
     for team_id, health, count in active_goals.order_by().values_list("team_id", "health").annotate(n=Count("id")):
         health_by_team[team_id][health] = count
