@@ -257,7 +257,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PARSER_CLASSES": ["alignment_service.api.parsers.SafeJSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "alignment_service.api.filters.FilterBackend",
         "alignment_service.api.filters.StrictOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "alignment_service.api.pagination.LimitOffsetPagination",

@@ -10,6 +10,7 @@ service, or does it slower than it could, makes a ratio lie.
 import json
 import time
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -27,7 +28,7 @@ from teams.org_settings import effective_settings
 
 GOAL_FIELDS = (
     "id", "title", "description", "team_id", "owner_id", "parent_id", "cycle_id", "starts_on", "due_on",
-    "weight", "hypothesis", "status", "progress", "expected_progress", "health", "current_score__score",
+    "weight", "hypothesis", "status", "progress", "expected_progress", "health", "p_hit", "current_score__score",
     "version", "created_at", "updated_at",
 )  # fmt: skip
 
@@ -55,7 +56,7 @@ def _org(request: HttpRequest, slug: str) -> Organization:
         row = cursor.fetchone()
     if row is None:
         raise Unauthorized
-    settings = row[4] if isinstance(row[4], dict) else json.loads(row[4])
+    settings = _json(row[4])
     return Organization(id=row[0], name=row[1], slug=row[2], timezone=row[3], settings=settings, created_at=row[5])
 
 
@@ -104,73 +105,228 @@ def goals_page(request: HttpRequest, org: Organization) -> HttpResponse:
     for row in rows:
         row["strategies"] = links[row["id"]]
         row["alignment_score"] = row.pop("current_score__score")
+        for name in ("team", "owner", "parent", "cycle"):
+            row[name] = row.pop(f"{name}_id")
         results.append(row)
     return JsonResponse({"count": count, "next": None, "previous": None, "results": results})
 
 
-# --- Dashboard: one GROUP BY ------------------------------------------------------------------
+# --- Dashboard: GROUP BYs and DISTINCT ONs --------------------------------------------------
 
-HEALTH_SQL = """
-SELECT g.team_id, CASE
+#: What the contract's dashboard holds, hand-written: the newest score per subject now and a
+#: week ago (DISTINCT ON), each team's latest assessment (a lateral LIMIT 1), the health and
+#: open-correction counts per team (GROUP BY, one statement), the top risks and the leadership
+#: signals (one statement), and the goals ahead of pace.
+DASHBOARD_SCORES_SQL = """
+SELECT * FROM (
+    SELECT DISTINCT ON (subject_type, subject_id) true AS now, subject_type, subject_id, score
+    FROM feedback_scoresnapshot WHERE organization_id = %(org)s AND subject_type IN ('org', 'team')
+    ORDER BY subject_type, subject_id, computed_at DESC, id DESC) current
+UNION ALL
+SELECT * FROM (
+    SELECT DISTINCT ON (subject_type, subject_id) false, subject_type, subject_id, score
+    FROM feedback_scoresnapshot
+    WHERE organization_id = %(org)s AND subject_type IN ('org', 'team') AND computed_at <= %(week_ago)s
+    ORDER BY subject_type, subject_id, computed_at DESC, id DESC) before
+"""
+
+DASHBOARD_TEAMS_SQL = """
+SELECT t.id, t.name, a.recommended_mode, a.alignment, a.confidence, a.quadrant FROM teams_team t
+LEFT JOIN LATERAL (SELECT recommended_mode, alignment, confidence, quadrant FROM feedback_assessment
+                   WHERE team_id = t.id ORDER BY created_at DESC, id DESC LIMIT 1) a ON true
+WHERE t.organization_id = %(org)s AND t.kind = 'team' ORDER BY t.name, t.id
+"""
+
+HEALTH_EXPRESSION = """CASE
     WHEN g.progress IS NULL THEN 'no_data'
     WHEN g.progress - e.expected >= -%(tolerance)s - %(eps)s THEN 'on_track'
     WHEN g.progress - e.expected >= -%(gap)s - %(eps)s THEN 'at_risk'
-    ELSE 'off_track' END AS health, count(*)
-FROM goals_goal g
-CROSS JOIN LATERAL (SELECT greatest(least((%(now)s - g.window_start_ts) / (g.window_end_ts - g.window_start_ts),
-                                         1.0), 0.0) AS expected) e
+    ELSE 'off_track' END"""
+
+EXPECTED_LATERAL = """CROSS JOIN LATERAL (
+    SELECT greatest(least((%(now)s - g.window_start_ts) / (g.window_end_ts - g.window_start_ts), 1.0), 0.0) AS expected
+) e"""
+
+DASHBOARD_COUNTS_SQL = f"""
+SELECT g.team_id, {HEALTH_EXPRESSION} AS kind, count(*)
+FROM goals_goal g {EXPECTED_LATERAL}
 WHERE g.organization_id = %(org)s AND g.status = 'active'
 GROUP BY 1, 2
+UNION ALL
+SELECT team_id, 'open_corrections', count(*) FROM feedback_coursecorrection
+WHERE organization_id = %(org)s AND status IN ('open', 'acknowledged') AND caused_by_id IS NULL
+GROUP BY 1
 """
+
+CORRECTION_COLUMNS = """id, subject_type, subject_id, team_id AS team, trigger, severity, detail,
+    nullif(recommended_mode, '') AS recommended_mode, status, assignee_id AS assignee, opened_by_id AS opened_by,
+    review_by, extension_reason, extension_count, exit_criteria, teaching_notes, created_at, acknowledged_at,
+    resolved_at, resolution, taught, criteria_met, caused_by_id AS caused_by"""
+
+DASHBOARD_CORRECTIONS_SQL = f"""
+SELECT * FROM (
+    SELECT true AS risk, {CORRECTION_COLUMNS} FROM feedback_coursecorrection
+    WHERE organization_id = %(org)s AND status IN ('open', 'acknowledged') AND caused_by_id IS NULL
+    ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, created_at DESC, id DESC
+    LIMIT %(max_risks)s) risks
+UNION ALL
+SELECT * FROM (
+    SELECT false, {CORRECTION_COLUMNS} FROM feedback_coursecorrection
+    WHERE organization_id = %(org)s AND status IN ('open', 'acknowledged') AND trigger = ANY(%(leadership)s)
+    ORDER BY created_at DESC, id DESC) signals
+"""
+
+DASHBOARD_OPPORTUNITIES_SQL = f"""
+SELECT g.id, g.title, g.team_id AS team, g.progress, e.expected AS expected_progress
+FROM goals_goal g {EXPECTED_LATERAL}
+WHERE g.organization_id = %(org)s AND g.status = 'active' AND g.progress - e.expected > %(tolerance)s
+ORDER BY g.progress - e.expected DESC, g.due_on, g.title, g.id LIMIT %(max_opportunities)s
+"""
+
+
+def _rows(cursor: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    cursor.execute(sql, params)
+    names = [column.name for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 @authenticated
 def dashboard(request: HttpRequest, org: Organization) -> HttpResponse:
     rules = effective_settings(org.settings)
+    now = time.time()
     params = {
-        "org": org.pk, "now": time.time(), "tolerance": rules["health_tolerance"], "gap": rules["at_risk_gap"],
-        "eps": formulas.BOUNDARY_EPSILON,
+        "org": org.pk, "now": now, "tolerance": rules["health_tolerance"], "gap": rules["at_risk_gap"],
+        "eps": formulas.BOUNDARY_EPSILON, "week_ago": datetime.fromtimestamp(now - 7 * 86400, UTC),
+        "max_risks": 50, "max_opportunities": 20,
+        "leadership": ["intervention_overdue", "hands_off_drift", "permanent_micromanagement"],
     }  # fmt: skip
-    teams: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(formulas.HEALTH_VALUES, 0))
     with connection.cursor() as cursor:
-        cursor.execute(HEALTH_SQL, params)
-        for team_id, health, count in cursor.fetchall():
-            teams[str(team_id)][health] = count
-    return JsonResponse({"teams": teams})
+        scores = {(row["now"], row["subject_type"], row["subject_id"]): row["score"] for row in
+                  _rows(cursor, DASHBOARD_SCORES_SQL, params)}  # fmt: skip
+        teams = _rows(cursor, DASHBOARD_TEAMS_SQL, params)
+        counts: dict[Any, dict[str, int]] = defaultdict(lambda: dict.fromkeys(formulas.HEALTH_VALUES, 0))
+        open_corrections: dict[Any, int] = defaultdict(int)
+        cursor.execute(DASHBOARD_COUNTS_SQL, params)
+        for team_id, kind, count in cursor.fetchall():
+            if kind == "open_corrections":
+                open_corrections[team_id] = count
+            else:
+                counts[team_id][kind] = count
+        corrections = _rows(cursor, DASHBOARD_CORRECTIONS_SQL, params)
+        risks, signals = [row for row in corrections if row["risk"]], [row for row in corrections if not row["risk"]]
+        for row in corrections:
+            del row["risk"]
+        opportunities = _rows(cursor, DASHBOARD_OPPORTUNITIES_SQL, params)
+
+    def score_and_trend(subject_type: str, subject_id: str) -> tuple[Any, Any]:
+        current, before = scores.get((True, subject_type, subject_id)), scores.get((False, subject_type, subject_id))
+        return current, None if current is None or before is None else round(current - before, 2)
+
+    org_score, org_trend = score_and_trend("org", str(org.pk))
+    for team in teams:
+        active = team["id"] in counts
+        team["score"], team["trend"] = score_and_trend("team", str(team["id"])) if active else (None, None)
+        team["goals"], team["open_corrections"] = counts[team["id"]], open_corrections[team["id"]]
+    return JsonResponse(
+        {
+            "org": {"score": org_score, "trend": org_trend},
+            "teams": teams,
+            "risks": risks,
+            "opportunities": opportunities,
+            "leadership_signals": signals,
+        }
+    )
 
 
 # --- Alignment tree: one recursive CTE --------------------------------------------------------
 
+#: The cascade with what the contract puts on every node: strategies, progress, health (in SQL,
+#: as the dashboard's reference computes it) and score, beside the node fields the endpoint
+#: also serves (status, expected progress, p_hit).
 TREE_SQL = """
 WITH RECURSIVE tree AS (
-    SELECT g.id, g.parent_id, g.title, g.team_id, g.status, g.progress, 0 AS depth
+    SELECT g.id, g.parent_id, 0 AS depth
     FROM goals_goal g
     WHERE g.organization_id = %(org)s AND g.parent_id IS NULL AND g.status <> 'cancelled'
   UNION ALL
-    SELECT c.id, c.parent_id, c.title, c.team_id, c.status, c.progress, tree.depth + 1
+    SELECT c.id, c.parent_id, tree.depth + 1
     FROM goals_goal c JOIN tree ON c.parent_id = tree.id
     WHERE c.organization_id = %(org)s AND c.status <> 'cancelled'
 )
-SELECT tree.id, tree.parent_id, tree.title, tree.team_id, tree.status, tree.progress, s.score
-FROM tree LEFT JOIN goals_goalscore s ON s.goal_id = tree.id
-ORDER BY tree.depth
+SELECT g.id, g.parent_id, g.title, g.team_id, g.status, g.progress, e.expected, CASE
+    WHEN g.progress IS NULL THEN 'no_data'
+    WHEN g.progress - e.expected >= -%(tolerance)s - %(eps)s THEN 'on_track'
+    WHEN g.progress - e.expected >= -%(gap)s - %(eps)s THEN 'at_risk'
+    ELSE 'off_track' END AS health, g.p_hit, s.score,
+    coalesce((SELECT array_agg(l.pillar_id::text ORDER BY l.pillar_id) FROM goals_goalstrategy l
+              WHERE l.goal_id = g.id), '{}') AS strategies
+FROM tree JOIN goals_goal g ON g.id = tree.id
+CROSS JOIN LATERAL (SELECT greatest(least((%(now)s - g.window_start_ts) / (g.window_end_ts - g.window_start_ts),
+                                         1.0), 0.0) AS expected) e
+LEFT JOIN goals_goalscore s ON s.goal_id = g.id
+ORDER BY tree.depth, g.due_on, g.title, g.id
 """
+
+TREE_DIRECTION_SQL = """
+SELECT vision, mission, "values", version, created_at, created_by_id FROM goals_directionversion
+WHERE organization_id = %(org)s ORDER BY version DESC LIMIT 1
+"""
+
+TREE_PILLARS_SQL = """
+SELECT id, title, team_id AS team, parent_id AS parent FROM goals_strategypillar WHERE organization_id = %(org)s
+ORDER BY title, id
+"""
+
+TREE_DIVERGENCES_SQL = """
+SELECT id, team_id AS team, approach, rationale, success_metric_id AS success_metric, success_value, review_on
+FROM goals_divergence
+WHERE organization_id = %(org)s AND status = 'active' ORDER BY review_on, id
+"""
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
 
 
 @authenticated
 def tree(request: HttpRequest, org: Organization) -> HttpResponse:
+    rules = effective_settings(org.settings)
+    params = {
+        "org": org.pk, "now": time.time(), "tolerance": rules["health_tolerance"], "gap": rules["at_risk_gap"],
+        "eps": formulas.BOUNDARY_EPSILON,
+    }  # fmt: skip
     nodes: dict[Any, dict[str, Any]] = {}
     roots: list[dict[str, Any]] = []
     with connection.cursor() as cursor:
-        cursor.execute(TREE_SQL, {"org": org.pk})
-        for goal_id, parent_id, title, team_id, status, progress, score in cursor.fetchall():
+        direction = _rows(cursor, TREE_DIRECTION_SQL, params)
+        pillars = _rows(cursor, TREE_PILLARS_SQL, params)
+        divergences = _rows(cursor, TREE_DIVERGENCES_SQL, params)
+        cursor.execute(TREE_SQL, params)
+        for row in cursor.fetchall():
+            goal_id, parent_id, title, team_id, status, progress, expected, health, p_hit, score, strategies = row
             node = {
-                "id": goal_id, "title": title, "team": team_id, "status": status, "progress": progress,
+                "id": goal_id, "title": title, "team": team_id, "status": status, "strategies": strategies,
+                "progress": progress, "expected_progress": expected, "health": health, "p_hit": p_hit,
                 "alignment_score": score, "children": [],
             }  # fmt: skip
             nodes[goal_id] = node
             (nodes[parent_id]["children"] if parent_id in nodes else roots).append(node)
-    return JsonResponse({"goals": roots})
+    current = direction[0] if direction else None
+    return JsonResponse(
+        {
+            "direction": {
+                "vision": current["vision"] if current else "",
+                "mission": current["mission"] if current else "",
+                "values": _json(current["values"]) if current else [],
+                "version": current["version"] if current else 0,
+                "updated_at": current["created_at"] if current else None,
+                "updated_by": current["created_by_id"] if current else None,
+            },
+            "pillars": pillars,
+            "goals": roots,
+            "divergences": divergences,
+        }
+    )
 
 
 # --- Ingest: COPY to a temporary table, one upsert, one set-based update ----------------------

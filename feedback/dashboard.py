@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Case, F, OuterRef, Subquery, Value, When, Window
+from django.db.models import Case, Count, F, OuterRef, Subquery, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -48,6 +48,8 @@ def _trend(now: dict[tuple[str, str], float], before: dict[tuple[str, str], floa
 
 
 def dashboard(*, org: Organization) -> dict[str, Any]:
+    """Counts come from `GROUP BY`s and only the rows shown are read (no goal or correction is
+    loaded to be counted): a fixed number of queries, each as small as what it answers."""
     current = _scores_as_of(org, None)
     week_ago = _scores_as_of(org, timezone.now() - timedelta(days=TREND_DAYS))
     latest = selectors.assessments_latest_first(team=OuterRef("pk"))
@@ -61,21 +63,22 @@ def dashboard(*, org: Organization) -> dict[str, Any]:
         )
         .order_by("name", "id")
     )
-    goals: list[Any] = list(goal_list(org=org).filter(status=GoalStatus.ACTIVE))
-    active = list(CourseCorrection.objects.filter(ACTIVE_CORRECTION, organization=org).order_by("-created_at", "-id"))
+    active_goals: Any = goal_list(org=org).prefetch_related(None).select_related(None).filter(status=GoalStatus.ACTIVE)
     health_by_team: dict[Any, dict[str, int]] = defaultdict(lambda: dict.fromkeys(formulas.HEALTH_VALUES, 0))
-    for goal in goals:
-        health_by_team[goal.team_id][goal.health] += 1
-    causes = [c for c in active if c.caused_by_id is None]  # one alarm per cause: symptoms sit under theirs
+    for team_id, health, count in active_goals.order_by().values_list("team_id", "health").annotate(n=Count("id")):
+        health_by_team[team_id][health] = count
+    active = CourseCorrection.objects.filter(ACTIVE_CORRECTION, organization=org)
+    causes = active.filter(caused_by__isnull=True)  # one alarm per cause: symptoms sit under theirs
     open_by_team: dict[Any, int] = defaultdict(int)
-    for correction in causes:
-        open_by_team[correction.team_id] += 1
-    org_key = ("org", str(org.pk))
+    open_by_team.update(causes.order_by().values_list("team_id").annotate(n=Count("id")))
+    severity_rank = Case(*(When(severity=s, then=Value(rank)) for s, rank in SEVERITY_ORDER.items()))
     tolerance = org.rule_settings["health_tolerance"]
-    ahead = sorted(
-        (g for g in goals if g.progress is not None and g.progress - g.expected_progress > tolerance),
-        key=lambda g: g.expected_progress - g.progress,
+    opportunities = (
+        active_goals.filter(progress__isnull=False, progress_gap__gt=tolerance)
+        .order_by(F("progress_gap").desc(), "due_on", "title", "id")
+        .values("id", "title", "team_id", "progress", "expected_progress")[:MAX_OPPORTUNITIES]
     )
+    org_key = ("org", str(org.pk))
     return {
         "org": {"score": current.get(org_key), "trend": _trend(current, week_ago, org_key)},
         "teams": [
@@ -93,11 +96,9 @@ def dashboard(*, org: Organization) -> dict[str, Any]:
             }
             for team in teams
         ],
-        "risks": sorted(causes, key=lambda c: (SEVERITY_ORDER[Severity(c.severity)], -c.created_at.timestamp()))[
-            :MAX_RISKS
-        ],
-        "opportunities": ahead[:MAX_OPPORTUNITIES],
-        "leadership_signals": [c for c in active if c.trigger in LEADERSHIP_TRIGGERS],
+        "risks": list(causes.order_by(severity_rank, "-created_at", "-id")[:MAX_RISKS]),
+        "opportunities": list(opportunities),
+        "leadership_signals": list(active.filter(trigger__in=LEADERSHIP_TRIGGERS).order_by("-created_at", "-id")),
     }
 
 

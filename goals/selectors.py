@@ -99,11 +99,13 @@ def cycle_list(*, org: Organization) -> QuerySet[Cycle]:
 
 
 def goal_list(*, org: Organization, now_ts: float | None = None) -> QuerySet[Goal]:
+    """Goals with health, score and their pillar links (`pillar_links`, a plain list: cheaper
+    to attach than a prefetched manager per goal)."""
     links = GoalStrategy.objects.only("goal_id", "pillar_id").order_by("pillar_id")
     queryset = (
         Goal.objects.filter(organization=org)
         .select_related("current_score")
-        .prefetch_related(Prefetch("strategy_links", queryset=links))
+        .prefetch_related(Prefetch("strategy_links", queryset=links, to_attr="pillar_links"))
     )
     return with_health(queryset, org, now_ts).order_by("due_on", "title", "id")
 
@@ -200,35 +202,47 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
+TREE_FIELDS = ("id", "title", "team_id", "status", "parent_id", "progress", "expected_progress", "health", "p_hit")
+
+
 def alignment_tree(*, org: Organization) -> dict[str, Any]:
     """The whole cascade: direction, pillars, and company goals with their children nested.
 
-    Five queries whatever the size of the organization. Built without recursion; a chain
+    Six queries whatever the size of the organization; goals are read as rows (`TREE_FIELDS`,
+    `alignment_score` and `strategies`), not model instances. Built without recursion; a chain
     deeper than `GOAL_MAX_DEPTH` (stored before that limit existed) continues as a new root at
     the end of the list, as a goal under a cancelled parent does, so that every nesting stays
     within what the serializer and the JSON encoder handle.
     """
     direction = direction_current(org=org)
     pillars = list(pillar_list(org=org))
-    goals = list(goal_list(org=org).exclude(status="cancelled"))
-    children: dict[Any, list[Goal]] = {}
+    goals = list(
+        goal_list(org=org)
+        .prefetch_related(None)
+        .exclude(status="cancelled")
+        .values(*TREE_FIELDS, alignment_score=F("current_score__score"))
+    )
+    strategies: dict[Any, list[str]] = {}
+    links = GoalStrategy.objects.filter(organization=org).order_by("pillar_id").values_list("goal_id", "pillar_id")
+    for goal_id, pillar_id in links:
+        strategies.setdefault(goal_id, []).append(str(pillar_id))
+    children: dict[Any, list[dict[str, Any]]] = {}
     for goal in goals:
-        children.setdefault(goal.parent_id, []).append(goal)
-    known = {goal.id for goal in goals}
-    roots = [goal for goal in goals if goal.parent_id is None or goal.parent_id not in known]
-    company_roots = [goal for goal in roots if goal.team_id is None]
-    orphans = [goal for goal in roots if goal.team_id is not None]
-    top = company_roots + orphans
-    nodes: dict[Any, dict[str, Any]] = {goal.id: {"goal": goal, "children": []} for goal in goals}
+        goal["strategies"] = strategies.get(goal["id"], [])
+        children.setdefault(goal["parent_id"], []).append(goal)
+    known = {goal["id"] for goal in goals}
+    roots = [goal for goal in goals if goal["parent_id"] is None or goal["parent_id"] not in known]
+    top = [goal for goal in roots if goal["team_id"] is None] + [goal for goal in roots if goal["team_id"] is not None]
+    nodes: dict[Any, dict[str, Any]] = {goal["id"]: {"goal": goal, "children": []} for goal in goals}
     pending = [(goal, 1) for goal in top]
     while pending:
         goal, depth = pending.pop()
-        for child in children.get(goal.id, []):
+        for child in children.get(goal["id"], []):
             if depth >= settings.GOAL_MAX_DEPTH:
                 top.append(child)
                 pending.append((child, 1))
             else:
-                nodes[goal.id]["children"].append(nodes[child.id])
+                nodes[goal["id"]]["children"].append(nodes[child["id"]])
                 pending.append((child, depth + 1))
     divergences = Divergence.objects.filter(organization=org, status=Divergence.Status.ACTIVE).order_by(
         "review_on", "id"
@@ -236,6 +250,6 @@ def alignment_tree(*, org: Organization) -> dict[str, Any]:
     return {
         "direction": direction,
         "pillars": pillars,
-        "goals": [nodes[goal.id] for goal in top],
+        "goals": [nodes[goal["id"]] for goal in top],
         "divergences": list(divergences),
     }

@@ -9,6 +9,14 @@ from alignment_service.access import Access, Role
 from alignment_service.errors import NotFound
 from teams.models import Membership
 
+#: Where authentication leaves the membership it read with the token: `(org slug, membership
+#: or None)`, so that resolving the access does not read it again.
+REMEMBERED = "_org_membership"
+
+
+def remember_membership(request: Any, org_slug: str, membership: Membership | None) -> None:
+    setattr(request, REMEMBERED, (org_slug.lower(), membership))
+
 
 def resolve_access(request: Request, org_slug: str) -> Access:
     principal: Any = request.user
@@ -17,12 +25,16 @@ def resolve_access(request: Request, org_slug: str) -> Access:
         if key.organization.slug.lower() != org_slug.lower():
             raise NotFound("Not found.")
         return Access(org=key.organization, api_key=key, scopes=frozenset(key.scopes))
-    membership = (
-        Membership.objects.select_related("organization")
-        .alias(org_slug_lower=Lower("organization__slug"))
-        .filter(org_slug_lower=org_slug.lower(), user_id=principal.pk)
-        .first()
-    )
+    remembered = getattr(request, REMEMBERED, None)
+    if remembered is not None and remembered[0] == org_slug.lower():
+        membership = remembered[1]
+    else:
+        membership = (
+            Membership.objects.select_related("organization")
+            .alias(org_slug_lower=Lower("organization__slug"))
+            .filter(org_slug_lower=org_slug.lower(), user_id=principal.pk)
+            .first()
+        )
     if membership is None:
         raise NotFound("Not found.")
     return Access(org=membership.organization, user=principal, role=Role(membership.role))

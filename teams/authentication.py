@@ -9,7 +9,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from teams import credentials
+from teams import credentials, selectors
+from teams.access import remember_membership
 from teams.models import ApiKey, AuthToken
 
 
@@ -46,18 +47,34 @@ class BearerAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token.") from None
         if secret.startswith(credentials.API_KEY_PREFIX):
             return self._authenticate_api_key(secret)
-        return self._authenticate_user_token(secret)
+        return self._authenticate_user_token(request, secret)
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
 
-    def _authenticate_user_token(self, secret: str) -> tuple[Any, AuthToken]:
-        token = AuthToken.objects.select_related("user").filter(key_hash=credentials.digest(secret)).first()
+    def _authenticate_user_token(self, request: Request, secret: str) -> tuple[Any, AuthToken]:
+        key_hash = credentials.digest(secret)
+        org_slug = (getattr(request, "parser_context", None) or {}).get("kwargs", {}).get("org")
+        # Under `/orgs/{org}/`, the token and the caller's membership come in one query, which
+        # the organization's access then reuses; outsiders and bad tokens take the long way.
+        found = selectors.membership_by_token(key_hash=key_hash, org_slug=org_slug) if org_slug else None
+        if found is not None:
+            membership, token = found
+            self._check_token(token)
+            remember_membership(request, org_slug, membership)
+            return token.user, token
+        token = self._check_token(AuthToken.objects.select_related("user").filter(key_hash=key_hash).first())
+        if org_slug:
+            remember_membership(request, org_slug, None)
+        return token.user, token
+
+    @staticmethod
+    def _check_token(token: AuthToken | None) -> AuthToken:
         if token is None or token.expires_at <= timezone.now():
             raise exceptions.AuthenticationFailed("Invalid, revoked or expired token.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        return token.user, token
+        return token
 
     def _authenticate_api_key(self, secret: str) -> tuple[ApiKeyPrincipal, ApiKey]:
         key = ApiKey.objects.select_related("organization").filter(key_hash=credentials.digest(secret)).first()

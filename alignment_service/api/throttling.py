@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache import cache as default_cache
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest, HttpResponse
 from rest_framework import throttling
 from rest_framework.request import Request
@@ -91,6 +93,9 @@ class FixedWindowRateThrottle(throttling.BaseThrottle):
         return count <= self.limit
 
     def _count(self, key: str) -> int:
+        backend = caches[DEFAULT_CACHE_ALIAS] if self.cache is default_cache else self.cache
+        if isinstance(backend, RedisCache):
+            return self._count_in_redis(backend, key)
         if self.cache.add(key, 1, timeout=self.duration + 1):
             return 1
         try:
@@ -98,6 +103,16 @@ class FixedWindowRateThrottle(throttling.BaseThrottle):
         except ValueError:  # expired between add and incr: this request starts the window
             self.cache.add(key, 1, timeout=self.duration + 1)
             return 1
+
+    def _count_in_redis(self, backend: RedisCache, key: str) -> int:
+        """One round trip: create the window's counter with its expiry if missing, then count
+        (Django's `add` and `incr` take three)."""
+        redis_key = backend.make_and_validate_key(key)
+        client = backend._cache.get_client(redis_key, write=True)  # type: ignore[attr-defined]
+        pipeline = client.pipeline(transaction=True)
+        pipeline.set(redis_key, 0, ex=self.duration + 1, nx=True)
+        pipeline.incr(redis_key)
+        return int(pipeline.execute()[1])
 
     def wait(self) -> float:
         return float(self.reset_in)

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from alignment_service.api.fields import IntegerField
-from alignment_service.api.serializers import CrossFieldChecksMixin
+from alignment_service.api.serializers import CrossFieldChecksMixin, PrebuiltFieldsMixin
 from feedback import selectors
 from feedback.models import (
     CORRECTION_SUBJECTS,
@@ -165,7 +165,7 @@ class BlankAsNullChoiceField(serializers.ChoiceField):
         return super().to_representation(value) if value else None
 
 
-class CourseCorrectionSerializer(serializers.ModelSerializer):
+class CourseCorrectionSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
     recommended_mode = BlankAsNullChoiceField(choices=LeadershipMode.choices, allow_null=True, read_only=True)
 
     class Meta:
@@ -237,19 +237,19 @@ class CourseCorrectionResolveSerializer(serializers.Serializer):
     )
 
 
-class DashboardScoreSerializer(serializers.Serializer):
+class DashboardScoreSerializer(PrebuiltFieldsMixin, serializers.Serializer):
     score = serializers.FloatField(allow_null=True)
     trend = serializers.FloatField(allow_null=True, help_text="Change over the last 7 days, in points.")
 
 
-class HealthCountsSerializer(serializers.Serializer):
+class HealthCountsSerializer(PrebuiltFieldsMixin, serializers.Serializer):
     on_track = serializers.IntegerField()
     at_risk = serializers.IntegerField()
     off_track = serializers.IntegerField()
     no_data = serializers.IntegerField()
 
 
-class DashboardTeamSerializer(serializers.Serializer):
+class DashboardTeamSerializer(PrebuiltFieldsMixin, serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     score = serializers.FloatField(allow_null=True)
@@ -262,7 +262,7 @@ class DashboardTeamSerializer(serializers.Serializer):
     quadrant = serializers.ChoiceField(choices=Quadrant.choices, allow_null=True)
 
 
-class OpportunitySerializer(serializers.Serializer):
+class OpportunitySerializer(PrebuiltFieldsMixin, serializers.Serializer):
     id = serializers.UUIDField()
     title = serializers.CharField()
     team = serializers.UUIDField(source="team_id", allow_null=True)
@@ -270,7 +270,7 @@ class OpportunitySerializer(serializers.Serializer):
     expected_progress = serializers.FloatField()
 
 
-class DashboardSerializer(serializers.Serializer):
+class DashboardSerializer(PrebuiltFieldsMixin, serializers.Serializer):
     org = DashboardScoreSerializer()
     teams = DashboardTeamSerializer(many=True)
     risks = CourseCorrectionSerializer(many=True)

@@ -14,7 +14,7 @@ from alignment_service.api.fields import (
     OrgScopedRelatedField,
     SupportedDateField,
 )
-from alignment_service.api.serializers import DateOrderMixin
+from alignment_service.api.serializers import DateOrderMixin, PrebuiltFieldsMixin
 from goals import progress as formulas
 from goals import readings
 from goals.models import (
@@ -114,7 +114,7 @@ class CycleWriteSerializer(DateOrderMixin, serializers.Serializer):
 # --- Goals ------------------------------------------------------------------------------------
 
 
-class GoalSerializer(serializers.ModelSerializer):
+class GoalSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
     strategies = serializers.SerializerMethodField()
     expected_progress = serializers.FloatField(read_only=True)
     health = serializers.ChoiceField(choices=HEALTH_CHOICES, read_only=True)
@@ -129,7 +129,7 @@ class GoalSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.UUIDField()))
     def get_strategies(self, goal: Goal) -> list[str]:
-        return [str(link.pillar_id) for link in goal.strategy_links.all()]
+        return [str(link.pillar_id) for link in goal.pillar_links]  # type: ignore[attr-defined]
 
 
 class GoalWriteSerializer(DateOrderMixin, serializers.Serializer):
@@ -274,7 +274,7 @@ class ReadingBatchResultSerializer(serializers.Serializer):
 # --- Alignment tree ---------------------------------------------------------------------------
 
 
-class TreePillarSerializer(serializers.ModelSerializer):
+class TreePillarSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
     class Meta:
         model = StrategyPillar
         fields = ["id", "title", "team", "parent"]
@@ -295,14 +295,44 @@ class TreeGoalSerializer(serializers.Serializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.UUIDField()))
     def get_strategies(self, node: dict[str, Any]) -> list[str]:
-        return [str(link.pillar_id) for link in node["goal"].strategy_links.all()]
+        return node["goal"]["strategies"]
 
     @extend_schema_field({"type": "array", "items": {"$ref": "#/components/schemas/TreeGoal"}})
     def get_children(self, node: dict[str, Any]) -> list[dict[str, Any]]:
-        return TreeGoalSerializer(node["children"], many=True).data  # type: ignore[return-value]
+        return [tree_node(child) for child in node["children"]]
+
+    def to_representation(self, node: dict[str, Any]) -> dict[str, Any]:
+        return tree_node(node)
 
 
-class TreeDivergenceSerializer(serializers.ModelSerializer):
+def tree_node(node: dict[str, Any]) -> dict[str, Any]:
+    """A node of `goals.selectors.alignment_tree` as `TreeGoalSerializer` declares it, written
+    out: a tree is thousands of nodes, and DRF's loop costs a field call per value."""
+    goal = node["goal"]
+    return {
+        "id": str(goal["id"]),
+        "title": goal["title"],
+        "team": _text_or_none(goal["team_id"]),
+        "status": goal["status"],
+        "strategies": goal["strategies"],
+        "progress": _float_or_none(goal["progress"]),
+        "expected_progress": float(goal["expected_progress"]),
+        "health": goal["health"],
+        "p_hit": _float_or_none(goal["p_hit"]),
+        "alignment_score": _float_or_none(goal["alignment_score"]),
+        "children": [tree_node(child) for child in node["children"]],
+    }
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+class TreeDivergenceSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
     class Meta:
         model = Divergence
         fields = ["id", "team", "approach", "rationale", "success_metric", "success_value", "review_on"]

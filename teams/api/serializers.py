@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from alignment_service.access import Role, Scope
 from alignment_service.api.fields import AwareDateTimeField, OrgScopedRelatedField
+from alignment_service.api.serializers import PrebuiltFieldsMixin
 from alignment_service.db import matching_identifier
 from teams import selectors
 from teams.models import (
@@ -68,7 +69,7 @@ class MeSerializer(serializers.Serializer):
     memberships = MeMembershipSerializer(many=True)
 
 
-class OrganizationSerializer(serializers.ModelSerializer):
+class OrganizationSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
     settings = OrgSettingsSerializer(source="rule_settings", read_only=True)
 
     class Meta:

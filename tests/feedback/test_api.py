@@ -878,12 +878,12 @@ def test_a_refused_write_owes_no_rescore(org, goal, people, viewer, client_for):
 
 # Every list pinned at two sizes; the number must not grow with the rows listed.
 # auth token + membership + count + page (+ the parent feedback for replies)
-CHECK_INS_QUERIES = 4
-ASSESSMENTS_QUERIES = 4
-FEEDBACK_QUERIES = 4
-REPLIES_QUERIES = 5
+CHECK_INS_QUERIES = 3
+ASSESSMENTS_QUERIES = 3
+FEEDBACK_QUERIES = 3
+REPLIES_QUERIES = 4
 # auth token + membership + page (cursor: no count)
-ACTIVITY_QUERIES = 3
+ACTIVITY_QUERIES = 2
 # auth token + page (the inbox is not under an org)
 NOTIFICATIONS_QUERIES = 2
 

@@ -114,4 +114,4 @@ def test_query_count_does_not_grow(org, member_of, viewer, client_for, django_as
     assert len(response.json()["authors"]) == size
 
 
-CALIBRATION_QUERIES = 4
+CALIBRATION_QUERIES = 3

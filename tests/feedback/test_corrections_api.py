@@ -619,7 +619,7 @@ def test_the_steering_group_of_an_ancestor_goal_is_told(org, tree, people, membe
 
 # --- Query count -----------------------------------------------------------------------------------
 
-CORRECTIONS_QUERIES = 4
+CORRECTIONS_QUERIES = 3
 
 
 @pytest.mark.parametrize("size", [3, 25])

@@ -327,7 +327,7 @@ def test_another_orgs_content_never_shows(org, other_org, viewer, client_for):
 
 # --- Query count ------------------------------------------------------------------------------------
 
-DASHBOARD_QUERIES = 8
+DASHBOARD_QUERIES = 9  # token with membership, 2 score passes, teams, 2 counts, opportunities, risks, signals
 
 
 @pytest.mark.parametrize("teams", [2, 12])

@@ -227,7 +227,7 @@ def test_another_orgs_snapshots_never_show(org, other_org, viewer, outsider, cli
     assert_status(client_for(outsider).get(api(org, "scores/")), 404)
 
 
-SCORES_QUERIES = 3
+SCORES_QUERIES = 2
 
 
 @pytest.mark.parametrize("size", [3, 30])

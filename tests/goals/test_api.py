@@ -1110,7 +1110,7 @@ def _tree_of(org, size):
         made += 1
 
 
-TREE_QUERIES = 7  # the last one reads the active divergences
+TREE_QUERIES = 6  # the last one reads the active divergences
 
 
 @pytest.mark.parametrize("size", [3, 30])
@@ -1171,12 +1171,12 @@ def _history(org, size):
 
 
 LISTS = {
-    "goals/": (_goals, 5),
-    "metrics/": (_metrics, 4),
-    "strategies/": (_pillars, 4),
-    "cycles/": (_cycles, 4),
-    "direction/versions/": (_versions, 4),
-    "history": (_history, 5),
+    "goals/": (_goals, 4),
+    "metrics/": (_metrics, 3),
+    "strategies/": (_pillars, 3),
+    "cycles/": (_cycles, 3),
+    "direction/versions/": (_versions, 3),
+    "history": (_history, 4),
 }
 
 

@@ -210,7 +210,7 @@ def test_naive_or_bad_bounds_are_a_400(param, value, org, metric, viewer, client
 def test_reading_list_query_count_does_not_grow(size, org, metric, viewer, client_for, django_assert_num_queries):
     _history(org, metric, size)
     client = client_for(viewer)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(3):
         response = client.get(readings_url(org, metric))
     assert len(response.json()["results"]) == size
 

@@ -130,6 +130,22 @@ def test_counting_is_atomic_on_redis(monkeypatch):
     assert cache.get(key) == 200
 
 
+@pytest.mark.redis
+def test_a_count_on_redis_is_one_round_trip_and_expires_with_its_window(monkeypatch):
+    monkeypatch.setattr(throttling.UserRateThrottle, "THROTTLE_RATES", {"user": "1000/min"})
+    throttle = throttling.UserRateThrottle()
+    key = f"throttle:test:{time.time_ns()}"
+    client = cache._cache.get_client(key, write=True)
+    sent = []
+    monkeypatch.setattr(type(client), "execute_command", lambda *args, **kwargs: sent.append(args))
+
+    assert [throttle._count(key), throttle._count(key)] == [1, 2]
+
+    monkeypatch.undo()
+    assert sent == []  # no command of its own: each count is one pipeline (SET NX EX, INCR)
+    assert 60 < client.ttl(cache.make_and_validate_key(key)) <= 61
+
+
 def test_the_tightest_limit_is_reported():
     django_request = SimpleNamespace()
     request = SimpleNamespace(_request=django_request)

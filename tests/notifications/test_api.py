@@ -32,8 +32,8 @@ DELIVERY_KEYS = {
 
 # An admin's list: the token, the membership, then count + page (endpoints) or the parent
 # endpoint + page (deliveries, cursor-paginated so no count).
-ENDPOINT_LIST_QUERIES = 4
-DELIVERY_LIST_QUERIES = 4
+ENDPOINT_LIST_QUERIES = 3
+DELIVERY_LIST_QUERIES = 3
 
 
 def base(org):

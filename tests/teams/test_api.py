@@ -327,6 +327,49 @@ def test_a_token_of_a_deactivated_user_is_refused(member: User, client_for: Clie
     assert response["WWW-Authenticate"] == "Bearer"
 
 
+def test_an_expired_token_is_refused_under_the_org_too(org: Organization, member: User, client_for: ClientFor) -> None:
+    client = client_for(member)
+    with time_machine.travel(timezone.now() + timedelta(hours=django_settings.AUTH_TOKEN_TTL_HOURS, seconds=1)):
+        response = client.get(f"/api/v1/orgs/{org.slug}/")
+
+    assert_error(response, 401, code="authentication_failed")
+
+
+def test_a_deactivated_member_is_refused_under_the_org(org: Organization, member: User, client_for: ClientFor) -> None:
+    client = client_for(member)
+    User.objects.filter(pk=member.pk).update(is_active=False)
+
+    assert_error(client.get(f"/api/v1/orgs/{org.slug}/"), 401)
+
+
+def test_the_token_and_the_membership_are_one_query(
+    org: Organization, member: User, client_for: ClientFor, django_assert_num_queries: Any
+) -> None:
+    client = client_for(member)
+    with django_assert_num_queries(1):
+        response = client.get(f"/api/v1/orgs/{org.slug.upper()}/")
+
+    assert response.status_code == 200
+    assert response.json()["slug"] == org.slug
+
+
+def test_an_outsider_token_costs_two_queries_and_gets_404(
+    org: Organization, other_org: Organization, client_for: ClientFor, django_assert_num_queries: Any
+) -> None:
+    outsider = MembershipFactory(organization=other_org).user
+    client = client_for(outsider)
+    with django_assert_num_queries(2):  # no membership with the token: the token alone, then 404
+        response = client.get(f"/api/v1/orgs/{org.slug}/")
+
+    assert_error(response, 404)
+
+
+def test_an_unknown_token_under_the_org_is_401(org: Organization) -> None:
+    response = bearer_client("not-a-token").get(f"/api/v1/orgs/{org.slug}/")
+
+    assert_error(response, 401, code="authentication_failed")
+
+
 @pytest.mark.parametrize(
     ("header", "code"),
     [
@@ -1358,9 +1401,9 @@ def test_limit_is_capped_at_200_and_links_are_absolute(org: Organization, member
 # Per request: the bearer token (with its user), the membership (with its org), COUNT, the page,
 # plus one prefetch of team members for teams. The same at both sizes: no N+1.
 
-MEMBERS_LIST_QUERIES = 4
-TEAMS_LIST_QUERIES = 5
-API_KEYS_LIST_QUERIES = 4
+MEMBERS_LIST_QUERIES = 3
+TEAMS_LIST_QUERIES = 4
+API_KEYS_LIST_QUERIES = 3
 ORGS_LIST_QUERIES = 3
 
 
