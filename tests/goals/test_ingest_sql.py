@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from alignment_service.api.access import Access, Role
+from alignment_service.access import Access, Role
 from goals import derived
 from goals.models import Metric, Reading
 from goals.services import ReadingInput, readings_ingest
