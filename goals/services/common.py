@@ -4,7 +4,7 @@ owed rescore, the version check and the date rules."""
 import functools
 from collections.abc import Callable, Iterable
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -18,6 +18,7 @@ from teams.models import Organization, Team
 
 RESCORE_TASK = "feedback.rescore_org"
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def record_activity(
@@ -41,14 +42,15 @@ def record_activity(
     )
 
 
-def writes_derived_values(service: Callable[..., T]) -> Callable[..., T]:
+def writes_derived_values(service: Callable[P, T]) -> Callable[P, T]:
     """Run `service` atomically, one at a time per organization among the writes that change
     stored progress (see the locking rules in `alignment_service.db`)."""
 
     @functools.wraps(service)
     @transaction.atomic
-    def run(*args: Any, **kwargs: Any) -> T:
-        lock_org(DERIVED_VALUES_LOCK, kwargs["access"].org.pk)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        access: Access = kwargs["access"]  # type: ignore[assignment]
+        lock_org(DERIVED_VALUES_LOCK, access.org.pk)
         return service(*args, **kwargs)
 
     return run

@@ -1,6 +1,7 @@
 """Goals: who may write them, their dates and lifecycle, and the cascade's shape."""
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -10,8 +11,9 @@ from alignment_service.access import Access
 from alignment_service.db import check_parent_acyclic, check_parent_depth, delete_or_conflict
 from alignment_service.errors import Conflict, PermissionDenied
 from alignment_service.notifications.webhooks import emit_event
+from alignment_service.unset import UNSET, NotGiven, given
 from goals.derived import goals_refresh_progress, metrics_refresh, refresh_metric_windows, set_goal_window
-from goals.models import Goal, GoalStatus, GoalStrategy, Reading, StrategyPillar
+from goals.models import Cycle, Goal, GoalStatus, GoalStrategy, Reading, StrategyPillar
 from goals.services.common import (
     check_dates,
     check_version,
@@ -20,7 +22,7 @@ from goals.services.common import (
     record_activity,
     writes_derived_values,
 )
-from teams.models import Organization, Team
+from teams.models import Organization, Team, User
 
 
 def _emit_goal_event(org: Organization, event_type: str, goal: Goal) -> None:
@@ -30,11 +32,6 @@ def _emit_goal_event(org: Organization, event_type: str, goal: Goal) -> None:
         "starts_on": goal.starts_on.isoformat(), "due_on": goal.due_on.isoformat(), "version": goal.version,
     }  # fmt: skip
     emit_event(org=org, event_type=event_type, data=data, event_key=f"{event_type}:{goal.pk}:{goal.version}")
-
-
-GOAL_FIELDS = (
-    "title", "description", "team", "owner", "parent", "cycle", "starts_on", "due_on", "weight", "hypothesis", "status",
-)  # fmt: skip
 
 
 def _require_goal_editor(access: Access, goal: Goal | None, team: Team | None) -> None:
@@ -98,12 +95,31 @@ def _check_goal_depth(goal: Goal, parent: Goal | None) -> None:
 
 
 @writes_derived_values
-def goal_create(*, access: Access, strategies: Sequence[StrategyPillar] = (), **fields: Any) -> Goal:
-    _require_goal_editor(access, None, fields.get("team"))
+def goal_create(
+    *,
+    access: Access,
+    title: str,
+    description: str = "",
+    team: Team | None = None,
+    owner: User | NotGiven | None = UNSET,
+    parent: Goal | None = None,
+    strategies: Sequence[StrategyPillar] = (),
+    cycle: Cycle | None = None,
+    starts_on: date | None = None,
+    due_on: date | None = None,
+    weight: float = 1.0,
+    hypothesis: str = "",
+    status: str = GoalStatus.DRAFT,
+) -> Goal:
+    """A new goal; its owner defaults to the writer and its dates to its cycle's."""
+    _require_goal_editor(access, None, team)
+    fields: dict[str, Any] = {"cycle": cycle, "starts_on": starts_on, "due_on": due_on}
     _resolve_goal_dates(fields, None)
-    fields.setdefault("owner", access.user)
-    goal = Goal(organization=access.org, **{k: v for k, v in fields.items() if k in GOAL_FIELDS})
-    _check_goal_depth(goal, fields.get("parent"))
+    goal = Goal(
+        organization=access.org, title=title, description=description, team=team, parent=parent, weight=weight,
+        hypothesis=hypothesis, status=status, owner=access.user if owner is UNSET else owner, **fields,
+    )  # fmt: skip
+    _check_goal_depth(goal, parent)
     set_goal_window(goal, access.org)
     goal.save()
     _set_strategies(goal, strategies)
@@ -119,25 +135,40 @@ def goal_update(
     *,
     access: Access,
     goal: Goal,
+    title: str | NotGiven = UNSET,
+    description: str | NotGiven = UNSET,
+    team: Team | NotGiven | None = UNSET,
+    owner: User | NotGiven | None = UNSET,
+    parent: Goal | NotGiven | None = UNSET,
     strategies: Sequence[StrategyPillar] | None = None,
+    cycle: Cycle | NotGiven | None = UNSET,
+    starts_on: date | NotGiven | None = UNSET,
+    due_on: date | NotGiven | None = UNSET,
+    weight: float | NotGiven = UNSET,
+    hypothesis: str | NotGiven = UNSET,
+    status: str | NotGiven = UNSET,
     expected_version: int | None = None,
-    **fields: Any,
 ) -> Goal:
+    """Change the fields passed (a field left `UNSET` keeps its value; a date left `None` comes
+    from the cycle given with it); `strategies`, when given, replaces the goal's pillars."""
+    fields = given(
+        title=title, description=description, team=team, owner=owner, parent=parent, cycle=cycle,
+        starts_on=starts_on, due_on=due_on, weight=weight, hypothesis=hypothesis, status=status,
+    )  # fmt: skip
     goal = Goal.objects.select_for_update(no_key=True).get(pk=goal.pk, organization=access.org)
     check_version(goal.version, expected_version)
     _require_goal_editor(access, goal, goal.team)
-    if "team" in fields:
-        _require_goal_editor(access, goal, fields["team"])
-    if "parent" in fields:
-        check_parent_acyclic(goal, fields["parent"])
-        _check_goal_depth(goal, fields["parent"])
-    if "status" in fields:
-        _check_status_change(goal.status, fields["status"])
+    if team is not UNSET:
+        _require_goal_editor(access, goal, team)
+    if parent is not UNSET:
+        check_parent_acyclic(goal, parent)
+        _check_goal_depth(goal, parent)
+    if status is not UNSET:
+        _check_status_change(goal.status, status)
     _resolve_goal_dates(fields, goal)
     before = (goal.window_start_ts, goal.window_end_ts, goal.parent_id, goal.status, goal.weight)
     for name, value in fields.items():
-        if name in GOAL_FIELDS:
-            setattr(goal, name, value)
+        setattr(goal, name, value)
     set_goal_window(goal, access.org)
     goal.version += 1
     goal.save()

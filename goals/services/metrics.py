@@ -2,13 +2,15 @@
 
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 from alignment_service.access import Access
 from alignment_service.db import matching_identifier
 from alignment_service.errors import Conflict, ValidationFailed
+from alignment_service.unset import UNSET, NotGiven, given
 from goals import progress as formulas
 from goals.derived import goals_refresh_progress, metric_window, metrics_refresh
-from goals.models import Metric, MetricChange, MetricDirection, MetricRole, Reading
+from goals.models import Goal, Metric, MetricChange, MetricDirection, MetricRole, Reading
 from goals.services.common import (
     check_dates,
     check_version,
@@ -16,13 +18,8 @@ from goals.services.common import (
     record_activity,
     writes_derived_values,
 )
-from teams.models import Organization
+from teams.models import Organization, User
 from teams.org_settings import GOALPOST_PROPOSAL
-
-METRIC_FIELDS = (
-    "goal", "name", "key", "unit", "direction", "baseline", "target", "weight", "starts_on", "due_on",
-    "stale_after_days", "role", "threshold",
-)  # fmt: skip
 
 
 def _check_guardrail(role: str, threshold: float | None) -> None:
@@ -45,19 +42,39 @@ def _check_metric_bounds(direction: str, baseline: float, target: float) -> None
         )
 
 
-def _check_unique_key(org: Organization, key: str, exclude: Any = None) -> None:
+def _check_unique_key(org: Organization, key: str, exclude: UUID | None = None) -> None:
     if matching_identifier(Metric.objects.filter(organization=org), "key", key).exclude(pk=exclude).exists():
         raise ValidationFailed("A metric with this key already exists.", code="unique", attr="key")
 
 
 @writes_derived_values
-def metric_create(*, access: Access, **fields: Any) -> Metric:
-    _check_unique_key(access.org, fields["key"])
-    _check_metric_bounds(fields.get("direction", MetricDirection.INCREASE), fields["baseline"], fields["target"])
-    _check_guardrail(fields.get("role", MetricRole.KEY_RESULT), fields.get("threshold"))
-    goal = fields["goal"]
-    check_dates(fields.get("starts_on") or goal.starts_on, fields.get("due_on") or goal.due_on)
-    metric = Metric(organization=access.org, **{k: v for k, v in fields.items() if k in METRIC_FIELDS})
+def metric_create(
+    *,
+    access: Access,
+    goal: Goal,
+    name: str,
+    key: str,
+    baseline: float,
+    target: float,
+    unit: str = "",
+    direction: str = MetricDirection.INCREASE,
+    weight: float = 1.0,
+    starts_on: date | None = None,
+    due_on: date | None = None,
+    stale_after_days: int | None = None,
+    role: str = MetricRole.KEY_RESULT,
+    threshold: float | None = None,
+) -> Metric:
+    """A new metric of `goal`; its dates default to the goal's."""
+    _check_unique_key(access.org, key)
+    _check_metric_bounds(direction, baseline, target)
+    _check_guardrail(role, threshold)
+    check_dates(starts_on or goal.starts_on, due_on or goal.due_on)
+    metric = Metric(
+        organization=access.org, goal=goal, name=name, key=key, unit=unit, direction=direction, baseline=baseline,
+        target=target, weight=weight, starts_on=starts_on, due_on=due_on, stale_after_days=stale_after_days,
+        role=role, threshold=threshold,
+    )  # fmt: skip
     metric.window_start_ts, metric.window_end_ts = metric_window(metric, access.org)
     metric.save()
     goals_refresh_progress(org=access.org, goal_ids=[metric.goal_id])
@@ -71,33 +88,51 @@ def metric_update(
     *,
     access: Access,
     metric: Metric,
+    goal: Goal | NotGiven = UNSET,
+    name: str | NotGiven = UNSET,
+    key: str | NotGiven = UNSET,
+    unit: str | NotGiven = UNSET,
+    direction: str | NotGiven = UNSET,
+    baseline: float | NotGiven = UNSET,
+    target: float | NotGiven = UNSET,
+    weight: float | NotGiven = UNSET,
+    starts_on: date | NotGiven | None = UNSET,
+    due_on: date | NotGiven | None = UNSET,
+    stale_after_days: int | NotGiven | None = UNSET,
+    role: str | NotGiven = UNSET,
+    threshold: float | NotGiven | None = UNSET,
     reason: str = "",
     expected_version: int | None = None,
-    proposed_by: Any = None,
-    **fields: Any,
+    proposed_by: User | None = None,
 ) -> Metric:
-    """Change a metric; a moved goalpost (baseline, target, due date) is recorded with its old
-    and new value. Where the organization moves goalposts by proposal, only an approved
-    proposal (`proposed_by`, approved by `access`) moves them."""
+    """Change the fields passed (a field left `UNSET` keeps its value); a moved goalpost
+    (baseline, target, due date) is recorded with its old and new value. Where the organization
+    moves goalposts by proposal, only an approved proposal (`proposed_by`, approved by
+    `access`) moves them."""
+    fields = given(
+        goal=goal, name=name, key=key, unit=unit, direction=direction, baseline=baseline, target=target, weight=weight,
+        starts_on=starts_on, due_on=due_on, stale_after_days=stale_after_days, role=role, threshold=threshold,
+    )  # fmt: skip
     metric = (
         Metric.objects.select_for_update(no_key=True).select_related("goal").get(pk=metric.pk, organization=access.org)
     )
     check_version(metric.version, expected_version)
     previous_goal_id = metric.goal_id
-    if "key" in fields:
-        _check_unique_key(access.org, fields["key"], exclude=metric.pk)
+    if key is not UNSET:
+        _check_unique_key(access.org, key, exclude=metric.pk)
     _check_metric_bounds(
         fields.get("direction", metric.direction),
         fields.get("baseline", metric.baseline),
         fields.get("target", metric.target),
     )
     _check_guardrail(fields.get("role", metric.role), fields.get("threshold", metric.threshold))
-    goal = fields.get("goal", metric.goal)
+    new_goal = fields.get("goal", metric.goal)
     check_dates(
-        fields.get("starts_on", metric.starts_on) or goal.starts_on, fields.get("due_on", metric.due_on) or goal.due_on
+        fields.get("starts_on", metric.starts_on) or new_goal.starts_on,
+        fields.get("due_on", metric.due_on) or new_goal.due_on,
     )
-    moved = [_goalpost_change(access, metric, name, fields[name], reason, proposed_by) for name in GOALPOSTS
-             if name in fields and fields[name] != getattr(metric, name)]  # fmt: skip
+    moved = [_goalpost_change(access, metric, post, fields[post], reason, proposed_by) for post in GOALPOSTS
+             if post in fields and fields[post] != getattr(metric, post)]  # fmt: skip
     if moved and proposed_by is None and access.org.rule_settings["goalpost_changes"] == GOALPOST_PROPOSAL:
         raise Conflict(
             "This organization moves a metric's baseline, target or due date by proposal: "
@@ -105,9 +140,8 @@ def metric_update(
             code="goalpost_proposal_required",
         )
     MetricChange.objects.bulk_create(moved)
-    for name, value in fields.items():
-        if name in METRIC_FIELDS:
-            setattr(metric, name, value)
+    for field_name, value in fields.items():
+        setattr(metric, field_name, value)
     metric.window_start_ts, metric.window_end_ts = metric_window(metric, access.org)
     metric.progress = formulas.progress(baseline=metric.baseline, target=metric.target, current=metric.current)
     metric.version += 1
@@ -136,7 +170,7 @@ GOALPOSTS = ("baseline", "target", "due_on")
 
 
 def _goalpost_change(
-    access: Access, metric: Metric, name: str, new: Any, reason: str, proposed_by: Any
+    access: Access, metric: Metric, name: str, new: Any, reason: str, proposed_by: User | None
 ) -> MetricChange:
     values = {"old_date": metric.due_on, "new_date": new} if name == "due_on" else {
         "old_value": getattr(metric, name), "new_value": new

@@ -318,9 +318,14 @@ def test_every_write_owes_the_rescore_of_its_org_under_one_dedupe_key(org, as_ad
     record(as_admin, metric, 1, at(1))
     owed = list(pending(org))
     assert len(owed) == 3, "goal, metric and reading each owe their own row"
-    assert {(o.task_name, o.dedupe_key, str(o.kwargs)) for o in owed} == {
-        ("feedback.rescore_org", f"rescore:{org.pk}", str({"org_id": str(org.pk)}))
+    assert {(o.task_name, o.dedupe_key) for o in owed} == {
+        ("feedback.rescore_org", f"rescore:{org.pk}")
     }, "…which go out as one rescore"
+    assert sorted(str(o.kwargs) for o in owed) == sorted([
+        str({"org_id": str(org.pk)}),
+        str({"org_id": str(org.pk)}),
+        str({"org_id": str(org.pk), "goal_ids": [str(goal.pk)], "team_ids": []}),
+    ]), "the new goal and metric rescore the organization; the reading only its goal and ancestors"
 
     OutboxMessage.objects.update(dispatched_at=timezone.now())
     record(as_admin, metric, 2, at(2))
@@ -373,8 +378,8 @@ def test_the_tree_lists_company_goals_then_goals_whose_parent_is_hidden(org):
     orphan = GoalFactory(organization=org, team=team, parent=cancelled)
     child = GoalFactory(organization=org, team=team, parent=company)
     tree = selectors.alignment_tree(org=org)
-    assert [node["goal"] for node in tree["goals"]] == [company, orphan]
-    assert [node["goal"] for node in tree["goals"][0]["children"]] == [child]
+    assert [node["goal"]["id"] for node in tree["goals"]] == [company.pk, orphan.pk]
+    assert [node["goal"]["id"] for node in tree["goals"][0]["children"]] == [child.pk]
 
 
 def test_goal_health_is_computed_by_the_database(org):
@@ -515,3 +520,39 @@ def test_a_scoped_roll_up_agrees_with_a_full_one(db):
     assert services.goals_refresh_progress(org=org) == 0
     assert dict(Goal.objects.filter(organization=org).values_list("id", "progress")) == before
     assert before[metric.goal_id] == pytest.approx((3.4 - 2.0) / 1.5)
+
+
+def test_an_unknown_field_is_a_type_error_not_silently_dropped(org, as_admin):
+    cycle = CycleFactory(organization=org)
+    goal = services.goal_create(access=as_admin, title="Grow", cycle=cycle)
+    pillar = services.pillar_create(access=as_admin, title="Focus")
+    metric = services.metric_create(access=as_admin, goal=goal, name="Users", key="users", baseline=0, target=10)
+    typos = [
+        (services.goal_create, {"titel": "Typo", "cycle": cycle}),
+        (services.goal_update, {"goal": goal, "titel": "Typo"}),
+        (services.pillar_create, {"titel": "Typo"}),
+        (services.pillar_update, {"pillar": pillar, "titel": "Typo"}),
+        (services.cycle_create, {"nam": "Typo", "starts_on": cycle.starts_on, "ends_on": cycle.ends_on}),
+        (services.cycle_update, {"cycle": cycle, "nam": "Typo"}),
+        (services.metric_create, {"goal": goal, "name": "X", "key": "x", "baseline": 0, "target": 1, "unti": "%"}),
+        (services.metric_update, {"metric": metric, "targte": 5}),
+    ]
+    for service, kwargs in typos:
+        with pytest.raises(TypeError):
+            service(access=as_admin, **kwargs)
+
+    assert list(Goal.objects.filter(organization=org).values_list("title", flat=True)) == ["Grow"]
+    assert Metric.objects.get(pk=metric.pk).target == 10
+
+
+def test_an_update_changes_only_the_fields_it_is_given(org, as_admin):
+    goal = services.goal_create(
+        access=as_admin, title="Grow", description="Why", cycle=CycleFactory(organization=org), weight=2.0
+    )
+    services.goal_update(access=as_admin, goal=goal, title="Grow faster")
+
+    goal.refresh_from_db()
+    assert (goal.title, goal.description, goal.weight) == ("Grow faster", "Why", 2.0)
+    services.goal_update(access=as_admin, goal=goal, parent=None, owner=None)
+    goal.refresh_from_db()
+    assert (goal.parent_id, goal.owner_id, goal.title) == (None, None, "Grow faster")
