@@ -1,7 +1,8 @@
 """Whether a rescore has anything to do: a digest of every input of scoring and of the rules.
 
-On PostgreSQL every row version carries the transaction that wrote it (`xmin`), so a digest of
-`(id, xmin)` over the organization's inputs changes with any insert, update or delete of them.
+On PostgreSQL every row version carries the transaction that wrote it (`xmin`) and the command
+inside that transaction (`cmin`), so a digest of `(id, xmin, cmin)` over the organization's
+inputs changes with any insert, update or delete of them, even two in one transaction.
 It is taken before the rescore reads anything, so a write that commits meanwhile makes the
 next digest differ (and the next rescore run). The active corrections, which the rescore
 itself writes, are digested by content instead: the last full rescore's digest is of the
@@ -37,7 +38,7 @@ def inputs_digest(org: Organization) -> str | None:
     parts = ["(SELECT xmin::text FROM teams_organization WHERE id = %(org)s)"]
     for model in INPUTS:
         pk = quote(model._meta.pk.column)  # type: ignore[union-attr]
-        digest = f"coalesce(sum(hashtextextended(t.{pk}::text || ':' || t.xmin::text, 0)), 0)"
+        digest = f"coalesce(sum(hashtextextended(t.{pk}::text || ':' || t.xmin::text || ':' || t.cmin::text, 0)), 0)"
         table = quote(model._meta.db_table)
         parts.append(f"(SELECT count(*) || ':' || {digest} FROM {table} t WHERE t.organization_id = %(org)s)")  # noqa: S608
     with connection.cursor() as cursor:
