@@ -318,14 +318,16 @@ def test_every_write_owes_the_rescore_of_its_org_under_one_dedupe_key(org, as_ad
     record(as_admin, metric, 1, at(1))
     owed = list(pending(org))
     assert len(owed) == 3, "goal, metric and reading each owe their own row"
-    assert {(o.task_name, o.dedupe_key) for o in owed} == {
-        ("feedback.rescore_org", f"rescore:{org.pk}")
-    }, "…which go out as one rescore"
-    assert sorted(str(o.kwargs) for o in owed) == sorted([
-        str({"org_id": str(org.pk)}),
-        str({"org_id": str(org.pk)}),
-        str({"org_id": str(org.pk), "goal_ids": [str(goal.pk)], "team_ids": []}),
-    ]), "the new goal and metric rescore the organization; the reading only its goal and ancestors"
+    assert {(o.task_name, o.dedupe_key) for o in owed} == {("feedback.rescore_org", f"rescore:{org.pk}")}, (
+        "…which go out as one rescore"
+    )
+    assert sorted(str(o.kwargs) for o in owed) == sorted(
+        [
+            str({"org_id": str(org.pk)}),
+            str({"org_id": str(org.pk)}),
+            str({"org_id": str(org.pk), "goal_ids": [str(goal.pk)], "team_ids": []}),
+        ]
+    ), "the new goal and metric rescore the organization; the reading only its goal and ancestors"
 
     OutboxMessage.objects.update(dispatched_at=timezone.now())
     record(as_admin, metric, 2, at(2))
