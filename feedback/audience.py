@@ -12,7 +12,7 @@ from alignment_service.notifications.email import DIGEST_KIND
 from alignment_service.notifications.services import Notice, notify_all
 from alignment_service.notifications.webhooks import Event, emit_events
 from feedback import selectors
-from feedback.models import ACTIVE_CORRECTION, CourseCorrection, Trigger
+from feedback.models import ACTIVE_CORRECTION, CourseCorrection, SubjectType, Trigger
 from goals.models import Goal
 from teams.models import Organization, Team, TeamKind, TeamMember
 
@@ -39,7 +39,7 @@ class Audience:
     def of(self, correction: CourseCorrection) -> set[Any]:
         recipients: set[Any] = set()
         team_ids: list[Any] = [correction.team_id]
-        if correction.subject_type == "goal" and correction.subject_id in self.goals:
+        if correction.subject_type == SubjectType.GOAL and correction.subject_id in self.goals:
             recipients.add(self.goals[correction.subject_id][0])
             goal_id: Any = correction.subject_id
             seen: set[Any] = set()

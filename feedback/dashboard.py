@@ -10,7 +10,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from feedback import selectors
-from feedback.models import ACTIVE_CORRECTION, CourseCorrection, ScoreSnapshot, Severity, Trigger
+from feedback.models import ACTIVE_CORRECTION, CourseCorrection, ScoreSnapshot, Severity, SubjectType, Trigger
 from goals import progress as formulas
 from goals.models import Cycle, GoalStatus
 from goals.selectors import goal_list
@@ -25,7 +25,7 @@ MAX_RISKS, MAX_OPPORTUNITIES = 50, 20
 def _scores_as_of(org: Organization, at: datetime | None) -> dict[tuple[str, str], float]:
     """The organization's and each team's newest score at `at` (now when None): one pass over
     their snapshots, ranked newest first per subject (no subquery per snapshot)."""
-    snapshots = ScoreSnapshot.objects.filter(organization=org, subject_type__in=["org", "team"])
+    snapshots = ScoreSnapshot.objects.filter(organization=org, subject_type__in=[SubjectType.ORG, SubjectType.TEAM])
     if at is not None:
         snapshots = snapshots.filter(computed_at__lte=at)
     newest = snapshots.annotate(
@@ -78,15 +78,17 @@ def dashboard(*, org: Organization) -> dict[str, Any]:
         .order_by(F("progress_gap").desc(), "due_on", "title", "id")
         .values("id", "title", "team_id", "progress", "expected_progress")[:MAX_OPPORTUNITIES]
     )
-    org_key = ("org", str(org.pk))
+    org_key = (SubjectType.ORG, str(org.pk))
     return {
         "org": {"score": current.get(org_key), "trend": _trend(current, week_ago, org_key)},
         "teams": [
             {
                 "id": team.id,
                 "name": team.name,
-                "score": current.get(("team", str(team.id))) if team.id in health_by_team else None,
-                "trend": _trend(current, week_ago, ("team", str(team.id))) if team.id in health_by_team else None,
+                "score": current.get((SubjectType.TEAM, str(team.id))) if team.id in health_by_team else None,
+                "trend": _trend(current, week_ago, (SubjectType.TEAM, str(team.id)))
+                if team.id in health_by_team
+                else None,
                 "goals": dict(health_by_team[team.id]),
                 "open_corrections": open_by_team[team.id],
                 "recommended_mode": team.recommended_mode,
@@ -125,7 +127,10 @@ def score_history(
     instants.reverse()
     rows = (
         ScoreSnapshot.objects.filter(
-            organization=org, subject_type__in=["org", "team"], computed_at__lte=until, computed_at__gte=since - step
+            organization=org,
+            subject_type__in=[SubjectType.ORG, SubjectType.TEAM],
+            computed_at__lte=until,
+            computed_at__gte=since - step,
         )
         .order_by("computed_at", "id")
         .values_list("subject_type", "subject_id", "computed_at", "score")

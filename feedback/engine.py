@@ -30,7 +30,7 @@ from feedback import fingerprint, scoring
 from feedback import rules as rules_module
 from feedback.audience import Audience, announce_rescore
 from feedback.inputs import GoalInputs, World
-from feedback.models import CorrectionStatus, CourseCorrection, ScoreSnapshot, Trigger
+from feedback.models import CorrectionStatus, CourseCorrection, ScoreSnapshot, SubjectType, Trigger
 from feedback.rules import Finding
 from feedback.world import Loaded, Scope, goal_tree, latest_points, load_teams, load_world, widen
 from goals.models import GoalScore, GoalStatus
@@ -93,9 +93,11 @@ Points = dict[tuple[str, str], dict[str, float]]
 def score_world(world: World, org: Organization) -> Points:
     """Points per component for every active goal, every team with active goals, and the org."""
     points = _goal_and_team_points(world, None)
-    org_points = scoring.weighted_points((points[("goal", str(goal.id))], goal.weight) for goal in world.goals)
+    org_points = scoring.weighted_points(
+        (points[(SubjectType.GOAL, str(goal.id))], goal.weight) for goal in world.goals
+    )
     if org_points is not None:
-        points[("org", str(org.pk))] = org_points
+        points[(SubjectType.ORG, str(org.pk))] = org_points
     return points
 
 
@@ -107,13 +109,15 @@ def score_scope(loaded: Loaded, org: Organization, scope: Scope) -> Points | Non
     for goal_id, node in loaded.tree.items():  # in id order, as a full rescore sums them
         if node.status != GoalStatus.ACTIVE:
             continue
-        goal_points = points.get(("goal", goal_id)) or loaded.latest.get(("goal", goal_id), (0.0, None))[1]
+        goal_points = (
+            points.get((SubjectType.GOAL, goal_id)) or loaded.latest.get((SubjectType.GOAL, goal_id), (0.0, None))[1]
+        )
         if goal_points is None:
             return None
         weighted.append((goal_points, node.weight))
     org_points = scoring.weighted_points(weighted)
     if org_points is not None:
-        points[("org", str(org.pk))] = org_points
+        points[(SubjectType.ORG, str(org.pk))] = org_points
     return points
 
 
@@ -126,13 +130,13 @@ def _goal_and_team_points(world: World, scope: Scope | None) -> Points:
         assessment = team.latest_assessment if team else None
         qualities = scoring.goal_qualities(goal, assessment, world.rules, world.now_ts)
         goal_points = scoring.to_points(qualities, component_weights)
-        points[("goal", str(goal.id))] = goal_points
+        points[(SubjectType.GOAL, str(goal.id))] = goal_points
         if goal.team_id is not None:
             by_team[goal.team_id].append((goal_points, goal.weight))
     for team_id, items in by_team.items():
         team_points = scoring.weighted_points(items)
         if team_points is not None and (scope is None or str(team_id) in scope.team_ids):
-            points[("team", str(team_id))] = team_points
+            points[(SubjectType.TEAM, str(team_id))] = team_points
     return points
 
 
@@ -162,7 +166,7 @@ def _write_snapshots(
 
 def _store_goal_scores(org: Organization, scores: dict[tuple[str, str], float], scope: Scope | None) -> None:
     """Keep `GoalScore` equal to the goal scores of this pass, writing only what changed."""
-    fresh = {uuid.UUID(subject_id): score for (kind, subject_id), score in scores.items() if kind == "goal"}
+    fresh = {uuid.UUID(subject_id): score for (kind, subject_id), score in scores.items() if kind == SubjectType.GOAL}
     stored_rows = GoalScore.objects.filter(organization=org)
     if scope is not None:
         stored_rows = stored_rows.filter(goal_id__in=scope.goal_ids)
@@ -251,14 +255,14 @@ def _close_cleared(
     closed: list[CourseCorrection] = []
     for key, correction in active.items():
         subject_type, subject_id, trigger = key
-        gone = subject_id not in (live_teams if subject_type == "team" else goal_status) or (
-            subject_type == "goal" and goal_status.get(subject_id) == GoalStatus.CANCELLED
+        gone = subject_id not in (live_teams if subject_type == SubjectType.TEAM else goal_status) or (
+            subject_type == SubjectType.GOAL and goal_status.get(subject_id) == GoalStatus.CANCELLED
         )
         if gone:
             closed.append(
                 _closed(correction, CorrectionStatus.EXPIRED, "Expired: its subject was cancelled or deleted.", now)
             )
-        elif subject_type == "goal" and subject_id not in live_goals:
+        elif subject_type == SubjectType.GOAL and subject_id not in live_goals:
             status = goal_status[subject_id]
             closed.append(
                 _closed(correction, CorrectionStatus.RESOLVED, f"Resolved by the system: the goal is {status}.", now)
@@ -294,7 +298,7 @@ def _closed(correction: CourseCorrection, status: str, resolution: str, now: dat
 def _new_correction(
     org: Organization, world: World, goals: dict[str, GoalInputs], finding: Finding, now: datetime
 ) -> CourseCorrection:
-    goal = goals.get(finding.subject_id) if finding.subject_type == "goal" else None
+    goal = goals.get(finding.subject_id) if finding.subject_type == SubjectType.GOAL else None
     team = world.teams.get(finding.team_id)
     assignee = (goal.owner_id if goal and goal.owner_id else None) or (team.lead_id if team else None)
     return CourseCorrection(

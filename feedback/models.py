@@ -97,8 +97,6 @@ def _choices(*subjects: SubjectType) -> list[tuple[str, str]]:
 FEEDBACK_TARGETS = _choices(SubjectType.GOAL, SubjectType.TEAM, SubjectType.STRATEGY, SubjectType.DIRECTION)
 SCORE_SUBJECTS = _choices(SubjectType.GOAL, SubjectType.TEAM, SubjectType.ORG)
 CORRECTION_SUBJECTS = _choices(SubjectType.GOAL, SubjectType.TEAM)
-#: The engine branch still names feedback targets so; remove once it uses `SubjectType`.
-TargetType = SubjectType
 
 
 class FeedbackKind(models.TextChoices):

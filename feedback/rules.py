@@ -11,7 +11,7 @@ from typing import Any
 
 from feedback.inputs import ActiveCorrection, GoalInputs, MetricInputs, TeamInputs, World
 from feedback.matrix import INTERVENTION_MODES
-from feedback.models import LeadershipMode, Severity, Trigger
+from feedback.models import LeadershipMode, Severity, SubjectType, Trigger
 from feedback.scoring import DAY, elapsed_share, forecast_share
 from goals import progress as formulas
 from goals.models import guardrail_breached
@@ -53,7 +53,7 @@ def _team_mode(world: World, team_id: Any) -> str:
 def goal_findings(world: World) -> Iterator[Finding]:
     rules, now_ts = world.rules, world.now_ts
     for goal in world.goals:
-        subject = ("goal", str(goal.id))
+        subject = (SubjectType.GOAL, str(goal.id))
         mode = _team_mode(world, goal.team_id)
         elapsed = elapsed_share(goal, now_ts)
         health = formulas.health(
@@ -209,9 +209,9 @@ def score_findings(world: World) -> Iterator[Finding]:
     threshold, drop_alert = world.rules["score_threshold"], world.rules["score_drop_alert"]
     team_of_goal = {str(goal.id): goal.team_id for goal in world.goals}
     for (subject_type, subject_id), score in sorted(world.scores.items()):
-        if subject_type == "org":
+        if subject_type == SubjectType.ORG:
             continue
-        team_id = team_of_goal.get(subject_id) if subject_type == "goal" else subject_id
+        team_id = team_of_goal.get(subject_id) if subject_type == SubjectType.GOAL else subject_id
         mode = _team_mode(world, team_id)
         if score < threshold:
             severity = Severity.CRITICAL if score < threshold / 2 else Severity.WARNING
@@ -245,14 +245,14 @@ def _assessment_findings(world: World) -> Iterator[Finding]:
         ratings = f"alignment {assessment.alignment}/5, confidence {assessment.confidence}/5"
         if assessment.recommended_mode == LeadershipMode.CRITICAL:
             yield Finding(
-                "team", str(team.id), Trigger.CRITICAL_QUADRANT, Severity.CRITICAL,
+                SubjectType.TEAM, str(team.id), Trigger.CRITICAL_QUADRANT, Severity.CRITICAL,
                 f"{team.name} was assessed low on both ({ratings}): pursue alignment or rebuild confidence now; "
                 f"review by {review_by}.",
                 team.id, LeadershipMode.CRITICAL, review_by,
             )  # fmt: skip
         else:
             yield Finding(
-                "team", str(team.id), Trigger.INTERVENTION, Severity.WARNING,
+                SubjectType.TEAM, str(team.id), Trigger.INTERVENTION, Severity.WARNING,
                 f"{team.name} needs guidance ({ratings}): close, temporary, tactical support until {review_by}, "
                 "then pull back.",
                 team.id, LeadershipMode.SELECTIVE_MICROMANAGEMENT, review_by,
@@ -275,7 +275,7 @@ def _overdue_findings(world: World, interventions: list[Finding]) -> Iterator[Fi
             name = team.name if team else "The team"
             days = (world.today - correction.review_by).days
             yield Finding(
-                "team", correction.subject_id, Trigger.INTERVENTION_OVERDUE, Severity.WARNING,
+                SubjectType.TEAM, correction.subject_id, Trigger.INTERVENTION_OVERDUE, Severity.WARNING,
                 f"{name}'s {correction.trigger.replace('_', ' ')} passed its review date {correction.review_by} "
                 f"{days} days ago: pull back, or extend it with a reason.",
                 team.id if team else None, _team_mode(world, team.id if team else None),
@@ -307,7 +307,7 @@ def _drift_findings(world: World) -> Iterator[Finding]:
             continue
         since = "ever" if last_touch is None else f"for {int((now_ts - last_touch) // DAY)} days"
         yield Finding(
-            "team", str(team.id), Trigger.HANDS_OFF_DRIFT, Severity.WARNING,
+            SubjectType.TEAM, str(team.id), Trigger.HANDS_OFF_DRIFT, Severity.WARNING,
             f"{team.name} has {len(goals)} off-track goal(s) and no check-in by its lead or assessment {since} "
             f"(more than {drift_days}).",
             team.id, _team_mode(world, team.id),
@@ -331,7 +331,7 @@ def _micromanagement_findings(world: World) -> Iterator[Finding]:
         if len(held) >= 2 and len(held) * 2 > len(teams):
             for team in held:
                 yield Finding(
-                    "team", str(team.id), Trigger.PERMANENT_MICROMANAGEMENT, Severity.CRITICAL,
+                    SubjectType.TEAM, str(team.id), Trigger.PERMANENT_MICROMANAGEMENT, Severity.CRITICAL,
                     f"Their leader has interventions open on {len(held)} of the {len(teams)} teams they lead: "
                     "guidance meant to be temporary is becoming the way of working.",
                     team.id, _team_mode(world, team.id),
@@ -340,7 +340,7 @@ def _micromanagement_findings(world: World) -> Iterator[Finding]:
         if correction.trigger in INTERVENTION_TRIGGERS and correction.extension_count > 2:
             team_key = _as_team_key(world, correction.subject_id)
             yield Finding(
-                "team", correction.subject_id, Trigger.PERMANENT_MICROMANAGEMENT, Severity.CRITICAL,
+                SubjectType.TEAM, correction.subject_id, Trigger.PERMANENT_MICROMANAGEMENT, Severity.CRITICAL,
                 f"This team's {correction.trigger.replace('_', ' ')} was extended {correction.extension_count} times.",
                 team_key, _team_mode(world, team_key),
             )  # fmt: skip
@@ -385,27 +385,27 @@ def link_causes(findings: Mapping[Key, Finding], team_of_goal: Mapping[str, Any]
         by_subject[(subject_type, subject_id)].add(trigger)
     goal_causes: dict[Any, list[Finding]] = defaultdict(list)
     for (subject_type, subject_id), triggers in by_subject.items():
-        if subject_type != "goal":
+        if subject_type != SubjectType.GOAL:
             continue
         ranked = [t for t in GOAL_PRECEDENCE if t in triggers]
         if not ranked:
             continue
-        cause = ("goal", subject_id, ranked[0])
+        cause = (SubjectType.GOAL, subject_id, ranked[0])
         goal_causes[str(team_of_goal.get(subject_id))].append(findings[cause])
         for trigger in ranked[1:]:
-            causes[("goal", subject_id, trigger)] = cause
+            causes[(SubjectType.GOAL, subject_id, trigger)] = cause
     for (subject_type, subject_id), triggers in by_subject.items():
-        if subject_type != "team":
+        if subject_type != SubjectType.TEAM:
             continue
         leading = next((t for t in TEAM_CAUSES if t in triggers), None)
         if leading is not None:
             for trigger in triggers & set(TEAM_SYMPTOMS) - {leading}:
-                causes[("team", subject_id, trigger)] = ("team", subject_id, leading)
+                causes[(SubjectType.TEAM, subject_id, trigger)] = (SubjectType.TEAM, subject_id, leading)
             continue
         candidates = sorted(goal_causes.get(subject_id, ()), key=_cause_order)
         for trigger in triggers & set(TEAM_SCORE):
             if candidates:
-                causes[("team", subject_id, trigger)] = candidates[0].key
+                causes[(SubjectType.TEAM, subject_id, trigger)] = candidates[0].key
     return causes
 
 
@@ -420,7 +420,7 @@ def steering_findings(world: World) -> Iterator[Finding]:
         team = world.teams.get(divergence.team_id)
         name = team.name if team else "The team"
         yield Finding(
-            "team", str(divergence.team_id), Trigger.DIVERGENCE_REVIEW, Severity.WARNING,
+            SubjectType.TEAM, str(divergence.team_id), Trigger.DIVERGENCE_REVIEW, Severity.WARNING,
             f"{name}'s divergence ({divergence.approach[:120]}) was due for review on {divergence.review_on}: "
             "close it with its outcome, or decide to go on.",
             divergence.team_id, _team_mode(world, divergence.team_id),

@@ -39,7 +39,6 @@ from feedback.models import (
     ScoreSnapshot,
     SteeringDecision,
     SubjectType,
-    TargetType,
 )
 from goals.models import Divergence, Goal, GoalStatus, Metric, Reading, StrategyPillar
 from teams.models import Organization, Team, TeamKind, TeamMember
@@ -307,7 +306,7 @@ def open_goal_feedback_counts(*, org: Organization) -> QuerySet[Feedback, dict[s
     """Open concerns and challenges per goal: rows `{"target_id", "kind", "n"}`."""
     return (
         Feedback.objects.filter(
-            organization=org, target_type=TargetType.GOAL, kind__in=[FeedbackKind.CONCERN, FeedbackKind.CHALLENGE]
+            organization=org, target_type=SubjectType.GOAL, kind__in=[FeedbackKind.CONCERN, FeedbackKind.CHALLENGE]
         )
         .exclude(status=FeedbackStatus.RESOLVED)
         .values("target_id", "kind")

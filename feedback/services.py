@@ -153,7 +153,7 @@ def feedback_set_status(*, access: Access, feedback: Feedback, status: str) -> F
 
 def _owe_rescore_of(access: Access, subject_type: str, subject_id: Any) -> None:
     """A change to a goal or a team owes a rescore of what it can move; any other, of all."""
-    if subject_type in ("goal", "team"):
+    if subject_type in (SubjectType.GOAL, "team"):
         owe_rescore(access.org, **{f"{subject_type}s": [subject_id]})
     else:
         owe_rescore(access.org)

@@ -246,7 +246,9 @@ def divergence_close(*, access: Access, divergence: Divergence, note: str = "") 
 
 
 def _announce_divergence(access: Access, divergence: Divergence, verb: str, summary: str) -> None:
-    _announce(access, f"divergence.{verb}", ("team", divergence.team_id), divergence_payload(divergence), summary)
+    _announce(
+        access, f"divergence.{verb}", (SubjectType.TEAM, divergence.team_id), divergence_payload(divergence), summary
+    )
 
 
 def divergence_payload(divergence: Divergence) -> dict[str, Any]:
@@ -353,12 +355,12 @@ def _item_team(org: Organization, item_kind: str, item_id: str) -> tuple[Team | 
         return correction.team, (correction.subject_type, correction.subject_id)
     if item_kind == AgendaItemKind.DIVERGENCE:
         divergence = Divergence.objects.select_related("team").get(organization=org, pk=item_id)
-        return divergence.team, ("team", str(divergence.team_id))
+        return divergence.team, (SubjectType.TEAM, str(divergence.team_id))
     if item_kind == AgendaItemKind.GOALPOST_PROPOSAL:
         proposal = GoalpostProposal.objects.select_related("metric__goal__team").get(organization=org, pk=item_id)
-        return proposal.metric.goal.team, ("goal", str(proposal.metric.goal_id))
+        return proposal.metric.goal.team, (SubjectType.GOAL, str(proposal.metric.goal_id))
     feedback = Feedback.objects.get(organization=org, pk=item_id)
     team = selectors.feedback_target_team(org=org, feedback=feedback)
     if feedback.target_type == SubjectType.GOAL:
-        return team, ("goal", feedback.target_id)
-    return team, ("team", str(team.pk)) if team is not None else ("", "")
+        return team, (SubjectType.GOAL, feedback.target_id)
+    return team, (SubjectType.TEAM, str(team.pk)) if team is not None else ("", "")

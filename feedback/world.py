@@ -25,7 +25,7 @@ from feedback.inputs import (
     TeamInputs,
     World,
 )
-from feedback.models import CourseCorrection, FeedbackKind
+from feedback.models import CourseCorrection, FeedbackKind, SubjectType
 from goals import progress as formulas
 from goals import selectors as goal_selectors
 from goals.models import GoalStatus, MetricRole
@@ -50,9 +50,9 @@ class Scope:
     team_ids: frozenset[str]
 
     def holds(self, subject_type: str, subject_id: str) -> bool:
-        if subject_type == "goal":
+        if subject_type == SubjectType.GOAL:
             return subject_id in self.goal_ids
-        return subject_type == "team" and subject_id in self.team_ids
+        return subject_type == SubjectType.TEAM and subject_id in self.team_ids
 
 
 @dataclass
