@@ -4,7 +4,7 @@ Simulates goals with one metric read daily over a 90-day window: healthy ones (n
 sigma = 10 % of the daily pace around a line at or above pace), ones that stall on a random day and
 stay flat, and ones that stall for a while and then recover. Each goal is scored *as of* every
 day of its window, in memory: the metric's derived values are computed from the readings up to
-that instant with the formulas of `goals.progress` (the trend's odds, and the stall signal of the
+that instant with the formulas of `goals.formulas` (the trend's odds, and the stall signal of the
 last 7 days as the engine loads it), then the scoring of `feedback.scoring`, the rules of
 `feedback.rules` and their causal links run on that state. No database.
 
@@ -37,10 +37,9 @@ if not apps.ready:  # run as a script: the rules name the models' enums, so load
     os.environ.setdefault("DATABASE_URL", "sqlite:///:memory:")
     django.setup()
 
-from feedback import rules as rule_set
-from feedback import scoring
+from feedback import rules, scoring
 from feedback.inputs import GoalInputs, MetricInputs, TeamInputs, World
-from goals import progress as formulas
+from goals import formulas
 from teams.org_settings import DEFAULTS
 
 DAY = 86400.0
@@ -90,18 +89,18 @@ class Trace:
     pace_odds: list[float] = field(default_factory=list)
 
 
-def as_of(series: Series, day: int, rules: dict[str, Any], previous: dict[Any, float]) -> tuple[World, GoalInputs]:
+def as_of(series: Series, day: int, settings: dict[str, Any], previous: dict[Any, float]) -> tuple[World, GoalInputs]:
     """The state of the series' goal as of `day` 12:00, from the readings up to it."""
     now_ts = START_TS + (day + 0.5) * DAY
     end_ts = START_TS + WINDOW_DAYS * DAY
     points = [formulas.Point(START_TS + (d + 0.25) * DAY, v) for d, v in enumerate(series.values[: day + 1])]
     latest = points[-1]
-    trend = formulas.forecast_points(points, now_ts=latest.ts, window_days=rules["forecast_window_days"])
+    trend = formulas.forecast_points(points, now_ts=latest.ts, window_days=settings["forecast_window_days"])
     odds = formulas.odds(formulas.line_fit(trend), at_ts=end_ts, baseline=BASELINE, target=TARGET)
     recent_fit = formulas.line_fit(formulas.recent_points(points, now_ts=latest.ts))
     metric = MetricInputs(
         "m", "Metric", BASELINE, TARGET, 1.0, formulas.least_squares_at(trend, end_ts), 7, latest.ts,
-        odds.low, odds.high, odds.p_hit, enough_readings=len(points) >= rules["likely_miss_min_readings"],
+        odds.low, odds.high, odds.p_hit, enough_readings=len(points) >= settings["likely_miss_min_readings"],
         stall=formulas.stall(recent_fit, latest_ts=latest.ts, end_ts=end_ts, baseline=BASELINE, target=TARGET),
     )  # fmt: skip
     checkin_ts = START_TS + (day // 7 * 7 + 0.4) * DAY
@@ -113,22 +112,24 @@ def as_of(series: Series, day: int, rules: dict[str, Any], previous: dict[Any, f
     )  # fmt: skip
     team = TeamInputs("t", "Team", 1, 2, None, checkin_ts)
     world = World(
-        rules=rules, now_ts=now_ts, today=datetime.fromtimestamp(now_ts, UTC).date(), goals=[goal],
+        settings=settings, now_ts=now_ts, today=datetime.fromtimestamp(now_ts, UTC).date(), goals=[goal],
         teams={"t": team}, scores={}, previous_scores=previous,
     )  # fmt: skip
-    points_by_subject = scoring.to_points(scoring.goal_qualities(goal, None, rules, now_ts), scoring.weights(rules))
+    points_by_subject = scoring.to_points(
+        scoring.goal_qualities(goal, None, settings, now_ts), scoring.weights(settings)
+    )
     score = scoring.total(points_by_subject)
     world.scores = {("goal", "g"): score, ("team", "t"): score}
     return world, goal
 
 
-def trace(series: Series, rules: dict[str, Any]) -> Trace:
+def trace(series: Series, settings: dict[str, Any]) -> Trace:
     result = Trace(series)
     previous: dict[Any, float] = {}
     for day in range(1, WINDOW_DAYS):
-        world, goal = as_of(series, day, rules, previous)
-        findings = {f.key: f for f in rule_set.find_all(world)}
-        causes = rule_set.link_causes(findings, {"g": "t"})
+        world, goal = as_of(series, day, settings, previous)
+        findings = {f.key: f for f in rules.find_all(world)}
+        causes = rules.link_causes(findings, {"g": "t"})
         if any(cause is None for cause in causes.values()):
             result.engine_alarms.append(day)
         if (*goal_key(), "off_track") in findings:
@@ -137,7 +138,7 @@ def trace(series: Series, rules: dict[str, Any]) -> Trace:
             p_hit = goal.metrics[0].p_hit
             if p_hit is not None:
                 result.engine_odds.append(p_hit)
-            result.pace_odds.append(scoring.goal_qualities(goal, None, rules, world.now_ts)["pace"])
+            result.pace_odds.append(scoring.goal_qualities(goal, None, settings, world.now_ts)["pace"])
         previous = dict(world.scores)
     return result
 
@@ -181,13 +182,13 @@ def figures(traces: Sequence[Trace], alarms: str, odds: str) -> Figures:
     )
 
 
-def run(size: int, seed: int = 1, **settings: Any) -> tuple[Figures, Figures]:
+def run(size: int, seed: int = 1, **overrides: Any) -> tuple[Figures, Figures]:
     """(engine, linear pace) over `size` simulated goals: 40 % healthy, 40 % stall, 20 % recover,
-    with the default organization settings overridden by `settings`."""
+    with the default organization settings changed by `overrides`."""
     rng = random.Random(seed)
     kinds = [HEALTHY, STALL, HEALTHY, STALL, RECOVER]
-    rules = {**DEFAULTS, **settings}
-    traces = [trace(simulate(rng, kinds[n % len(kinds)]), rules) for n in range(size)]
+    settings = {**DEFAULTS, **overrides}
+    traces = [trace(simulate(rng, kinds[n % len(kinds)]), settings) for n in range(size)]
     return figures(traces, "engine_alarms", "engine_odds"), figures(traces, "pace_alarms", "pace_odds")
 
 

@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
 from alignment_service.db import DERIVED_VALUES_LOCK, lock_org
-from goals import progress as formulas
+from goals import formulas
 from goals.models import GoalStatus, GoalStrategy
 from goals.selectors import goal_list
 from teams import credentials
@@ -192,10 +192,10 @@ def _rows(cursor: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]
 
 @authenticated
 def dashboard(request: HttpRequest, org: Organization) -> HttpResponse:
-    rules = effective_settings(org.settings)
+    settings = effective_settings(org.settings)
     now = time.time()
     params = {
-        "org": org.pk, "now": now, "tolerance": rules["health_tolerance"], "gap": rules["at_risk_gap"],
+        "org": org.pk, "now": now, "tolerance": settings["health_tolerance"], "gap": settings["at_risk_gap"],
         "eps": formulas.BOUNDARY_EPSILON, "week_ago": datetime.fromtimestamp(now - 7 * 86400, UTC),
         "max_risks": 50, "max_opportunities": 20,
         "leadership": ["intervention_overdue", "hands_off_drift", "permanent_micromanagement"],
@@ -290,9 +290,9 @@ def _json(value: Any) -> Any:
 
 @authenticated
 def tree(request: HttpRequest, org: Organization) -> HttpResponse:
-    rules = effective_settings(org.settings)
+    settings = effective_settings(org.settings)
     params = {
-        "org": org.pk, "now": time.time(), "tolerance": rules["health_tolerance"], "gap": rules["at_risk_gap"],
+        "org": org.pk, "now": time.time(), "tolerance": settings["health_tolerance"], "gap": settings["at_risk_gap"],
         "eps": formulas.BOUNDARY_EPSILON,
     }  # fmt: skip
     nodes: dict[Any, dict[str, Any]] = {}

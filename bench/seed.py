@@ -21,7 +21,7 @@ from django.utils import timezone
 from alignment_service.access import Role
 from alignment_service.outbox.models import OutboxMessage
 from feedback.engine import rescore_org
-from goals import progress as formulas
+from goals import formulas
 from goals.models import GoalStatus, GoalStrategy, StrategyPillar
 from goals.services import goals_refresh_progress, metrics_refresh
 from teams.models import Membership, Organization, Team, TeamKind, TeamMember, User

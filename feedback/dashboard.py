@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from feedback import selectors
 from feedback.models import ACTIVE_CORRECTION, CourseCorrection, ScoreSnapshot, Severity, SubjectType, Trigger
-from goals import progress as formulas
+from goals import formulas
 from goals.models import Cycle, GoalStatus
 from goals.selectors import goal_list
 from teams.models import Organization, Team, TeamKind
@@ -72,7 +72,7 @@ def dashboard(*, org: Organization) -> dict[str, Any]:
     open_by_team: dict[Any, int] = defaultdict(int)
     open_by_team.update(causes.order_by().values_list("team_id").annotate(n=Count("id")))
     severity_rank = Case(*(When(severity=s, then=Value(rank)) for s, rank in SEVERITY_ORDER.items()))
-    tolerance = org.rule_settings["health_tolerance"]
+    tolerance = org.effective_settings["health_tolerance"]
     opportunities = (
         active_goals.filter(progress__isnull=False, progress_gap__gt=tolerance)
         .order_by(F("progress_gap").desc(), "due_on", "title", "id")

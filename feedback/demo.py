@@ -15,7 +15,7 @@ from alignment_service.access import Scope
 from alignment_service.activity.models import Activity
 from feedback import history, matrix
 from feedback.models import Assessment, CheckIn, Feedback, FeedbackReply, FeedbackStatus, SubjectType
-from goals import progress as formulas
+from goals import formulas
 from goals.demo import PAST_DAYS
 from goals.models import Cycle, Goal, GoalStatus
 from teams.demo import DemoPeople

@@ -26,8 +26,7 @@ from django.utils import timezone
 
 from alignment_service.db import bulk_update_values, try_org_lock
 from alignment_service.notifications.webhooks import Event, emit_events
-from feedback import fingerprint, scoring
-from feedback import rules as rules_module
+from feedback import fingerprint, rules, scoring
 from feedback.audience import Audience, announce_rescore
 from feedback.inputs import GoalInputs, World
 from feedback.models import CorrectionStatus, CourseCorrection, ScoreSnapshot, SubjectType, Trigger
@@ -122,13 +121,13 @@ def score_scope(loaded: Loaded, org: Organization, scope: Scope) -> Points | Non
 
 
 def _goal_and_team_points(world: World, scope: Scope | None) -> Points:
-    component_weights = scoring.weights(world.rules)
+    component_weights = scoring.weights(world.settings)
     points: Points = {}
     by_team: dict[Any, list[tuple[dict[str, float], float]]] = defaultdict(list)
     for goal in world.goals:
         team = world.teams.get(goal.team_id)
         assessment = team.latest_assessment if team else None
-        qualities = scoring.goal_qualities(goal, assessment, world.rules, world.now_ts)
+        qualities = scoring.goal_qualities(goal, assessment, world.settings, world.now_ts)
         goal_points = scoring.to_points(qualities, component_weights)
         points[(SubjectType.GOAL, str(goal.id))] = goal_points
         if goal.team_id is not None:
@@ -186,7 +185,7 @@ def _store_goal_scores(org: Organization, scores: dict[tuple[str, str], float], 
 
 def _threshold_events(org: Organization, world: World) -> None:
     """`score.threshold_crossed` for every subject whose score crossed `score_threshold`."""
-    threshold = world.rules["score_threshold"]
+    threshold = world.settings["score_threshold"]
     events = []
     for (subject_type, subject_id), score in sorted(world.scores.items()):
         previous = world.previous_scores.get((subject_type, subject_id))
@@ -212,12 +211,12 @@ def _steer(
     subjects (the rules read the whole world, but only the scope's findings are complete).
     Returns the counts and the active corrections as this leaves them."""
     world = loaded.world
-    findings = {finding.key: finding for finding in rules_module.find_all(world)}
+    findings = {finding.key: finding for finding in rules.find_all(world)}
     active = loaded.corrections
     if scope is not None:
         findings = {key: finding for key, finding in findings.items() if scope.holds(key[0], key[1])}
         active = {key: c for key, c in active.items() if scope.holds(key[0], key[1])}
-    causes = rules_module.link_causes(findings, {str(goal.id): goal.team_id for goal in world.goals})
+    causes = rules.link_causes(findings, {str(goal.id): goal.team_id for goal in world.goals})
     existing = {c.pk for c in active.values()}
     was_symptom = {c.pk for c in active.values() if c.caused_by_id is not None}
     closed = _close_cleared(loaded, findings, active, now)

@@ -2,7 +2,7 @@
 
 At an instant T the organization is scored from what was known at T: readings observed up to T
 (each metric's current value, progress and forecast recomputed from them with the formulas in
-`goals.progress`), check-ins, assessments and feedback created up to T, and the goals created by
+`goals.formulas`), check-ins, assessments and feedback created up to T, and the goals created by
 T that are active now. The scoring itself is the engine's (`engine.score_world`), and snapshots
 are written the engine's way (`engine.write_history_snapshots`). Nothing here steers: no course
 correction is opened, resolved or announced, no event is emitted, no stored goal score changes.
@@ -23,7 +23,7 @@ from django.db.models import Count
 from feedback import engine
 from feedback.inputs import AssessmentInputs, GoalInputs, MetricInputs, TeamInputs, World
 from feedback.models import Assessment, CheckIn, Feedback, FeedbackKind, FeedbackStatus, SubjectType
-from goals import progress as formulas
+from goals import formulas
 from goals.models import Goal, GoalStatus, Metric, Reading
 from teams.models import Organization, Team
 
@@ -85,7 +85,7 @@ def load_known(org: Organization, until: datetime) -> Known:
 def world_at(org: Organization, known: Known, at: datetime) -> World:
     """The engine's inputs as they stood at `at`."""
     at_ts = at.timestamp()
-    window_days = org.rule_settings["forecast_window_days"]
+    window_days = org.effective_settings["forecast_window_days"]
     goals = []
     for goal in known.goals:
         if goal.created_at.timestamp() > at_ts:
@@ -106,7 +106,7 @@ def world_at(org: Organization, known: Known, at: datetime) -> World:
         )  # fmt: skip
     goals = _with_progress(goals, {m.id: m for ms in known.metrics.values() for m in ms}, known, at_ts)
     return World(
-        rules=org.rule_settings, now_ts=at_ts, today=at.astimezone(UTC).date(), goals=goals,
+        settings=org.effective_settings, now_ts=at_ts, today=at.astimezone(UTC).date(), goals=goals,
         teams=_teams_at(known, at_ts), scores={}, previous_scores={},
     )  # fmt: skip
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from goals import progress as formulas
+from goals import formulas
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class DueFollowUp:
 class World:
     """Everything the rules read, loaded once per organization."""
 
-    rules: Mapping[str, Any]
+    settings: Mapping[str, Any]
     now_ts: float
     today: date
     goals: list[GoalInputs]

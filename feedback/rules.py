@@ -13,7 +13,7 @@ from feedback.inputs import ActiveCorrection, GoalInputs, MetricInputs, TeamInpu
 from feedback.matrix import INTERVENTION_MODES
 from feedback.models import LeadershipMode, Severity, SubjectType, Trigger
 from feedback.scoring import DAY, elapsed_share, forecast_share
-from goals import progress as formulas
+from goals import formulas
 from goals.models import guardrail_breached
 
 INTERVENTION_TRIGGERS = (Trigger.INTERVENTION, Trigger.CRITICAL_QUADRANT)
@@ -51,20 +51,20 @@ def _team_mode(world: World, team_id: Any) -> str:
 
 
 def goal_findings(world: World) -> Iterator[Finding]:
-    rules, now_ts = world.rules, world.now_ts
+    settings, now_ts = world.settings, world.now_ts
     for goal in world.goals:
         subject = (SubjectType.GOAL, str(goal.id))
         mode = _team_mode(world, goal.team_id)
         elapsed = elapsed_share(goal, now_ts)
         health = formulas.health(
             progress=goal.progress, expected=elapsed,
-            tolerance=rules["health_tolerance"], at_risk_gap=rules["at_risk_gap"],
+            tolerance=settings["health_tolerance"], at_risk_gap=settings["at_risk_gap"],
         )  # fmt: skip
         if health == formulas.OFF_TRACK and goal.progress is not None:
             yield Finding(
                 *subject, Trigger.OFF_TRACK, Severity.WARNING,
                 f"'{goal.title}' is {pct(goal.progress)} of the way at {pct(elapsed)} of its window "
-                f"(more than {pct(rules['at_risk_gap'])} behind pace).",
+                f"(more than {pct(settings['at_risk_gap'])} behind pace).",
                 goal.team_id, mode,
             )  # fmt: skip
         stale = [
@@ -108,22 +108,22 @@ def _guardrail_findings(goal: GoalInputs, subject: tuple[str, str], mode: str) -
 
 
 def _checkin_findings(world: World, goal: GoalInputs, subject: tuple[str, str], mode: str) -> Iterator[Finding]:
-    rules, now_ts = world.rules, world.now_ts
-    allowed = 2 * rules["checkin_interval_days"]
+    settings, now_ts = world.settings, world.now_ts
+    allowed = 2 * settings["checkin_interval_days"]
     since_ts = max(goal.window_start_ts, goal.last_checkin_ts or goal.window_start_ts)
     silent_days = (now_ts - since_ts) / DAY
     if silent_days > allowed:
         last = "no check-in yet" if goal.last_checkin_ts is None else f"last check-in {int(silent_days)} days ago"
         yield Finding(
             *subject, Trigger.STALE_CHECKIN, Severity.INFO,
-            f"'{goal.title}': {last}; check-ins are expected every {rules['checkin_interval_days']} days.",
+            f"'{goal.title}': {last}; check-ins are expected every {settings['checkin_interval_days']} days.",
             goal.team_id, mode,
         )  # fmt: skip
-    if goal.latest_confidence is not None and goal.latest_confidence <= rules["low_confidence"]:
+    if goal.latest_confidence is not None and goal.latest_confidence <= settings["low_confidence"]:
         yield Finding(
             *subject, Trigger.LOW_CONFIDENCE, Severity.WARNING,
             f"The latest check-in on '{goal.title}' has confidence {goal.latest_confidence}/10 "
-            f"(at or below {rules['low_confidence']}).",
+            f"(at or below {settings['low_confidence']}).",
             goal.team_id, mode,
         )  # fmt: skip
 
@@ -131,11 +131,13 @@ def _checkin_findings(world: World, goal: GoalInputs, subject: tuple[str, str], 
 def _busted_findings(
     world: World, goal: GoalInputs, subject: tuple[str, str], mode: str, elapsed: float
 ) -> Iterator[Finding]:
-    rules = world.rules
-    if not (goal.hypothesis.strip() or goal.open_challenges) or elapsed < rules["busted_after"]:
+    settings = world.settings
+    if not (goal.hypothesis.strip() or goal.open_challenges) or elapsed < settings["busted_after"]:
         return
     shortfalls = [
-        (share, m) for m in goal.metrics if (share := forecast_share(m)) is not None and share < rules["busted_below"]
+        (share, m)
+        for m in goal.metrics
+        if (share := forecast_share(m)) is not None and share < settings["busted_below"]
     ]
     if not shortfalls:
         return
@@ -160,16 +162,16 @@ def _likely_miss_findings(
     below the pace still needed) counts with the recent line's odds and forecast when they are
     the lower: the trend of `forecast_window_days` takes weeks to bend, the last
     `STALL_WINDOW_DAYS` do not."""
-    rules = world.rules
+    settings = world.settings
     counted = [m for m in goal.metrics if m.p_hit is not None and m.enough_readings]
-    if elapsed < rules["likely_miss_after"] or not counted:
+    if elapsed < settings["likely_miss_after"] or not counted:
         return
     outlooks = [(m, *_outlook(m)) for m in counted]
     p_hit = formulas.weighted_mean((p, m.weight) for m, p, _, _ in outlooks)
     share = formulas.weighted_mean((s, m.weight) for m, _, s, _ in outlooks)
-    if p_hit is None or share is None or p_hit >= rules["likely_miss_below"]:
+    if p_hit is None or share is None or p_hit >= settings["likely_miss_below"]:
         return
-    if share >= 1 - rules["health_tolerance"]:
+    if share >= 1 - settings["health_tolerance"]:
         return
     worst, _, _, stalled = min(outlooks, key=lambda item: item[1])
     yield Finding(
@@ -206,7 +208,7 @@ def _stall_detail(metric: MetricInputs, stall: formulas.Stall) -> str:
 
 
 def score_findings(world: World) -> Iterator[Finding]:
-    threshold, drop_alert = world.rules["score_threshold"], world.rules["score_drop_alert"]
+    threshold, drop_alert = world.settings["score_threshold"], world.settings["score_drop_alert"]
     team_of_goal = {str(goal.id): goal.team_id for goal in world.goals}
     for (subject_type, subject_id), score in sorted(world.scores.items()):
         if subject_type == SubjectType.ORG:
@@ -236,7 +238,7 @@ def team_findings(world: World) -> Iterator[Finding]:
 
 
 def _assessment_findings(world: World) -> Iterator[Finding]:
-    days = world.rules["intervention_days"]
+    days = world.settings["intervention_days"]
     for team in world.teams.values():
         assessment = team.latest_assessment
         if assessment is None or assessment.recommended_mode not in INTERVENTION_MODES:
@@ -287,13 +289,13 @@ def _as_team_key(world: World, subject_id: str) -> Any:
 
 
 def _drift_findings(world: World) -> Iterator[Finding]:
-    rules, now_ts = world.rules, world.now_ts
-    drift_days = rules["drift_days"]
+    settings, now_ts = world.settings, world.now_ts
+    drift_days = settings["drift_days"]
     off_track: dict[Any, list[GoalInputs]] = defaultdict(list)
     for goal in world.goals:
         health = formulas.health(
             progress=goal.progress, expected=elapsed_share(goal, now_ts),
-            tolerance=rules["health_tolerance"], at_risk_gap=rules["at_risk_gap"],
+            tolerance=settings["health_tolerance"], at_risk_gap=settings["at_risk_gap"],
         )  # fmt: skip
         if goal.team_id is not None and health == formulas.OFF_TRACK:
             off_track[goal.team_id].append(goal)

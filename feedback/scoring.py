@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from feedback.inputs import AssessmentInputs, GoalInputs, MetricInputs
-from goals import progress as formulas
+from goals import formulas
 from teams.org_settings import SCORE_COMPONENTS
 
 COMPONENTS = SCORE_COMPONENTS
@@ -30,17 +30,17 @@ def elapsed_share(goal: GoalInputs, now_ts: float) -> float:
 
 
 def goal_qualities(
-    goal: GoalInputs, assessment: AssessmentInputs | None, rules: Mapping[str, Any], now_ts: float
+    goal: GoalInputs, assessment: AssessmentInputs | None, settings: Mapping[str, Any], now_ts: float
 ) -> dict[str, float]:
     """Each component's quality (0..1) for one active goal."""
     return {
         "linkage": _linkage(goal),
-        "pace": _pace(goal, rules, now_ts),
+        "pace": _pace(goal, settings, now_ts),
         "forecast": _forecast(goal),
         "confidence": NEUTRAL if goal.latest_confidence is None else goal.latest_confidence / 10,
         "assessment": NEUTRAL if assessment is None else (assessment.alignment + assessment.confidence - 2) / 8,
         "feedback": 1 / (1 + goal.open_concerns + goal.open_challenges),
-        "freshness": _freshness(goal, rules, now_ts),
+        "freshness": _freshness(goal, settings, now_ts),
     }
 
 
@@ -50,13 +50,13 @@ def _linkage(goal: GoalInputs) -> float:
     return 0.5 * in_cascade + 0.5 * (goal.strategy_count > 0)
 
 
-def _pace(goal: GoalInputs, rules: Mapping[str, Any], now_ts: float) -> float:
+def _pace(goal: GoalInputs, settings: Mapping[str, Any], now_ts: float) -> float:
     """1 while on track; falls linearly to 0 when behind pace by twice `at_risk_gap` more."""
     if goal.progress is None:
         return NEUTRAL
     gap = goal.progress - elapsed_share(goal, now_ts)
-    shortfall = max(0.0, -(gap + rules["health_tolerance"]))
-    return formulas.clamp01(1 - shortfall / (2 * rules["at_risk_gap"]))
+    shortfall = max(0.0, -(gap + settings["health_tolerance"]))
+    return formulas.clamp01(1 - shortfall / (2 * settings["at_risk_gap"]))
 
 
 def _forecast(goal: GoalInputs) -> float:
@@ -66,7 +66,7 @@ def _forecast(goal: GoalInputs) -> float:
     return NEUTRAL if mean is None else mean
 
 
-def _freshness(goal: GoalInputs, rules: Mapping[str, Any], now_ts: float) -> float:
+def _freshness(goal: GoalInputs, settings: Mapping[str, Any], now_ts: float) -> float:
     """Half for metrics with recent data, half for a check-in within the expected interval."""
     if goal.metrics:
         fresh = [
@@ -79,15 +79,15 @@ def _freshness(goal: GoalInputs, rules: Mapping[str, Any], now_ts: float) -> flo
         data = sum(fresh) / len(fresh)
     else:
         data = NEUTRAL
-    interval = rules["checkin_interval_days"] * DAY
+    interval = settings["checkin_interval_days"] * DAY
     since = now_ts - max(goal.window_start_ts, goal.last_checkin_ts or goal.window_start_ts)
     checkins = formulas.clamp01(2 - max(since, 0.0) / interval)
     return 0.5 * data + 0.5 * checkins
 
 
-def weights(rules: Mapping[str, Any]) -> dict[str, float]:
+def weights(settings: Mapping[str, Any]) -> dict[str, float]:
     """Each component's share of 100 points."""
-    raw = {name: float(rules[f"weight_{name}"]) for name in COMPONENTS}
+    raw = {name: float(settings[f"weight_{name}"]) for name in COMPONENTS}
     total = sum(raw.values())
     return {name: 100 * value / total for name, value in raw.items()}
 

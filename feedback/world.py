@@ -26,9 +26,9 @@ from feedback.inputs import (
     World,
 )
 from feedback.models import CourseCorrection, FeedbackKind, SubjectType
-from goals import progress as formulas
-from goals import selectors as goal_selectors
+from goals import formulas
 from goals.models import GoalStatus, MetricRole
+from goals.selectors import metric_recent_fits
 from teams.models import Organization
 
 Subject = tuple[str, str]
@@ -129,7 +129,7 @@ def load_world(
         (c.subject_type, c.subject_id, c.trigger): c for c in selectors.active_corrections(org=org)
     }  # fmt: skip
     world = World(
-        rules=org.rule_settings, now_ts=now.timestamp(), today=today,
+        settings=org.effective_settings, now_ts=now.timestamp(), today=today,
         goals=_load_goals(org, None if scope is None else scope.goal_ids),
         teams=teams if teams is not None else load_teams(org), scores={}, previous_scores={},
         active=[
@@ -176,13 +176,13 @@ METRIC_FIELDS = (
 
 def _load_goals(org: Organization, goal_ids: Collection[str] | None) -> list[GoalInputs]:
     goals = selectors.scoring_goals(org=org)
-    metric_rows = selectors.scoring_metrics(org=org, min_readings=org.rule_settings["likely_miss_min_readings"])
+    metric_rows = selectors.scoring_metrics(org=org, min_readings=org.effective_settings["likely_miss_min_readings"])
     feedback = selectors.open_goal_feedback_counts(org=org)
     if goal_ids is not None:
         goals = goals.filter(id__in=goal_ids)
         metric_rows = metric_rows.filter(goal_id__in=goal_ids)
         feedback = feedback.filter(target_id__in=goal_ids)
-    recent_fits = goal_selectors.metric_recent_fits(org=org, goal_ids=goal_ids)
+    recent_fits = metric_recent_fits(org=org, goal_ids=goal_ids)
     metrics: dict[Any, list[MetricInputs]] = defaultdict(list)
     guardrails: dict[Any, list[GuardrailInputs]] = defaultdict(list)
     for m in metric_rows.values_list(*METRIC_FIELDS):

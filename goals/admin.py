@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from alignment_service.admin_site import health_label, percent, rounded
-from goals import progress as formulas
+from goals import formulas
 from goals.models import (
     Cycle,
     DirectionVersion,

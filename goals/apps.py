@@ -6,8 +6,8 @@ class GoalsConfig(AppConfig):
     verbose_name = "Direction, strategy, goals and metrics"
 
     def ready(self) -> None:
-        from goals.services import member_departed, org_rules_changed
+        from goals.services import member_departed, org_settings_changed
         from teams import hooks
 
         hooks.register(hooks.member_departed, member_departed)
-        hooks.register(hooks.org_rules_changed, org_rules_changed)
+        hooks.register(hooks.org_settings_changed, org_settings_changed)

@@ -16,6 +16,7 @@ from django.db import transaction
 
 from alignment_service.access import Access, Role
 from goals import services
+from goals.formulas import window_bounds_ts
 from goals.models import (
     Cycle,
     DirectionVersion,
@@ -27,7 +28,6 @@ from goals.models import (
     Reading,
     StrategyPillar,
 )
-from goals.progress import window_bounds_ts
 from teams.demo import DemoPeople
 
 PAST_DAYS, FUTURE_DAYS = 270, 95

@@ -1,7 +1,7 @@
 """Stored derived values: the goal and metric windows, each metric's current value, progress,
 forecast and odds, and each goal's rolled-up progress and odds.
 
-The formulas are `goals.progress`; this module reads what they need from the database and
+The formulas are `goals.formulas`; this module reads what they need from the database and
 writes what they give back, inside the caller's transaction (writers hold the organization's
 `derived_values` lock, see `goals.services.common.writes_derived_values`).
 """
@@ -15,9 +15,9 @@ from django.db import connection
 from django.db.models import OuterRef, Q, Subquery
 
 from alignment_service.db import bulk_update_rows, bulk_update_values
-from goals import progress as formulas
+from goals import formulas
+from goals.formulas import KNOWN_OUTCOME, ROLLUP_EXCLUDED
 from goals.models import Goal, Metric, MetricRole, Reading
-from goals.progress import KNOWN_OUTCOME, ROLLUP_EXCLUDED
 from teams.models import Organization
 
 
@@ -46,7 +46,7 @@ METRIC_DERIVED_FIELDS = (
 def metrics_refresh(*, org: Organization, metric_ids: Iterable[Any]) -> None:
     """Recompute current value, last reading, progress, forecast and its odds of the given metrics."""
     metric_ids = set(metric_ids)
-    window_days = org.rule_settings["forecast_window_days"]
+    window_days = org.effective_settings["forecast_window_days"]
     if connection.vendor == "postgresql":
         metric_ids = _metrics_refresh_sql(org, metric_ids, window_days)
     if metric_ids:

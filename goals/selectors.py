@@ -1,7 +1,7 @@
 """Reads for the direction, pillars, cycles, goals, metrics and readings.
 
 Goal and metric querysets carry `expected_progress` and `health` computed by the database from
-the stored progress and window (see `goals.progress` for the same formulas in Python), so
+the stored progress and window (see `goals.formulas` for the same formulas in Python), so
 lists can filter and order on them and stay one query whatever their size.
 """
 
@@ -30,7 +30,7 @@ from django.db.models import (
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Greatest, Least, Lower
 
-from goals import progress as formulas
+from goals import formulas
 from goals.models import (
     Cycle,
     DirectionVersion,
@@ -58,7 +58,7 @@ def with_health(queryset: QuerySet[Any], org: Organization | None = None, now_ts
     elapsed = (now_value - F("window_start_ts")) / (F("window_end_ts") - F("window_start_ts"))
     expected = Greatest(Least(elapsed, Value(1.0)), Value(0.0), output_field=FloatField())
     tolerance, at_risk_gap = (
-        (Value(org.rule_settings[name]) for name in ("health_tolerance", "at_risk_gap"))
+        (Value(org.effective_settings[name]) for name in ("health_tolerance", "at_risk_gap"))
         if org is not None
         else (_org_setting(name) for name in ("health_tolerance", "at_risk_gap"))
     )

@@ -71,7 +71,7 @@ class Organization(models.Model):
         return self.name
 
     @property
-    def rule_settings(self) -> dict[str, Any]:
+    def effective_settings(self) -> dict[str, Any]:
         from teams.org_settings import effective_settings
 
         return effective_settings(self.settings)

@@ -49,7 +49,7 @@ class TeamFactory(DjangoModelFactory):
 
 
 def _window(starts_on, due_on, org):
-    from goals.progress import window_bounds_ts
+    from goals.formulas import window_bounds_ts
 
     return window_bounds_ts(starts_on, due_on, org.timezone)
 

@@ -48,9 +48,9 @@ def test_the_table_prints_both_columns(capsys):
 
 
 def first_day(series, trigger):
-    rules, previous = dict(detection.DEFAULTS), {}
+    settings, previous = dict(detection.DEFAULTS), {}
     for day in range(1, detection.WINDOW_DAYS):
-        world, _ = detection.as_of(series, day, rules, previous)
+        world, _ = detection.as_of(series, day, settings, previous)
         previous = dict(world.scores)
         if ("goal", "g", trigger) in {f.key for f in find_all(world)}:
             return day

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular.plumbing import build_parameter_type
-from drf_standardized_errors import openapi_serializers as std
+from drf_standardized_errors import openapi_serializers
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
 from inflection import camelize, singularize
 from rest_framework import serializers
@@ -32,7 +32,7 @@ def _client_error(name: str, code_help: str) -> type[serializers.Serializer]:
         f"ErrorResponse{name}Serializer",
         (serializers.Serializer,),
         {
-            "type": serializers.ChoiceField(choices=std.ClientErrorEnum.choices),
+            "type": serializers.ChoiceField(choices=openapi_serializers.ClientErrorEnum.choices),
             "errors": ErrorSerializer(many=True, help_text=code_help),
         },
     )
@@ -54,7 +54,7 @@ class Error503Serializer(serializers.Serializer):
 
 
 class ErrorResponse503Serializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=std.ServerErrorEnum.choices)
+    type = serializers.ChoiceField(choices=openapi_serializers.ServerErrorEnum.choices)
     errors = Error503Serializer(many=True)  # type: ignore[assignment]
     request_id = serializers.CharField()
 

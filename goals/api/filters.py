@@ -2,7 +2,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from alignment_service.api.filters import AwareDateTimeFilter, UserIdFilter
-from goals import progress as formulas
+from goals import formulas
 from goals.models import Goal, GoalStatus, Metric, Reading, StrategyPillar
 
 HEALTH = [(value, value) for value in formulas.HEALTH_VALUES]

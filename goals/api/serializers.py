@@ -15,8 +15,7 @@ from alignment_service.api.fields import (
     SupportedDateField,
 )
 from alignment_service.api.serializers import DateOrderMixin, PrebuiltFieldsMixin
-from goals import progress as formulas
-from goals import readings
+from goals import formulas, readings
 from goals.models import (
     Cycle,
     DirectionVersion,
@@ -254,7 +253,7 @@ class ReadingWriteSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
 
 
-class BatchReadingSerializer(serializers.Serializer):
+class ReadingBatchItemSerializer(serializers.Serializer):
     metric = serializers.CharField(help_text="The metric's key or id.")
     value = FiniteFloatField()
     observed_at = AwareDateTimeField()
@@ -263,7 +262,7 @@ class BatchReadingSerializer(serializers.Serializer):
 
 # Describes the batch for the schema; `goals.ingest` validates batches itself, for speed.
 class ReadingBatchSerializer(serializers.Serializer):
-    readings = serializers.ListField(child=BatchReadingSerializer(), max_length=settings.BATCH_MAX_READINGS)
+    readings = serializers.ListField(child=ReadingBatchItemSerializer(), max_length=settings.BATCH_MAX_READINGS)
 
 
 class ReadingBatchResultSerializer(serializers.Serializer):

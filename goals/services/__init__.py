@@ -12,7 +12,7 @@ from goals.services.cycles import cycle_create, cycle_delete, cycle_update
 from goals.services.direction import direction_update
 from goals.services.goals import goal_create, goal_delete, goal_update
 from goals.services.metrics import metric_create, metric_delete, metric_update
-from goals.services.org import derived_values_refresh, member_departed, org_rules_changed
+from goals.services.org import derived_values_refresh, member_departed, org_settings_changed
 from goals.services.pillars import pillar_create, pillar_delete, pillar_update
 from goals.services.readings import ReadingInput, reading_record, readings_ingest
 
@@ -34,7 +34,7 @@ __all__ = [
     "metric_delete",
     "metric_update",
     "metrics_refresh",
-    "org_rules_changed",
+    "org_settings_changed",
     "owe_rescore",
     "pillar_create",
     "pillar_delete",

@@ -8,7 +8,7 @@ from alignment_service.access import Access
 from alignment_service.db import matching_identifier
 from alignment_service.errors import Conflict, ValidationFailed
 from alignment_service.unset import UNSET, NotGiven, given
-from goals import progress as formulas
+from goals import formulas
 from goals.derived import goals_refresh_progress, metric_window, metrics_refresh
 from goals.models import Goal, Metric, MetricChange, MetricDirection, MetricRole, Reading
 from goals.services.common import (
@@ -133,7 +133,7 @@ def metric_update(
     )
     moved = [_goalpost_change(access, metric, post, fields[post], reason, proposed_by) for post in GOALPOSTS
              if post in fields and fields[post] != getattr(metric, post)]  # fmt: skip
-    if moved and proposed_by is None and access.org.rule_settings["goalpost_changes"] == GOALPOST_PROPOSAL:
+    if moved and proposed_by is None and access.org.effective_settings["goalpost_changes"] == GOALPOST_PROPOSAL:
         raise Conflict(
             "This organization moves a metric's baseline, target or due date by proposal: "
             "propose the change at /goalpost-proposals/.",

@@ -16,7 +16,7 @@ def member_departed(*, org: Organization, user_id: int) -> None:
     StrategyPillar.objects.filter(organization=org, owner_id=user_id).update(owner=None)
 
 
-def org_rules_changed(*, org: Organization, changed: set[str]) -> None:
+def org_settings_changed(*, org: Organization, changed: set[str]) -> None:
     """A new time zone moves every window; a new forecast window changes every forecast."""
     if "timezone" in changed:
         for goal in Goal.objects.filter(organization=org):

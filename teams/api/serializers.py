@@ -70,7 +70,7 @@ class MeSerializer(serializers.Serializer):
 
 
 class OrganizationSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
-    settings = OrgSettingsSerializer(source="rule_settings", read_only=True)
+    settings = OrgSettingsSerializer(source="effective_settings", read_only=True)
 
     class Meta:
         model = Organization

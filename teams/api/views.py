@@ -147,14 +147,16 @@ class OrganizationViewSet(OrgScopedViewSet):
         return Response(serializers.OrganizationSerializer(self.org).data)
 
     def partial_update(self, request: Request, org: str) -> Response:
-        data = serializers.OrganizationUpdateSerializer(data=request.data, context={"current": self.org.rule_settings})
+        data = serializers.OrganizationUpdateSerializer(
+            data=request.data, context={"current": self.org.effective_settings}
+        )
         data.is_valid(raise_exception=True)
         values = data.validated_data
         updated = services.org_update(
             access=self.access,
             name=values.get("name"),
             timezone_name=values.get("timezone"),
-            rule_settings=values.get("settings"),
+            settings=values.get("settings"),
         )
         return Response(serializers.OrganizationSerializer(updated).data)
 

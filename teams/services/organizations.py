@@ -38,31 +38,29 @@ def org_update(
     access: Access,
     name: str | None = None,
     timezone_name: str | None = None,
-    rule_settings: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> Organization:
     lock_org(DERIVED_VALUES_LOCK, access.org.pk)  # new settings may change every derived value
     org = Organization.objects.select_for_update(no_key=True).get(pk=access.org.pk)
-    before = {"timezone": org.timezone, **org.rule_settings}
+    before = {"timezone": org.timezone, **org.effective_settings}
     if name is not None:
         org.name = name
     if timezone_name is not None:
         org.timezone = timezone_name
-    if rule_settings:
-        org.settings = {**org.settings, **rule_settings}
+    if settings:
+        org.settings = {**org.settings, **settings}
     org.full_clean()
     org.save()
-    after = {"timezone": org.timezone, **org.rule_settings}
-    rules_changed = {key for key in after if after[key] != before[key]}
-    if rules_changed:
-        for handler in hooks.org_rules_changed:
-            handler(org=org, changed=rules_changed)
-    changed = [
-        name for name, value in (("name", name), ("timezone", timezone_name), ("settings", rule_settings)) if value
-    ]
+    after = {"timezone": org.timezone, **org.effective_settings}
+    settings_changed = {key for key in after if after[key] != before[key]}
+    if settings_changed:
+        for handler in hooks.org_settings_changed:
+            handler(org=org, changed=settings_changed)
+    changed = [name for name, value in (("name", name), ("timezone", timezone_name), ("settings", settings)) if value]
     activity_record(
         access=access, verb="org.updated", subject_type="org", subject_id=org.pk,
         summary=f"changed the organization's {', '.join(changed) or 'nothing'}",
-        data={"settings": rule_settings or {}, "timezone": timezone_name},
+        data={"settings": settings or {}, "timezone": timezone_name},
     )  # fmt: skip
     return org
 

@@ -9,7 +9,7 @@ from feedback import engine
 from feedback.dashboard import dashboard
 from feedback.models import Assessment, CourseCorrection, Feedback, Quadrant, ScoreSnapshot, Trigger
 from feedback.selectors import calibration
-from goals import progress as formulas
+from goals import formulas
 from goals.selectors import goal_list
 from teams.demo import DEMO_ORG_SLUG, DEMO_USERNAME
 from teams.models import Organization, Team, TeamKind

@@ -9,7 +9,7 @@ from feedback.inputs import ActiveCorrection, AssessmentInputs, GoalInputs, Metr
 from feedback.models import LeadershipMode, Severity, Trigger
 from feedback.rules import find_all, link_causes
 from feedback.scoring import DAY
-from goals.progress import Stall
+from goals.formulas import Stall
 from teams.org_settings import DEFAULTS
 
 NOW = 1_790_000_000.0  # 2026-09-21
@@ -49,9 +49,9 @@ def assessed(alignment, confidence, days_ago=1):
     return AssessmentInputs(alignment, confidence, mode, NOW - days_ago * DAY)
 
 
-def world(goals=(), teams=(), scores=None, previous=None, active=(), **rules):
+def world(goals=(), teams=(), scores=None, previous=None, active=(), **settings):
     return World(
-        rules={**DEFAULTS, **rules}, now_ts=NOW, today=TODAY, goals=list(goals),
+        settings={**DEFAULTS, **settings}, now_ts=NOW, today=TODAY, goals=list(goals),
         teams={t.id: t for t in teams}, scores=scores or {}, previous_scores=previous or {}, active=list(active),
     )  # fmt: skip
 

@@ -15,8 +15,8 @@ from tests.feedback.test_rules import NOW, assessed, goal, metric
 RULES = dict(DEFAULTS)
 
 
-def qualities(g, assessment=None, **rules):
-    return scoring.goal_qualities(g, assessment, {**RULES, **rules}, NOW)
+def qualities(g, assessment=None, **settings):
+    return scoring.goal_qualities(g, assessment, {**RULES, **settings}, NOW)
 
 
 def test_default_weights_share_100_points():
@@ -39,11 +39,11 @@ def test_weights_are_normalised():
 )
 @hsettings(max_examples=200, deadline=None)
 def test_components_add_up_to_a_score_between_0_and_100(progress, confidence, concerns, forecast, weights):
-    rules = {**RULES, **{f"weight_{name}": w for name, w in zip(COMPONENTS, weights, strict=True)}}
+    settings = {**RULES, **{f"weight_{name}": w for name, w in zip(COMPONENTS, weights, strict=True)}}
     g = goal(
         progress=progress, latest_confidence=confidence, open_concerns=concerns, metrics=(metric(forecast=forecast),)
     )
-    points = scoring.to_points(scoring.goal_qualities(g, None, rules, NOW), scoring.weights(rules))
+    points = scoring.to_points(scoring.goal_qualities(g, None, settings, NOW), scoring.weights(settings))
     score = scoring.total(points)
     assert 0 <= score <= 100
     assert sum(points.values()) == pytest.approx(score, abs=0.005)

@@ -1,4 +1,4 @@
-"""The stall signal (`goals.progress.stall`) and how `likely_miss` uses it: simulated daily
+"""The stall signal (`goals.formulas.stall`) and how `likely_miss` uses it: simulated daily
 series (those of `bench.detection`) scored as of each day with the default settings."""
 
 import datetime
@@ -10,7 +10,7 @@ from bench import detection
 from feedback import engine
 from feedback.models import CourseCorrection, Trigger
 from feedback.rules import find_all
-from goals import progress as formulas
+from goals import formulas
 from goals import selectors as goal_selectors
 from goals.models import Goal, Metric, Reading
 from goals.services import goals_refresh_progress, metrics_refresh
@@ -22,9 +22,9 @@ DAY = detection.DAY
 def likely_miss_days(values):
     """For each day from 1: (likely_miss fires, it fires from the stall's odds, the metric's stall)."""
     series = detection.Series(detection.STALL, tuple(values), None)
-    rules, previous, days = dict(detection.DEFAULTS), {}, {}
+    settings, previous, days = dict(detection.DEFAULTS), {}, {}
     for day in range(1, detection.WINDOW_DAYS):
-        world, goal = detection.as_of(series, day, rules, previous)
+        world, goal = detection.as_of(series, day, settings, previous)
         previous = dict(world.scores)
         [finding] = [f for f in find_all(world) if f.trigger == Trigger.LIKELY_MISS] or [None]
         days[day] = (finding is not None, finding is not None and "over the last 7 days" in finding.detail,

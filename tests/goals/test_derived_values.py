@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from alignment_service.access import Access, Role
-from goals import progress as formulas
+from goals import formulas
 from goals.models import Goal, Metric, MetricDirection, Reading
 from goals.selectors import goal_list, metric_list
 from goals.services import goal_update, goals_refresh_progress, metric_update, metrics_refresh
@@ -36,10 +36,13 @@ def refreshed(metric: Metric) -> Metric:
 
 
 def python_view(row: Goal | Metric, org, now_ts: float) -> tuple[float, str]:
-    rules = org.rule_settings
+    settings = org.effective_settings
     expected = formulas.expected_progress(start_ts=row.window_start_ts, end_ts=row.window_end_ts, now_ts=now_ts)
     health = formulas.health(
-        progress=row.progress, expected=expected, tolerance=rules["health_tolerance"], at_risk_gap=rules["at_risk_gap"]
+        progress=row.progress,
+        expected=expected,
+        tolerance=settings["health_tolerance"],
+        at_risk_gap=settings["at_risk_gap"],
     )
     return expected, health
 
@@ -472,7 +475,7 @@ def test_changing_forecast_window_days_refreshes_forecasts(org, admin_access):
         read(metric, utc(2026, 6, 1) + timedelta(days=day), float(day))
     metric = refreshed(metric)
     assert metric.forecast == pytest.approx(214.0)
-    org_update(access=admin_access, rule_settings={"forecast_window_days": 60})
+    org_update(access=admin_access, settings={"forecast_window_days": 60})
     metric.refresh_from_db()
     points = [formulas.Point(r.observed_at.timestamp(), r.value) for r in metric.readings.all()]
     assert metric.forecast == pytest.approx(formulas.least_squares_at(points, metric.window_end_ts))
@@ -504,7 +507,7 @@ def test_a_new_forecast_window_refreshes_goal_odds(org, admin_access):
     goals_refresh_progress(org=org)
     before = Goal.objects.get(pk=metric.goal_id).p_hit
 
-    org_update(access=admin_access, rule_settings={"forecast_window_days": 7})
+    org_update(access=admin_access, settings={"forecast_window_days": 7})
 
     goal = Goal.objects.get(pk=metric.goal_id)
     metric.refresh_from_db()

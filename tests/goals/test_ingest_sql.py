@@ -1,6 +1,6 @@
 """The PostgreSQL fast path of a batch: readings upserted in one statement, the touched metrics'
 trends summed by the database. It stores what the Python path (SQLite's, and the formulas of
-`goals.progress`) stores, and a batch costs the same number of queries whatever its size."""
+`goals.formulas`) stores, and a batch costs the same number of queries whatever its size."""
 
 import math
 from datetime import UTC, datetime, timedelta

@@ -1,4 +1,4 @@
-"""The forecast's odds (`goals.progress`): Student-t quantiles, the 80 % prediction band and
+"""The forecast's odds (`goals.formulas`): Student-t quantiles, the 80 % prediction band and
 `p_hit`, checked against known values and against simulated series whose truth is known."""
 
 import math
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from goals.progress import BAND_LEVEL, Point, forecast_odds, line_fit, odds, t_cdf, t_quantile
+from goals.formulas import BAND_LEVEL, Point, forecast_odds, line_fit, odds, t_cdf, t_quantile
 
 DAY = 86400.0
 JUNE_1 = 1_780_272_000.0  # 2026-06-01 00:00 UTC

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from alignment_service.access import Scope
-from goals import progress as formulas
+from goals import formulas
 from goals.models import Goal, Metric, Reading
 from goals.services import goals_refresh_progress, metrics_refresh
 from teams.demo import DEMO_ORG_SLUG
@@ -44,7 +44,7 @@ def test_a_year_of_readings_in_a_few_batch_calls(demo_without_readings, key_clie
         assert response.json() == {"created": len(chunk), "updated": 0}
 
     now = time.time()
-    rules = org.rule_settings
+    settings = org.effective_settings
     reader = key_client_for(org, scopes=(Scope.READ,))
     metrics = {m["key"]: m for m in _all(reader, f"/api/v1/orgs/{org.slug}/metrics/")}
     for metric in Metric.objects.filter(organization=org):
@@ -52,7 +52,7 @@ def test_a_year_of_readings_in_a_few_batch_calls(demo_without_readings, key_clie
         points = [formulas.Point(at.timestamp(), value) for at, value in readings.values_list("observed_at", "value")]
         latest = points[-1]
         expected_forecast = formulas.forecast(
-            points, end_ts=metric.window_end_ts, now_ts=latest.ts, window_days=rules["forecast_window_days"]
+            points, end_ts=metric.window_end_ts, now_ts=latest.ts, window_days=settings["forecast_window_days"]
         )
         shown = metrics[metric.key]
         assert shown["current"] == latest.value
@@ -74,8 +74,8 @@ def test_a_year_of_readings_in_a_few_batch_calls(demo_without_readings, key_clie
         assert goal["health"] == formulas.health(
             progress=goal["progress"],
             expected=elapsed,
-            tolerance=rules["health_tolerance"],
-            at_risk_gap=rules["at_risk_gap"],
+            tolerance=settings["health_tolerance"],
+            at_risk_gap=settings["at_risk_gap"],
         )
     health = [goal["health"] for goal in goals]
     assert health.count(formulas.OFF_TRACK) >= 2

@@ -111,7 +111,7 @@ def test_saving_settings_stores_only_what_differs_from_the_default(staff_client,
     assert response.status_code == 302, response.context["adminform"].form.errors
     org.refresh_from_db()
     assert org.settings == {"score_threshold": 70}
-    assert org.rule_settings["score_threshold"] == 70
+    assert org.effective_settings["score_threshold"] == 70
 
 
 def test_settings_are_checked_as_the_api_checks_them(staff_client, org):

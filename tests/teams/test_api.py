@@ -511,7 +511,7 @@ def test_org_patch_by_admin_changes_name_timezone_and_settings(
     assert body["settings"] == new_settings
     org.refresh_from_db()
     assert (org.name, org.timezone) == ("Renamed", "Europe/Berlin")
-    assert org.rule_settings == new_settings
+    assert org.effective_settings == new_settings
 
 
 def test_org_patch_of_the_name_alone_keeps_timezone_and_settings(
@@ -535,7 +535,7 @@ def test_org_patch_merges_partial_settings(org: Organization, admin: User, clien
     expected = {**SETTINGS_DEFAULTS, "score_threshold": 40, "drift_days": 10}
     assert {key: response.json()["settings"][key] for key in SETTINGS_DEFAULTS} == expected
     org.refresh_from_db()
-    assert {key: org.rule_settings[key] for key in SETTINGS_DEFAULTS} == expected
+    assert {key: org.effective_settings[key] for key in SETTINGS_DEFAULTS} == expected
 
 
 def test_org_patch_refuses_an_unknown_timezone(org: Organization, admin: User, client_for: ClientFor) -> None:

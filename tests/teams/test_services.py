@@ -147,12 +147,12 @@ def test_org_create_writes_nothing_on_a_bad_slug() -> None:
 def test_org_update_merges_setting_overrides(org: Organization, admin: User) -> None:
     Organization.objects.filter(pk=org.pk).update(settings={"score_threshold": 40, "drift_days": 20})
 
-    updated = services.org_update(access=access_of(org, admin), rule_settings={"drift_days": 10})
+    updated = services.org_update(access=access_of(org, admin), settings={"drift_days": 10})
 
     assert updated.settings == {"score_threshold": 40, "drift_days": 10}
     org.refresh_from_db()
     assert org.settings == {"score_threshold": 40, "drift_days": 10}
-    assert org.rule_settings["checkin_interval_days"] == 7
+    assert org.effective_settings["checkin_interval_days"] == 7
 
 
 def test_org_update_leaves_what_it_is_not_given(org: Organization, admin: User) -> None:

@@ -1,4 +1,4 @@
-"""Properties of the derived-value formulas in `goals.progress` (pure functions, no database)."""
+"""Properties of the derived-value formulas in `goals.formulas` (pure functions, no database)."""
 
 import math
 from datetime import UTC, date, datetime, timedelta
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from goals.progress import (
+from goals.formulas import (
     AT_RISK,
     NO_DATA,
     OFF_TRACK,
