@@ -16,15 +16,7 @@ from alignment_service.access import Role
 from teams.models import AuthToken, Organization, User
 from tests.conftest import bearer_client
 from tests.factories import MembershipFactory, UserFactory
-from tests.teams.support import (
-    PASSWORD,
-    STRONG_PASSWORD,
-    USER_KEYS,
-    ClientFor,
-    assert_error,
-    attrs,
-    parse_ts,
-)
+from tests.teams.support import PASSWORD, STRONG_PASSWORD, USER_KEYS, ClientFor, assert_error, attrs, parse_ts
 
 pytestmark = pytest.mark.django_db
 

@@ -14,16 +14,7 @@ from alignment_service.access import Role, Scope
 from teams.models import ApiKey, Organization, Team, User
 from tests.conftest import bearer_client
 from tests.factories import TeamFactory
-from tests.teams.support import (
-    API_KEY_KEYS,
-    ClientFor,
-    MemberOf,
-    assert_error,
-    ids,
-    new_key,
-    parse_ts,
-    url,
-)
+from tests.teams.support import API_KEY_KEYS, ClientFor, MemberOf, assert_error, ids, new_key, parse_ts, url
 
 pytestmark = pytest.mark.django_db
 

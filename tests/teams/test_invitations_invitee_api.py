@@ -17,14 +17,7 @@ from alignment_service.activity.models import Activity
 from alignment_service.outbox.models import OutboxMessage
 from teams.models import Invitation, InvitationStatus, Membership, Organization, User
 from tests.factories import MembershipFactory, UserFactory
-from tests.teams.invitation_support import (
-    INVITEE_KEYS,
-    error_codes,
-    invite,
-    make_invitation,
-    mine,
-    url,
-)
+from tests.teams.invitation_support import INVITEE_KEYS, error_codes, invite, make_invitation, mine, url
 from tests.teams.support import ClientFor
 
 pytestmark = pytest.mark.django_db

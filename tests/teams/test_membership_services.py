@@ -13,11 +13,7 @@ from alignment_service.outbox.services import outbox_kick
 from teams import services, tasks
 from teams.models import Membership, Organization, TeamMember, User
 from teams.services import memberships
-from tests.factories import (
-    MembershipFactory,
-    TeamFactory,
-    UserFactory,
-)
+from tests.factories import MembershipFactory, TeamFactory, UserFactory
 from tests.teams.support import MemberOf, access_of, membership
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,7 @@ import pytest
 from alignment_service.errors import Conflict, ValidationFailed
 from teams import services
 from teams.models import Membership, Organization, Team, TeamKind, TeamMember, User
-from tests.factories import (
-    TeamFactory,
-)
+from tests.factories import TeamFactory
 from tests.teams.support import access_of
 
 pytestmark = pytest.mark.django_db
