@@ -36,8 +36,10 @@ logger = logging.getLogger(__name__)
 #: deliveries failing together do not all come back together.
 RETRY_DELAYS_SECONDS: tuple[int, ...] = (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
 JITTER = 0.1
-#: Grace beyond the attempt timeout after which a `delivering` row is presumed abandoned.
-LEASE_GRACE_SECONDS = 60
+#: Grace beyond the attempt timeout after which a `delivering` row is presumed abandoned. An
+#: attempt is cut at `WEBHOOK_TIMEOUT_SECONDS` as a whole, so a live one records its outcome
+#: well inside it; a dead worker's slot of its endpoint is free again this soon after.
+LEASE_GRACE_SECONDS = 15
 #: While attempts are running, how often the dispatcher looks for newly due deliveries.
 CLAIM_POLL_SECONDS = 0.25
 
