@@ -1,109 +1,34 @@
-"""Alignment scores: `/orgs/{org}/scores/` and the recompute job.
+"""Alignment scores: `/orgs/{org}/scores/` and the engine's snapshots.
 
-Every snapshot explains itself (its components add up to its score, which stays within
-0..100); the list is cursor paginated newest first and filtered by subject and time; an admin
-asks for a recompute and polls the job that `feedback.run_score_job` runs (once); the engine
-writes a snapshot only when something changed, scores identical inputs identically, and stores
-a goal's latest score on the goal.
-"""
+Every snapshot explains itself (its components add up to its score, which stays within 0..100);
+the list is cursor paginated newest first and filtered by subject and time, in a fixed number of
+queries; the engine writes snapshots only for what changed, and identical inputs score alike."""
 
 import datetime
 from urllib.parse import urlsplit
 
 import pytest
 
-from alignment_service.access import Role, Scope
-from alignment_service.outbox.models import OutboxMessage
-from feedback import engine, tasks
-from feedback.models import Assessment, CheckIn, ScoreJob, ScoreSnapshot
-from goals.models import Goal, GoalStrategy, Reading
-from goals.services import goals_refresh_progress, metrics_refresh
-from tests.factories import GoalFactory, MetricFactory, OrganizationFactory, PillarFactory, TeamFactory
-
-UTC = datetime.UTC
-DAY = datetime.timedelta(days=1)
-#: About 75 % into the factories' 2026 window.
-T = datetime.datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
-SNAPSHOT_FIELDS = {"id", "subject_type", "subject_id", "score", "components", "computed_at"}
-COMPONENTS = {"linkage", "pace", "forecast", "confidence", "assessment", "feedback", "freshness"}
-DEFAULT_WEIGHTS = {
-    "linkage": 10, "pace": 25, "forecast": 20, "confidence": 15, "assessment": 10, "feedback": 10, "freshness": 10,
-}  # fmt: skip
-
-
-def api(org, path=""):
-    return f"/api/v1/orgs/{org.slug}/{path}"
-
-
-def assert_status(response, status_code, code=None):
-    assert response.status_code == status_code, response.content
-    if code is not None:
-        assert code in {error["code"] for error in response.json()["errors"]}, response.json()
-
-
-def assert_invalid(response, *fields):
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["type"] == "validation_error", body
-    assert {error["attr"] for error in body["errors"]} == set(fields), body
-
-
-def record(org, metric, *points):
-    """Readings `(days before T, value)` for `metric`, then the derived values refreshed."""
-    for days_before, value in points:
-        Reading.objects.create(organization=org, metric=metric, observed_at=T - days_before * DAY, value=value)
-    metrics_refresh(org=org, metric_ids=[metric.pk])
-    goals_refresh_progress(org=org)
-
-
-def goal_with(org, *points, title=None, **fields):
-    """An active goal with one metric (0 → 100) and the given readings."""
-    extra = {"title": title} if title else {}
-    goal = GoalFactory(organization=org, status="active", **extra, **fields)
-    metric = MetricFactory(goal=goal, organization=org)
-    if points:
-        record(org, metric, *points)
-    return goal, metric
-
-
-def build(org):
-    """A small organization: an off-track team goal, an on-track one, one without data, and a
-    company goal (deterministic titles, so two organizations can be built alike)."""
-    lead_team = TeamFactory(organization=org, name="Players")
-    goal_with(org, (1, 10.0), (40, 5.0), title="Behind", team=lead_team)
-    goal_with(org, (1, 80.0), (40, 70.0), title="Ahead", team=lead_team)
-    goal_with(org, title="Silent", team=lead_team)
-    goal_with(org, (2, 60.0), title="Company")
-    return lead_team
-
-
-def snapshot(org, subject_type, subject_id, score, when, components=None):
-    return ScoreSnapshot.objects.create(
-        organization=org, subject_type=subject_type, subject_id=str(subject_id), score=score,
-        components=components or {"pace": score}, computed_at=when,
-    )  # fmt: skip
-
-
-def walk(client, url):
-    """Every item of a cursor-paginated list, following `next`; also the pages seen."""
-    items, pages = [], []
-    while url:
-        response = client.get(url)
-        assert_status(response, 200)
-        body = response.json()
-        pages.append(body)
-        items.extend(body["results"])
-        url = body["next"]
-    return items, pages
-
-
-def latest(org, subject_type, subject_id):
-    return (
-        ScoreSnapshot.objects.filter(organization=org, subject_type=subject_type, subject_id=str(subject_id))
-        .order_by("-computed_at", "-id")
-        .first()
-    )
-
+from feedback import engine
+from feedback.models import Assessment, CheckIn, ScoreSnapshot
+from goals.models import Goal, GoalStrategy
+from tests.factories import GoalFactory, OrganizationFactory, PillarFactory, TeamFactory
+from tests.feedback.scores.support import (
+    COMPONENTS,
+    DAY,
+    DEFAULT_WEIGHTS,
+    SNAPSHOT_FIELDS,
+    T,
+    api,
+    assert_invalid,
+    assert_status,
+    build,
+    goal_with,
+    latest,
+    record,
+    snapshot,
+    walk,
+)
 
 # --- Shape and the arithmetic of every snapshot ------------------------------------------------
 
@@ -243,131 +168,6 @@ def test_list_query_count(org, viewer, client_for, django_assert_num_queries, si
         response = client.get(api(org, "scores/"))
 
     assert len(response.json()["results"]) == size
-
-
-# --- Recompute jobs --------------------------------------------------------------------------------
-
-
-def request_recompute(client, org):
-    response = client.post(api(org, "scores/recompute/"))
-    assert_status(response, 202)
-    return response.json()
-
-
-def test_an_admin_asks_for_a_recompute_and_polls_the_job(org, admin, client_for):
-    build(org)
-    client = client_for(admin)
-
-    job = request_recompute(client, org)
-
-    assert set(job) >= {"id", "status", "url"}
-    assert job["status"] == "queued"
-    url = urlsplit(job["url"])
-    assert (url.scheme, url.netloc) == ("http", "testserver")
-    assert url.path == f"/api/v1/orgs/{org.slug}/scores/jobs/{job['id']}/"
-    polled = client.get(job["url"])
-    assert_status(polled, 200)
-    assert (polled.json()["id"], polled.json()["status"]) == (job["id"], "queued")
-    owed = OutboxMessage.objects.filter(organization=org, task_name="feedback.run_score_job")
-    assert [m.kwargs for m in owed] == [{"org_id": str(org.pk), "job_id": job["id"]}]
-    assert not ScoreSnapshot.objects.filter(organization=org).exists()
-
-    assert tasks.run_score_job(org_id=str(org.pk), job_id=job["id"]) == "succeeded"
-
-    assert client.get(job["url"]).json()["status"] == "succeeded"
-    made = ScoreSnapshot.objects.filter(organization=org).count()
-    assert made == 4 + 1 + 1
-    assert client.get(api(org, "scores/")).json()["results"]
-
-    assert tasks.run_score_job(org_id=str(org.pk), job_id=job["id"]) == "done"
-
-    assert ScoreSnapshot.objects.filter(organization=org).count() == made
-    assert client.get(job["url"]).json()["status"] == "succeeded"
-
-
-def test_the_owner_may_recompute_too(org, owner, client_for):
-    assert request_recompute(client_for(owner), org)["status"] == "queued"
-
-
-def test_a_failing_engine_fails_the_job(org, admin, client_for, monkeypatch):
-    build(org)
-    client = client_for(admin)
-    job = request_recompute(client, org)
-
-    def explode(**kwargs):
-        raise RuntimeError("engine down")
-
-    monkeypatch.setattr(engine, "rescore_org", explode)
-
-    with pytest.raises(RuntimeError):
-        tasks.run_score_job(org_id=str(org.pk), job_id=job["id"])
-
-    polled = client.get(job["url"])
-    assert polled.json()["status"] == "failed"
-    assert ScoreJob.objects.get(pk=job["id"]).finished_at is not None
-    assert not ScoreSnapshot.objects.filter(organization=org).exists()
-    assert tasks.run_score_job(org_id=str(org.pk), job_id=job["id"]) == "done"
-
-
-def test_a_job_of_another_org_is_not_run_for_this_one(org, other_org):
-    job = ScoreJob.objects.create(organization=other_org)
-
-    assert tasks.run_score_job(org_id=str(org.pk), job_id=str(job.pk)) == "done"
-
-    job.refresh_from_db()
-    assert job.status == "queued"
-
-
-@pytest.mark.parametrize("role", [Role.MEMBER, Role.VIEWER])
-def test_members_and_viewers_may_not_recompute(org, member_of, client_for, count_rows, role):
-    client = client_for(member_of(org, role))
-    before = count_rows()
-
-    response = client.post(api(org, "scores/recompute/"))
-
-    assert_status(response, 403)
-    assert count_rows() == before
-    assert_status(client.get(api(org, "scores/")), 200)
-
-
-def test_an_api_key_with_read_lists_but_may_not_recompute(org, key_client_for, count_rows):
-    mine = snapshot(org, "goal", "g", 10, T)
-    client = key_client_for(org, (Scope.READ,))
-
-    response = client.get(api(org, "scores/"))
-    assert_status(response, 200)
-    assert [item["id"] for item in response.json()["results"]] == [mine.pk]
-
-    before = count_rows()
-    assert_status(client.post(api(org, "scores/recompute/")), 403)
-    assert count_rows() == before
-
-
-def test_an_api_key_with_readings_write_only_may_not_list(org, key_client_for):
-    client = key_client_for(org, (Scope.READINGS_WRITE,))
-
-    assert_status(client.get(api(org, "scores/")), 403)
-
-
-def test_an_api_key_with_read_can_poll_a_job(org, key_client_for):
-    job = ScoreJob.objects.create(organization=org)
-
-    response = key_client_for(org, (Scope.READ,)).get(api(org, f"scores/jobs/{job.pk}/"))
-
-    assert_status(response, 200)
-    assert response.json()["status"] == "queued"
-
-
-def test_jobs_of_another_org_are_404(org, other_org, admin, outsider, client_for):
-    theirs = ScoreJob.objects.create(organization=other_org)
-    mine = ScoreJob.objects.create(organization=org)
-    client = client_for(admin)
-
-    assert_status(client.get(api(org, f"scores/jobs/{theirs.pk}/")), 404)
-    assert_status(client.get(api(org, "scores/jobs/not-a-uuid/")), 404)
-    assert_status(client.get(api(org, f"scores/jobs/{mine.pk}/")), 200)
-    assert_status(client_for(outsider).get(api(org, f"scores/jobs/{mine.pk}/")), 404)
-    assert_status(client_for(outsider).post(api(org, "scores/recompute/")), 404)
 
 
 # --- The engine's snapshots -----------------------------------------------------------------------

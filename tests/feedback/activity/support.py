@@ -1,0 +1,19 @@
+"""Shared by the activity feed tests: URLs, the pinned start of the feed, and the actor as
+an entry names it."""
+
+import datetime
+
+UTC = datetime.UTC
+T0 = datetime.datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def api(org, path=""):
+    return f"/api/v1/orgs/{org.slug}/{path}"
+
+
+def user_actor(user):
+    return {"type": "user", "id": str(user.pk), "name": user.username}
+
+
+def key_actor(key):
+    return {"type": "api_key", "id": str(key.pk), "name": key.name}
