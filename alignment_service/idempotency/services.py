@@ -11,8 +11,8 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -20,6 +20,9 @@ from django.utils import timezone
 
 from alignment_service.errors import ApplicationError, Conflict
 from alignment_service.idempotency.models import IdempotencyRecord
+
+if TYPE_CHECKING:
+    from teams.models import Organization
 
 
 class IdempotencyKeyReused(ApplicationError):
@@ -34,11 +37,13 @@ class Outcome:
     replayed: bool = False
 
 
-def request_fingerprint(body: Any) -> str:
+def request_fingerprint(body: object) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def run_idempotently(*, org: Any, credential: str, key: str, body: Any, operation: Callable[[], Outcome]) -> Outcome:
+def run_idempotently(
+    *, org: "Organization", credential: str, key: str, body: object, operation: Callable[[], Outcome]
+) -> Outcome:
     """Run `operation` once per (org, credential, key); replay its stored answer to retries."""
     fingerprint = request_fingerprint(body)
     existing = _claim(org=org, credential=credential, key=key, fingerprint=fingerprint)
@@ -56,7 +61,7 @@ def run_idempotently(*, org: Any, credential: str, key: str, body: Any, operatio
     return outcome
 
 
-def _claim(*, org: Any, credential: str, key: str, fingerprint: str) -> Outcome | None:
+def _claim(*, org: "Organization", credential: str, key: str, fingerprint: str) -> Outcome | None:
     """Insert a running claim (committed at once), or return what a previous attempt decided."""
     fresh_after = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
     stale_claim_before = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_STALE_SECONDS)
@@ -86,7 +91,7 @@ def _claim(*, org: Any, credential: str, key: str, fingerprint: str) -> Outcome 
     return Outcome(status=record.response_status, body=record.response_body, replayed=True)
 
 
-def idempotency_purge(*, now: Any = None) -> int:
+def idempotency_purge(*, now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -11,6 +11,7 @@ from django.utils import timezone
 from alignment_service.notifications.email import EMAIL_KINDS
 from alignment_service.notifications.models import Notification
 from alignment_service.outbox.services import outbox_enqueue
+from alignment_service.types import SubjectId
 
 if TYPE_CHECKING:
     from teams.models import Organization
@@ -37,7 +38,7 @@ def notify(
     title: str,
     body: str,
     subject_type: str,
-    subject_id: Any,
+    subject_id: SubjectId,
     dedupe_key: str,
 ) -> int:
     """Put one notification in each recipient's inbox; repeating the same `dedupe_key` adds none."""
@@ -75,7 +76,7 @@ def notification_mark_read(*, notification: Notification) -> Notification:
     return notification
 
 
-def notifications_purge(*, now: Any = None) -> int:
+def notifications_purge(*, now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - timedelta(days=settings.NOTIFICATION_RETENTION_DAYS)
     deleted, _ = Notification.objects.filter(created_at__lt=cutoff, read_at__isnull=False).delete()
     return deleted

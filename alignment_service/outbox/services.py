@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from alignment_service.db import is_transient_db_error
 from alignment_service.outbox.models import OutboxMessage
+from alignment_service.types import JSONObject
 
 if TYPE_CHECKING:
     from teams.models import Organization
@@ -43,7 +44,7 @@ _MAX_LEASE_DOUBLINGS = 6
 _broker_down_until = 0.0
 
 
-def outbox_enqueue(*, org: "Organization", task_name: str, kwargs: dict[str, Any], dedupe_key: str = "") -> None:
+def outbox_enqueue(*, org: "Organization", task_name: str, kwargs: JSONObject, dedupe_key: str = "") -> None:
     """Owe `task_name(**kwargs)` to the workers once the current transaction commits."""
     OutboxMessage.objects.create(organization=org, task_name=task_name, kwargs=kwargs, dedupe_key=dedupe_key)
     transaction.on_commit(outbox_kick, robust=True)
@@ -216,14 +217,14 @@ def retry_delay(retries: int) -> float:
     return random.uniform(0, min(60.0, 0.5 * 2**retries))  # noqa: S311 - jitter, not secrecy
 
 
-def outbox_purge(*, now: Any = None) -> int:
+def outbox_purge(*, now: datetime | None = None) -> int:
     """Delete rows done more than `OUTBOX_RETENTION_DAYS` ago."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.OUTBOX_RETENTION_DAYS)
     deleted, _ = OutboxMessage.objects.filter(completed_at__lt=cutoff).delete()
     return deleted
 
 
-def outbox_lag_seconds(*, now: Any = None) -> float:
+def outbox_lag_seconds(*, now: datetime | None = None) -> float:
     oldest = _owed().order_by("id").first()
     if oldest is None:
         return 0.0

@@ -2,9 +2,10 @@
 owed rescore, the version check and the date rules."""
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any, ParamSpec, TypeVar
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -14,6 +15,7 @@ from alignment_service.activity.services import activity_record
 from alignment_service.db import DERIVED_VALUES_LOCK, lock_org
 from alignment_service.errors import PreconditionFailed, ValidationFailed
 from alignment_service.outbox.services import outbox_enqueue
+from alignment_service.types import JSONObject, SubjectId
 from teams.models import Organization, Team
 
 RESCORE_TASK = "feedback.rescore_org"
@@ -25,18 +27,19 @@ def record_activity(
     access: Access,
     verb: str,
     subject_type: str,
-    subject_id: Any,
+    subject_id: SubjectId,
     summary: str,
-    fields: dict[str, Any] | None = None,
+    fields: Mapping[str, object] | None = None,
     *,
-    data: dict[str, Any] | None = None,
+    data: JSONObject | None = None,
 ) -> None:
     """An activity entry with `data`; changed `fields` are listed by name (values may be objects)."""
     data = dict(data or {})
     if fields:
         data["fields"] = sorted(fields)
-    if fields and "strategies" in fields:
-        data["strategies"] = [str(pk) for pk in fields["strategies"]]
+    strategies = fields.get("strategies") if fields else None
+    if isinstance(strategies, list):
+        data["strategies"] = [str(pk) for pk in strategies]
     activity_record(
         access=access, verb=verb, subject_type=subject_type, subject_id=subject_id, summary=summary, data=data
     )
@@ -56,7 +59,9 @@ def writes_derived_values(service: Callable[P, T]) -> Callable[P, T]:
     return run
 
 
-def owe_rescore(org: Organization, *, goals: Iterable[Any] | None = None, teams: Iterable[Any] | None = None) -> None:
+def owe_rescore(
+    org: Organization, *, goals: Iterable[UUID | str] | None = None, teams: Iterable[UUID | str] | None = None
+) -> None:
     """Record that `org` owes a rescore; pending ones coalesce into one. With `goals` or
     `teams`, of what a change to those can move (their ancestors and teams with them); without,
     of the whole organization."""

@@ -1,7 +1,5 @@
 """Memberships: adding members, changing roles and removing them; an organization always keeps an owner."""
 
-from typing import Any
-
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -13,6 +11,7 @@ from alignment_service.db import (
 )
 from alignment_service.errors import Conflict, PermissionDenied, ValidationFailed
 from alignment_service.outbox.services import outbox_enqueue
+from alignment_service.types import JSONObject
 from teams import hooks
 from teams.models import (
     Invitation,
@@ -43,9 +42,7 @@ def member_add(*, access: Access, user: User, role: Role) -> Membership:
     return membership_create(access=access, user=user, role=role, summary=f"added {user.username} as {role}", data={})
 
 
-def membership_create(
-    *, access: Access, user: User, role: Role | str, summary: str, data: dict[str, Any]
-) -> Membership:
+def membership_create(*, access: Access, user: User, role: Role | str, summary: str, data: JSONObject) -> Membership:
     try:
         with transaction.atomic():
             membership = Membership.objects.create(organization=access.org, user=user, role=role)

@@ -1,6 +1,6 @@
 """Organizations: creating one (its creator becomes the owner), its name and rule parameters, deleting it."""
 
-from typing import Any
+from collections.abc import Mapping
 
 from django.db import transaction
 
@@ -38,7 +38,7 @@ def org_update(
     access: Access,
     name: str | None = None,
     timezone_name: str | None = None,
-    settings: dict[str, Any] | None = None,
+    settings: Mapping[str, object] | None = None,
 ) -> Organization:
     lock_org(DERIVED_VALUES_LOCK, access.org.pk)  # new settings may change every derived value
     org = Organization.objects.select_for_update(no_key=True).get(pk=access.org.pk)

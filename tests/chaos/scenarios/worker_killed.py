@@ -16,6 +16,9 @@ from tests.chaos.client import iso, make_org
 from tests.chaos.receivers import Receiver
 from tests.chaos.servers import Stack, wait_until
 
+#: An attempt's lease (`WEBHOOK_TIMEOUT_SECONDS` + `LEASE_GRACE_SECONDS`) and some margin.
+DELIVERY_WAIT_SECONDS = 45
+
 # --- Worker killed ---------------------------------------------------------------------------
 
 
@@ -56,7 +59,8 @@ def worker_killed(stack: Stack, result: Result, rounds: int = 10) -> None:
                 if during == "rescore":
                     caught = wait_until(lambda: checks.rescore_running(db, oid), 20, 0.005)
                 else:
-                    caught = wait_until(lambda: slow.in_progress > 0, 20, 0.01)
+                    # after a kill mid-delivery, the endpoint's slots free when the dead attempts' leases expire
+                    caught = wait_until(lambda: slow.in_progress > 0, DELIVERY_WAIT_SECONDS, 0.01)
                 if not caught:
                     missed[during] += 1
                     continue
