@@ -5,7 +5,7 @@ from collections import defaultdict
 from typing import Any
 
 from feedback.models import CourseCorrection, ScoreSnapshot, SubjectType
-from feedback.selectors import assessment_list, checkin_list, correction_list
+from feedback.selectors import assessment_list, calibration, checkin_list, correction_list
 from goals.models import Divergence, GoalStatus, Reading, StrategyPillar
 from goals.selectors import goal_list, metric_list
 from teams.models import Organization, Team
@@ -45,7 +45,8 @@ def goal_page(*, org: Organization, goal_id: str) -> dict[str, Any] | None:
 
 
 def team_page(*, org: Organization, team_id: str) -> dict[str, Any] | None:
-    """A team with its goals, its assessments over time, its corrections and its score history."""
+    """A team with its goals, its assessments over time, its corrections, its score history and
+    how well its check-ins' confidence foretold the outcomes."""
     pk = parse_uuid(team_id)
     team = Team.objects.filter(organization=org, pk=pk).select_related("lead", "parent").first() if pk else None
     if team is None:
@@ -66,6 +67,7 @@ def team_page(*, org: Organization, team_id: str) -> dict[str, Any] | None:
         "divergences": list(
             Divergence.objects.filter(organization=org, team=team).select_related("success_metric", "approved_by")
         ),
+        "calibration": calibration(org=org, team_ids=[team.pk]),
     }
 
 

@@ -23,6 +23,15 @@ def pct(value: float | None) -> str:
 
 
 @register.filter
+def signed_pct(value: float | None) -> str:
+    """A share with its sign (a true minus sign when below 0): `+12 %`, `0 %`, `\u22125 %`."""
+    if value is None:
+        return "\u2013"
+    points = round(value * 100)
+    return f"+{points} %" if points > 0 else f"\u2212{-points} %" if points < 0 else "0 %"
+
+
+@register.filter
 def person(user: Any) -> str:
     if user is None:
         return ""
