@@ -14,14 +14,11 @@ from django.urls import reverse
 from alignment_service.access import Role
 from alignment_service.notifications.models import Notification
 from feedback.models import CheckIn, Feedback
+from tests.api_helpers import api
 from tests.factories import GoalFactory, MembershipFactory, TeamFactory, UserFactory
 
 SECRET_NAME = "whistleblower"
 SECRET_ID = 987_654  # distinctive, so a leaked id cannot hide among other digits
-
-
-def api(org, path=""):
-    return f"/api/v1/orgs/{org.slug}/{path}"
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from feedback import engine
 from feedback.models import ACTIVE_CORRECTION, Assessment, CourseCorrection, ScoreSnapshot
 from goals.models import Goal, Reading
 from goals.services import goals_refresh_progress, metrics_refresh
+from tests.api_helpers import api
 from tests.factories import GoalFactory, MetricFactory, TeamFactory
 
 UTC = datetime.UTC
@@ -33,10 +34,6 @@ CORRECTION_FIELDS = {
     "review_by", "extension_reason", "created_at", "resolved_at", "resolution",
 }  # fmt: skip
 LEADERSHIP = {"intervention_overdue", "hands_off_drift", "permanent_micromanagement"}
-
-
-def api(org, path=""):
-    return f"/api/v1/orgs/{org.slug}/{path}"
 
 
 @pytest.fixture(autouse=True)

@@ -10,13 +10,10 @@ from django.utils import timezone
 from alignment_service.access import Role
 from alignment_service.activity.models import Activity
 from feedback.models import CourseCorrection, Trigger
+from tests.api_helpers import api
 from tests.factories import TeamFactory
 
 DAY = datetime.timedelta(days=1)
-
-
-def api(org, path=""):
-    return f"/api/v1/orgs/{org.slug}/{path}"
 
 
 @pytest.fixture

@@ -14,13 +14,10 @@ from feedback.models import Assessment, CourseCorrection, Feedback, GoalpostProp
 from goals.models import Divergence, Metric, MetricChange, Reading
 from goals.services import goals_refresh_progress, metrics_refresh
 from teams.models import TeamMember
+from tests.api_helpers import api
 from tests.factories import GoalFactory, MetricFactory, TeamFactory
 
 DAY = datetime.timedelta(days=1)
-
-
-def api(org, path=""):
-    return f"/api/v1/orgs/{org.slug}/{path}"
 
 
 def today():

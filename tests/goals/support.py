@@ -7,12 +7,9 @@ import datetime
 from alignment_service.outbox.models import OutboxMessage
 from goals import services
 from goals.services import ReadingInput
+from tests.api_helpers import api as api
 
 RESCORE_TASK = "feedback.rescore_org"
-
-
-def api(org, path=""):
-    return f"/api/v1/orgs/{org.slug}/{path}"
 
 
 def error_attrs(response):

@@ -12,14 +12,11 @@ from feedback.dashboard import dashboard
 from feedback.models import CourseCorrection, Trigger
 from goals.models import Goal, Reading
 from goals.services import goals_refresh_progress, metrics_refresh
+from tests.api_helpers import api
 from tests.factories import GoalFactory, MetricFactory
 
 UTC = datetime.UTC
 T = datetime.datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-
-
-def api(org, path=""):
-    return f"/api/v1/orgs/{org.slug}/{path}"
 
 
 def record(org, metric, value, days_before=1):

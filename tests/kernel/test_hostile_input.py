@@ -14,6 +14,7 @@ from alignment_service.access import Role
 from goals import services as goal_services
 from goals.models import Goal, Metric, Reading
 from teams.models import Organization, Team, User
+from tests.api_helpers import api
 from tests.factories import CycleFactory, GoalFactory, MetricFactory, PillarFactory, UserFactory
 
 pytestmark = pytest.mark.postgres
@@ -21,10 +22,6 @@ pytestmark = pytest.mark.postgres
 NUL = "a\x00b"
 DATES = {"starts_on": "2026-01-01", "due_on": "2026-12-31"}
 LONE_SURROGATE = "a\ud800b"
-
-
-def api(org, path=""):
-    return f"/api/v1/orgs/{org.slug}/{path}"
 
 
 def error_attrs(response):

@@ -3,12 +3,10 @@ an entry names it."""
 
 import datetime
 
+from tests.api_helpers import api as api
+
 UTC = datetime.UTC
 T0 = datetime.datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
-
-def api(org, path=""):
-    return f"/api/v1/orgs/{org.slug}/{path}"
 
 
 def user_actor(user):

@@ -4,32 +4,17 @@ rescores still owed."""
 import datetime
 
 from alignment_service.outbox.models import OutboxMessage
+from tests.api_helpers import api as api
+from tests.api_helpers import assert_invalid as assert_invalid
+from tests.api_helpers import assert_status as assert_status
 
 RESCORE_TASK = "feedback.rescore_org"
 UTC = datetime.UTC
 T0 = datetime.datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
-def api(org, path=""):
-    return f"/api/v1/orgs/{org.slug}/{path}"
-
-
 def attrs(response):
     return {error["attr"] for error in response.json()["errors"]}
-
-
-def assert_invalid(response, *fields):
-    """A 400 in the validation shape that names exactly `fields`."""
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["type"] == "validation_error", body
-    assert attrs(response) == set(fields), body
-
-
-def assert_status(response, status_code, code=None):
-    assert response.status_code == status_code, response.content
-    if code is not None:
-        assert code in {error["code"] for error in response.json()["errors"]}, response.json()
 
 
 def ids(response):

@@ -10,6 +10,9 @@ from alignment_service.notifications.models import Notification
 from feedback.models import CourseCorrection
 from goals.models import Reading
 from goals.services import goals_refresh_progress, metrics_refresh
+from tests.api_helpers import api as api
+from tests.api_helpers import assert_invalid as assert_invalid
+from tests.api_helpers import assert_status as assert_status
 
 UTC = datetime.UTC
 DAY = datetime.timedelta(days=1)
@@ -19,23 +22,6 @@ FIELDS = {
     "id", "subject_type", "subject_id", "trigger", "severity", "detail", "recommended_mode", "status", "assignee",
     "review_by", "extension_reason", "created_at", "resolved_at", "resolution",
 }  # fmt: skip
-
-
-def api(org, path=""):
-    return f"/api/v1/orgs/{org.slug}/{path}"
-
-
-def assert_status(response, status_code, code=None):
-    assert response.status_code == status_code, response.content
-    if code is not None:
-        assert code in {error["code"] for error in response.json()["errors"]}, response.json()
-
-
-def assert_invalid(response, *fields):
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["type"] == "validation_error", body
-    assert {error["attr"] for error in body["errors"]} == set(fields), body
 
 
 def ids(response):

@@ -6,6 +6,9 @@ import datetime
 from feedback.models import ScoreSnapshot
 from goals.models import Reading
 from goals.services import goals_refresh_progress, metrics_refresh
+from tests.api_helpers import api as api
+from tests.api_helpers import assert_invalid as assert_invalid
+from tests.api_helpers import assert_status as assert_status
 from tests.factories import GoalFactory, MetricFactory, TeamFactory
 
 UTC = datetime.UTC
@@ -17,23 +20,6 @@ COMPONENTS = {"linkage", "pace", "forecast", "confidence", "assessment", "feedba
 DEFAULT_WEIGHTS = {
     "linkage": 10, "pace": 25, "forecast": 20, "confidence": 15, "assessment": 10, "feedback": 10, "freshness": 10,
 }  # fmt: skip
-
-
-def api(org, path=""):
-    return f"/api/v1/orgs/{org.slug}/{path}"
-
-
-def assert_status(response, status_code, code=None):
-    assert response.status_code == status_code, response.content
-    if code is not None:
-        assert code in {error["code"] for error in response.json()["errors"]}, response.json()
-
-
-def assert_invalid(response, *fields):
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["type"] == "validation_error", body
-    assert {error["attr"] for error in body["errors"]} == set(fields), body
 
 
 def record(org, metric, *points):
