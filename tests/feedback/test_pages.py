@@ -271,7 +271,7 @@ def test_a_goal_page_shows_the_odds_and_each_metrics_band(small, viewer):
     type(metric).objects.filter(pk=metric.pk).update(forecast_low=41.5, forecast_high=58.25, p_hit=0.42)
 
     body = signed_in(viewer).get(page(small, "goal", goal_id=goal.pk)).content.decode()
-    assert re.search(r"Odds of reaching the target</span> 37 %", body)
+    assert re.search(r"Odds of hitting it</span> 37 %", body)
     assert f"(80 % band {number(41.5)}\u2013{number(58.25)}" in body
     assert "odds 42 %" in body
 
