@@ -20,7 +20,6 @@ from alignment_client.api.readings import ingest_readings
 from alignment_client.models import (
     ApiKeyCreated,
     ApiKeyCreateRequest,
-    BatchReadingRequest,
     ErrorResponse400,
     ErrorResponse404,
     Goal,
@@ -31,6 +30,7 @@ from alignment_client.models import (
     Organization,
     OrganizationCreateRequest,
     PaginatedGoalList,
+    ReadingBatchItemRequest,
     ReadingBatchRequest,
     ReadingBatchResult,
     ScopeEnum,
@@ -91,7 +91,7 @@ def main() -> None:
     integration = AuthenticatedClient(base_url=base_url, token=key.key, raise_on_unexpected_status=True)
     now = datetime.datetime.now(datetime.UTC)
     readings = [
-        BatchReadingRequest(metric="users", value=10.0 * n, observed_at=now - datetime.timedelta(hours=n))
+        ReadingBatchItemRequest(metric="users", value=10.0 * n, observed_at=now - datetime.timedelta(hours=n))
         for n in range(3)
     ]
     result = ingest_readings.sync(
