@@ -12,6 +12,14 @@ from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.relations import MANY_RELATION_KWARGS, ManyRelatedField
 
+#: The range of a database integer key (PostgreSQL's and SQLite's 64 bits): an id beyond it names
+#: nothing, and must not reach the database, which would refuse to take it as a parameter.
+KEY_RANGE = range(-(2**63), 2**63)
+
+
+def beyond_key_range(value: Any) -> bool:
+    return isinstance(value, int) and value not in KEY_RANGE
+
 
 class OrgScopedRelatedField(serializers.PrimaryKeyRelatedField):
     """A reference resolved only inside the organization in the serializer context.
@@ -34,6 +42,8 @@ class OrgScopedRelatedField(serializers.PrimaryKeyRelatedField):
         return self.queryset_for_org(self.context["org"])
 
     def to_internal_value(self, data: Any) -> Any:
+        if beyond_key_range(data):
+            self.fail("does_not_exist", pk_value=data)
         try:
             return super().to_internal_value(data)
         except (ValueError, TypeError):
@@ -72,9 +82,10 @@ class OrgScopedManyRelatedField(ManyRelatedField):
         if isinstance(item, bool | dict | list):
             return None
         try:
-            return cast(OrgScopedRelatedField, self.child_relation).model._meta.pk.to_python(item)
+            pk = cast(OrgScopedRelatedField, self.child_relation).model._meta.pk.to_python(item)
         except (DjangoValidationError, TypeError, ValueError, AttributeError):
             return None
+        return None if beyond_key_range(pk) else pk
 
 
 class AwareDateTimeField(serializers.DateTimeField):
