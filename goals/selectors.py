@@ -49,7 +49,8 @@ from teams.org_settings import DEFAULTS
 
 
 def with_health(queryset: QuerySet[Any], org: Organization | None = None, now_ts: float | None = None) -> QuerySet[Any]:
-    """Annotate `expected_progress` and `health` on goals or metrics.
+    """Annotate `expected_progress` and `health` on goals or metrics (and alias `progress_gap`,
+    for filters and ordering: no list shows it).
 
     With `org`, its thresholds are constants of the query; without (the admin, across
     organizations), each row reads its organization's settings, falling back to the defaults.
@@ -65,7 +66,7 @@ def with_health(queryset: QuerySet[Any], org: Organization | None = None, now_ts
     epsilon = Value(formulas.BOUNDARY_EPSILON)
     return (
         queryset.annotate(expected_progress=expected)
-        .annotate(progress_gap=F("progress") - F("expected_progress"))
+        .alias(progress_gap=F("progress") - F("expected_progress"))
         .annotate(
             health=Case(
                 When(progress__isnull=True, then=Value(formulas.NO_DATA)),
@@ -121,8 +122,10 @@ def _attach_strategy_ids(goals: list[Goal]) -> None:
 
 
 def goal_list(*, org: Organization, now_ts: float | None = None) -> QuerySet[Goal]:
-    """Goals with health, score and their pillars' ids (`strategy_ids`, see `GoalQuerySet`)."""
-    queryset = GoalQuerySet(Goal).filter(organization=org).select_related("current_score")
+    """Goals with health, score (`current_score_value`, which `Goal.alignment_score` reads: a
+    column costs less than a `GoalScore` instance per goal) and their pillars' ids
+    (`strategy_ids`, see `GoalQuerySet`)."""
+    queryset = GoalQuerySet(Goal).filter(organization=org).annotate(current_score_value=F("current_score__score"))
     return with_health(queryset, org, now_ts).order_by("due_on", "title", "id")
 
 
