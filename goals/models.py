@@ -151,7 +151,10 @@ class Goal(models.Model):
 
     @property
     def alignment_score(self) -> float | None:
-        """The engine's latest score of this goal (`select_related("current_score")` in lists)."""
+        """The engine's latest score of this goal (`goals.selectors.goal_list` reads it with the
+        goal, as `current_score_value`)."""
+        if "current_score_value" in self.__dict__:
+            return self.__dict__["current_score_value"]  # type: ignore[no-any-return]
         try:
             return self.current_score.score
         except GoalScore.DoesNotExist:

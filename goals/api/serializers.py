@@ -128,7 +128,7 @@ class GoalSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.UUIDField()))
     def get_strategies(self, goal: Goal) -> list[str]:
-        return [str(link.pillar_id) for link in goal.pillar_links]  # type: ignore[attr-defined]
+        return goal.strategy_ids  # type: ignore[attr-defined,no-any-return]
 
 
 class GoalWriteSerializer(DateOrderMixin, serializers.Serializer):

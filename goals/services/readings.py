@@ -2,13 +2,13 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
 
 from django.db import connection
 from django.utils import timezone
 
 from alignment_service.access import Access
+from alignment_service.db import array_literal
 from goals.derived import goals_refresh_progress, metrics_refresh
 from goals.models import Metric, Reading
 from goals.services.common import owe_rescore, record_activity, writes_derived_values
@@ -38,12 +38,10 @@ def readings_ingest(*, access: Access, readings: Sequence[ReadingInput]) -> tupl
     if not readings:
         return 0, 0
     metric_ids = {r.metric.pk for r in readings}
-    # Sorted, so two batches that share readings take their index locks in the same order.
-    ordered = sorted(readings, key=lambda r: (str(r.metric.pk), r.observed_at))
     if connection.vendor == "postgresql":
-        updated = _upsert_postgres(access.org, ordered)
+        updated = _upsert_postgres(access.org, readings)
     else:
-        updated = _upsert(access.org, ordered)
+        updated = _upsert(access.org, readings)
     metrics_refresh(org=access.org, metric_ids=metric_ids)
     goals_refresh_progress(org=access.org, goal_ids={r.metric.goal_id for r in readings})
     created = len(readings) - updated
@@ -66,8 +64,8 @@ def readings_ingest(*, access: Access, readings: Sequence[ReadingInput]) -> tupl
     return created, updated
 
 
-#: One statement for the whole batch, in key order; `xmax = 0` tells an inserted row from a
-#: replaced one.
+#: One statement for the whole batch, in key order (so two batches that share readings take
+#: their index locks in the same order); `xmax = 0` tells an inserted row from a replaced one.
 UPSERT_SQL = """
 WITH written AS (
     INSERT INTO goals_reading (organization_id, metric_id, observed_at, value, source, note, created_at, updated_at)
@@ -84,12 +82,21 @@ SELECT count(*) FILTER (WHERE NOT inserted) FROM written
 
 
 def _upsert_postgres(org: Organization, readings: Sequence[ReadingInput]) -> int:
-    """Write `readings` in one statement; returns how many replaced a stored value."""
+    """Write `readings` in one statement; returns how many replaced a stored value.
+
+    Each column is one array literal, built by joins: psycopg adapts a list element by element
+    in Python, about 50 ms for the columns of 10,000 readings. Instants go in UTC (PostgreSQL
+    refuses offsets beyond ±15:59, which Python accepts).
+    """
     now = timezone.now()
-    columns: list[list[Any]] = [
-        [r.metric.pk for r in readings], [r.observed_at for r in readings], [r.value for r in readings],
-        [r.source for r in readings], [r.note for r in readings],
-    ]  # fmt: skip
+    texts = {pk: str(pk) for pk in {r.metric.pk for r in readings}}
+    columns = [
+        array_literal((texts[r.metric.pk] for r in readings), quote=False),
+        array_literal((r.observed_at.astimezone(UTC).isoformat() for r in readings), quote=False),
+        array_literal((repr(float(r.value)) for r in readings), quote=False),
+        array_literal(r.source for r in readings),
+        array_literal(r.note for r in readings),
+    ]
     with connection.cursor() as cursor:
         cursor.execute(UPSERT_SQL, [org.pk, now, now, *columns])
         (updated,) = cursor.fetchone()

@@ -3,7 +3,7 @@ trends summed by the database. It stores what the Python path (SQLite's, and the
 `goals.formulas`) stores, and a batch costs the same number of queries whatever its size."""
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.db import connection, transaction
@@ -164,3 +164,28 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(org, owner):
     hundred_metrics = _queries_of_a_batch(org, owner, metrics, 5)
     assert ten == thousand == one_metric == hundred_metrics
     assert ten <= 12
+
+
+AWKWARD_TEXT = ['say "hi"', "back\\slash", "{braces}, commas", "NULL", " padded ", "tab\tand\nnewline", "ünï©ødé", ""]
+
+
+def test_the_one_statement_upsert_stores_any_text_and_offset_exactly(org):
+    """Each column goes as one array literal: quotes, backslashes, braces, the word NULL and
+    whitespace in sources and notes, microseconds and offsets PostgreSQL refuses as such
+    (beyond ±15:59) must arrive as sent."""
+    metric = MetricFactory(goal=GoalFactory(organization=org))
+    far_offset = timezone(timedelta(hours=-18, minutes=-35))
+    values = [0.1, -0.0, 1e15, -1e-300, 5e-324, 1 / 3, 123456789.125, 2.0]
+    zones = [UTC, far_offset] * 4
+    readings = [
+        ReadingInput(
+            metric=metric, value=value, observed_at=(T0 - timedelta(hours=i, microseconds=i)).astimezone(zone),
+            source=text, note=text[::-1],
+        )
+        for i, (text, value, zone) in enumerate(zip(AWKWARD_TEXT, values, zones, strict=True))
+    ]  # fmt: skip
+    with transaction.atomic():
+        assert reading_services._upsert_postgres(org, readings) == 0
+        stored = sorted(Reading.objects.values_list("observed_at", "value", "source", "note"))
+        transaction.set_rollback(True)
+    assert stored == sorted((r.observed_at, r.value, r.source, r.note) for r in readings)

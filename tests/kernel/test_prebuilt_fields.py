@@ -3,6 +3,7 @@
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework import serializers
 
 from goals.api.serializers import GoalSerializer, TreeGoalSerializer
@@ -58,3 +59,16 @@ def test_tree_nodes_render_as_drf_renders_them():
         pending += node["children"]
         seen += 1
     assert seen == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata", "America/St_Johns"])
+def test_timestamps_render_as_drf_renders_them_in_the_current_time_zone(zone):
+    org = OrganizationFactory()
+    GoalFactory(organization=org)
+    (listed,) = goal_list(org=org)
+    with timezone.override(zone):
+        serializer = GoalSerializer()
+        rendered = serializer.to_representation(listed)
+        assert rendered == generic(serializer, listed)
+    assert rendered["created_at"].endswith("Z") == (zone == "UTC")
