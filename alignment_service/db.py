@@ -14,7 +14,7 @@ Locking rules (PostgreSQL), so that writes beside a rescore never deadlock:
 """
 
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, cast
 
 from django.conf import settings
@@ -41,9 +41,16 @@ def bulk_update_values(objects: Iterable[Model], fields: Sequence[str], *, batch
 
 
 def bulk_update_rows(
-    model: type[Model], fields: Sequence[str], rows: Sequence[Sequence[Any]], *, batch_size: int | None = None
+    model: type[Model],
+    fields: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    batch_size: int | None = None,
+    keep_where_null: Collection[str] = (),
 ) -> int:
     """Write `rows` (the primary key, then the values of `fields`, ready for the database).
+    A null in a field of `keep_where_null` leaves that row's stored value as it is, so rows
+    that change different fields share one statement.
 
     Django's `bulk_update` builds a `CASE WHEN` per row and field, which costs seconds for a
     few thousand rows; this sends the values as a table and joins on the primary key. On
@@ -59,8 +66,14 @@ def bulk_update_rows(
     quote = connection.ops.quote_name
     postgres = connection.vendor == "postgresql"
     names = ", ".join(quote(c.column) for c in columns)
-    assignments = ", ".join(f"{quote(c.column)} = v.{quote(c.column)}" for c in columns[1:])
     table, key = quote(meta.db_table), quote(cast(Field, meta.pk).column)
+    kept = {cast(Field, meta.get_field(name)).column for name in keep_where_null}
+    assignments = ", ".join(
+        f"{quote(c.column)} = coalesce(v.{quote(c.column)}, {table}.{quote(c.column)})"
+        if c.column in kept
+        else f"{quote(c.column)} = v.{quote(c.column)}"
+        for c in columns[1:]
+    )
     size = batch_size or (len(rows) if postgres else 2000)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), size):

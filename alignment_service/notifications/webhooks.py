@@ -116,6 +116,6 @@ def emit_events(*, org: "Organization", events: Iterable[Event]) -> int:
         if endpoint.subscribes_to(event.type)
     ]  # fmt: skip
     if rows:
-        WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
         outbox_enqueue(org=org, task_name=DELIVER_TASK, kwargs={}, dedupe_key=DELIVER_TASK)
     return len(rows)

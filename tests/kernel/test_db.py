@@ -1,4 +1,5 @@
-"""`bulk_update_values` writes exactly what the ORM would, on SQLite and PostgreSQL alike."""
+"""`bulk_update_values` writes exactly what the ORM would, on SQLite and PostgreSQL alike; `bulk_update_rows`
+keeps a stored value where a kept field is null."""
 
 import threading
 import time
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection, connections, transaction
 
-from alignment_service.db import DERIVED_VALUES_LOCK, bulk_update_values, lock_org
+from alignment_service.db import DERIVED_VALUES_LOCK, bulk_update_rows, bulk_update_values, lock_org
 from goals.models import Metric
 from tests.factories import MetricFactory
 
@@ -27,6 +28,18 @@ def test_writes_each_field_of_each_row_and_nothing_else(org):
     assert (stored[second.pk].current, stored[second.pk].forecast) == (None, -3.25)
     assert stored[second.pk].name != "not written"
     assert stored[untouched.pk].current is None
+
+
+def test_a_null_in_a_kept_field_leaves_the_stored_value(org, django_assert_num_queries):
+    first, second = (MetricFactory(goal__organization=org, organization=org, current=1.0) for _ in range(2))
+    key = Metric._meta.pk.get_db_prep_save  # the values go to the database as they are
+    rows = [[key(first.pk, connection), 5.0, None], [key(second.pk, connection), None, 7.0]]
+
+    with django_assert_num_queries(1):
+        bulk_update_rows(Metric, ["current", "forecast"], rows, keep_where_null=["current"])
+
+    stored = {m.pk: (m.current, m.forecast) for m in Metric.objects.all()}
+    assert stored == {first.pk: (5.0, None), second.pk: (1.0, 7.0)}, "a null in a field not kept is written"
 
 
 def test_nothing_to_write_is_no_query(django_assert_num_queries, db):
