@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Field
 from django.utils import timezone
 
-from alignment_service.db import bulk_update_rows, try_org_lock
+from alignment_service.db import bulk_update_rows, insert_rows, try_org_lock
 from alignment_service.notifications.webhooks import Event, emit_events
 from feedback import fingerprint, rules, scoring
 from feedback.audience import Audience, announce_rescore
@@ -155,13 +155,12 @@ def _write_snapshots(
         if latest.get((subject_type, subject_id)) == (score, components):
             continue
         fresh.append(
-            ScoreSnapshot(
-                organization=org, subject_type=subject_type, subject_id=subject_id, score=score,
-                components=components, computed_at=now,
-            )
+            {
+                "organization_id": org.pk, "subject_type": subject_type, "subject_id": subject_id, "score": score,
+                "components": components, "computed_at": now,
+            }
         )  # fmt: skip
-    ScoreSnapshot.objects.bulk_create(fresh, ignore_conflicts=True)
-    return len(fresh)
+    return insert_rows(ScoreSnapshot, fresh, ignore_conflicts=True)
 
 
 def _store_goal_scores(org: Organization, scores: dict[tuple[str, str], float], scope: Scope | None) -> None:
@@ -225,7 +224,7 @@ def _steer(
     closed_ids = {c.pk for c in closed}
     current = {**{key: c for key, c in active.items() if c.pk not in closed_ids}, **{_key(c): c for c in new}}
     relinked = _link(current, causes)
-    opened = CourseCorrection.objects.bulk_create(new)
+    opened = _insert_corrections(new)
     _update_corrections(closed, [c for c in relinked if c.pk in existing])
     promoted = [c for c in relinked if c.pk in was_symptom and c.caused_by_id is None]
     announcements = [
@@ -239,6 +238,14 @@ def _steer(
     expired = sum(1 for c in closed if c.status == CorrectionStatus.EXPIRED)
     active_now = [c for c in loaded.corrections.values() if c.pk not in closed_ids] + list(opened)
     return len(opened), len(closed) - expired, expired, active_now
+
+
+def _insert_corrections(new: list[CourseCorrection]) -> list[CourseCorrection]:
+    fields = CourseCorrection._meta.concrete_fields
+    insert_rows(CourseCorrection, [{f.attname: getattr(c, f.attname) for f in fields} for c in new])
+    for correction in new:
+        correction._state.adding, correction._state.db = False, connection.alias  # as bulk_create leaves them
+    return new
 
 
 CLOSING_FIELDS = ("status", "resolution", "resolved_at")
