@@ -174,11 +174,10 @@ def _store_goal_scores(org: Organization, scores: dict[tuple[str, str], float], 
     if gone:
         GoalScore.objects.filter(organization=org, goal_id__in=gone).delete()
     changed = sorted((goal_id, score) for goal_id, score in fresh.items() if stored.get(goal_id) != score)
-    GoalScore.objects.bulk_create(
-        [GoalScore(goal_id=goal_id, organization=org, score=score) for goal_id, score in changed],
-        update_conflicts=True,
-        unique_fields=["goal"],
-        update_fields=["score"],
+    insert_rows(
+        GoalScore,
+        [{"goal_id": goal_id, "organization_id": org.pk, "score": score} for goal_id, score in changed],
+        update_conflicts=(["goal"], ["score"]),
     )
 
 
@@ -333,5 +332,5 @@ def _new_correction(
         organization=org, subject_type=finding.subject_type, subject_id=finding.subject_id,
         team_id=finding.team_id, trigger=finding.trigger, severity=finding.severity, detail=finding.detail,
         recommended_mode=finding.recommended_mode, review_by=finding.review_by, assignee_id=assignee,
-        created_at=now,
+        created_at=now, opened_by_id=None, resolved_by_id=None, caused_by_id=None,  # a default costs more
     )  # fmt: skip

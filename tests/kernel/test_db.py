@@ -11,8 +11,8 @@ from django.db import connection, connections, transaction
 from alignment_service.db import DERIVED_VALUES_LOCK, bulk_update_rows, bulk_update_values, insert_rows, lock_org
 from alignment_service.notifications.models import WebhookDelivery, WebhookEndpoint
 from feedback.models import ScoreSnapshot
-from goals.models import Metric
-from tests.factories import MetricFactory
+from goals.models import GoalScore, Metric
+from tests.factories import GoalFactory, MetricFactory
 
 
 def test_writes_each_field_of_each_row_and_nothing_else(org):
@@ -123,3 +123,13 @@ def test_insert_rows_can_skip_conflicting_rows(org):
 
     assert sorted(WebhookDelivery.objects.values_list("event_id", flat=True)) == ["evt_1", "evt_2"]
     assert len({d.pk for d in WebhookDelivery.objects.all()}) == 2, "each row its own default id"
+
+
+def test_insert_rows_can_update_conflicting_rows(org):
+    goal, other = GoalFactory(organization=org), GoalFactory(organization=org)
+    insert_rows(GoalScore, [{"goal_id": goal.pk, "organization_id": org.pk, "score": 10.0}])
+    rows = [{"goal_id": pk, "organization_id": org.pk, "score": 20.0} for pk in (goal.pk, other.pk)]
+
+    insert_rows(GoalScore, rows, update_conflicts=(["goal"], ["score"]))
+
+    assert dict(GoalScore.objects.values_list("goal_id", "score")) == {goal.pk: 20.0, other.pk: 20.0}
