@@ -13,8 +13,11 @@ Locking rules (PostgreSQL), so that writes beside a rescore never deadlock:
   above it; a goal, then its metrics), so such writes of one organization run one at a time.
 """
 
+import json
+import uuid
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from datetime import date, datetime
 from typing import Any, cast
 
 from django.conf import settings
@@ -41,9 +44,16 @@ def bulk_update_values(objects: Iterable[Model], fields: Sequence[str], *, batch
 
 
 def bulk_update_rows(
-    model: type[Model], fields: Sequence[str], rows: Sequence[Sequence[Any]], *, batch_size: int | None = None
+    model: type[Model],
+    fields: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    batch_size: int | None = None,
+    keep_where_null: Collection[str] = (),
 ) -> int:
     """Write `rows` (the primary key, then the values of `fields`, ready for the database).
+    A null in a field of `keep_where_null` leaves that row's stored value as it is, so rows
+    that change different fields share one statement.
 
     Django's `bulk_update` builds a `CASE WHEN` per row and field, which costs seconds for a
     few thousand rows; this sends the values as a table and joins on the primary key. On
@@ -59,8 +69,14 @@ def bulk_update_rows(
     quote = connection.ops.quote_name
     postgres = connection.vendor == "postgresql"
     names = ", ".join(quote(c.column) for c in columns)
-    assignments = ", ".join(f"{quote(c.column)} = v.{quote(c.column)}" for c in columns[1:])
     table, key = quote(meta.db_table), quote(cast(Field, meta.pk).column)
+    kept = {cast(Field, meta.get_field(name)).column for name in keep_where_null}
+    assignments = ", ".join(
+        f"{quote(c.column)} = coalesce(v.{quote(c.column)}, {table}.{quote(c.column)})"
+        if c.column in kept
+        else f"{quote(c.column)} = v.{quote(c.column)}"
+        for c in columns[1:]
+    )
     size = batch_size or (len(rows) if postgres else 2000)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), size):
@@ -83,6 +99,65 @@ def bulk_update_rows(
                 sql += f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{key} = v.{key}"  # noqa: S608
                 cursor.execute(sql, [value for row in batch for value in row])
     return len(rows)
+
+
+def insert_rows(
+    model: type[Model],
+    rows: Sequence[dict[str, Any]],
+    *,
+    ignore_conflicts: bool = False,
+    update_conflicts: tuple[Sequence[str], Sequence[str]] | None = None,
+) -> int:
+    """Insert `rows` (values by field `attname`; a field left out takes its default, evaluated
+    per row) in one statement. Values of JSON fields must be JSON types already. A row that
+    conflicts is skipped (`ignore_conflicts`), or updates `update_conflicts = (unique fields,
+    fields to update)` as `bulk_create` would.
+
+    `bulk_create` builds a model instance per row and, on PostgreSQL, one text array per
+    column whose every element psycopg escapes in Python: a third of a second for a few
+    thousand rows with JSON payloads. Here PostgreSQL reads the rows from one JSON document
+    (`jsonb_to_recordset`), escaped once; elsewhere this is `bulk_create`. Returns the number
+    of rows sent.
+    """
+    if not rows:
+        return 0
+    fields = [f for f in model._meta.concrete_fields if not (f.primary_key and getattr(f, "db_returning", False))]
+    defaults = [f for f in fields if f.attname not in rows[0]]
+    complete = [{**row, **{f.attname: f.get_default() for f in defaults}} for row in rows]
+    if connection.vendor != "postgresql":
+        objects = [model(**row) for row in complete]
+        unique_fields, update_fields = update_conflicts or (None, None)
+        model._default_manager.bulk_create(
+            objects, ignore_conflicts=ignore_conflicts, update_conflicts=update_conflicts is not None,
+            unique_fields=unique_fields, update_fields=update_fields,
+        )  # fmt: skip
+        return len(objects)
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(f"{quote(f.attname)} {f.db_type(connection)}" for f in fields)
+    selected = ", ".join(quote(f.attname) for f in fields)
+    document = json.dumps([{f.attname: row[f.attname] for f in fields} for row in complete], default=_json_value)
+    conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    if update_conflicts is not None:
+        unique = ", ".join(quote(cast(Field, model._meta.get_field(name)).column) for name in update_conflicts[0])
+        updated = (quote(cast(Field, model._meta.get_field(name)).column) for name in update_conflicts[1])
+        conflict = f" ON CONFLICT ({unique}) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in updated)
+    with connection.cursor() as cursor:
+        # Identifiers and types come from the model's metadata (quoted); the rows are a parameter.
+        cursor.execute(
+            f"INSERT INTO {quote(model._meta.db_table)} ({names}) "  # noqa: S608
+            f"SELECT {selected} FROM jsonb_to_recordset(%s::jsonb) AS r({columns}){conflict}",
+            [document],
+        )
+    return len(complete)
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a column value")
 
 
 #: SQLSTATEs of a write that lost a race inside the database and may simply be run again:

@@ -76,9 +76,11 @@ def announce_rescore(
     announcements: list[tuple[str, CourseCorrection]],
     touched: Iterable[CourseCorrection],
     audience: Audience,
+    events_before: Iterable[Event] = (),
 ) -> None:
     """What one rescore says: a webhook event per cause, carrying its symptoms, and at most one
-    notification per person: the cause itself, or a digest when several concern them."""
+    notification per person: the cause itself, or a digest when several concern them. The
+    rescore's other events (`events_before`) go out in the same insert, ahead of these."""
     if not announcements:
         return
     symptoms: dict[Any, list[CourseCorrection]] = defaultdict(list)
@@ -99,7 +101,8 @@ def announce_rescore(
         else _digest([(event_type, corrections[pk]) for event_type, pk in items], recipients, symptoms)
         for items, recipients in by_items.items()
     ]
-    events = [
+    events = [*events_before]
+    events += [
         Event(event_type, correction_payload(c, symptoms.get(c.pk, [])), f"{event_type}:{c.pk}")
         for event_type, c in announcements
     ]

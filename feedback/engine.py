@@ -16,15 +16,16 @@ lock: goal scores live in `GoalScore`.
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
-from alignment_service.db import bulk_update_values, try_org_lock
+from alignment_service.db import bulk_update_rows, insert_rows, try_org_lock
 from alignment_service.notifications.webhooks import Event, emit_events
 from feedback import fingerprint, rules, scoring
 from feedback.audience import Audience, announce_rescore
@@ -77,8 +78,8 @@ def rescore_org(
         loaded.world.scores = {key: scoring.total(value) for key, value in points.items()}
         snapshots = _write_snapshots(org, points, now, latest=loaded.latest)
         _store_goal_scores(org, loaded.world.scores, scope)
-        _threshold_events(org, loaded.world)
-        opened, resolved, expired, active = _steer(org, loaded, now, scope)
+        crossed = _threshold_events(loaded.world)
+        opened, resolved, expired, active = _steer(org, loaded, now, scope, crossed)
         if scope is None:
             fingerprint.remember(org, now, inputs, active)
     return RescoreResult(snapshots, opened, resolved, expired)
@@ -154,13 +155,12 @@ def _write_snapshots(
         if latest.get((subject_type, subject_id)) == (score, components):
             continue
         fresh.append(
-            ScoreSnapshot(
-                organization=org, subject_type=subject_type, subject_id=subject_id, score=score,
-                components=components, computed_at=now,
-            )
+            {
+                "organization_id": org.pk, "subject_type": subject_type, "subject_id": subject_id, "score": score,
+                "components": components, "computed_at": now,
+            }
         )  # fmt: skip
-    ScoreSnapshot.objects.bulk_create(fresh, batch_size=5000, ignore_conflicts=True)
-    return len(fresh)
+    return insert_rows(ScoreSnapshot, fresh, ignore_conflicts=True)
 
 
 def _store_goal_scores(org: Organization, scores: dict[tuple[str, str], float], scope: Scope | None) -> None:
@@ -174,16 +174,14 @@ def _store_goal_scores(org: Organization, scores: dict[tuple[str, str], float], 
     if gone:
         GoalScore.objects.filter(organization=org, goal_id__in=gone).delete()
     changed = sorted((goal_id, score) for goal_id, score in fresh.items() if stored.get(goal_id) != score)
-    GoalScore.objects.bulk_create(
-        [GoalScore(goal_id=goal_id, organization=org, score=score) for goal_id, score in changed],
-        batch_size=5000,
-        update_conflicts=True,
-        unique_fields=["goal"],
-        update_fields=["score"],
+    insert_rows(
+        GoalScore,
+        [{"goal_id": goal_id, "organization_id": org.pk, "score": score} for goal_id, score in changed],
+        update_conflicts=(["goal"], ["score"]),
     )
 
 
-def _threshold_events(org: Organization, world: World) -> None:
+def _threshold_events(world: World) -> list[Event]:
     """`score.threshold_crossed` for every subject whose score crossed `score_threshold`."""
     threshold = world.settings["score_threshold"]
     events = []
@@ -197,19 +195,19 @@ def _threshold_events(org: Organization, world: World) -> None:
         }  # fmt: skip
         key = f"score.threshold_crossed:{subject_type}:{subject_id}:{previous}:{score}:{world.now_ts}"
         events.append(Event("score.threshold_crossed", data, key))
-    if events:
-        emit_events(org=org, events=events)
+    return events
 
 
 # --- Steering -----------------------------------------------------------------------------------
 
 
 def _steer(
-    org: Organization, loaded: Loaded, now: datetime, scope: Scope | None
+    org: Organization, loaded: Loaded, now: datetime, scope: Scope | None, crossed: list[Event]
 ) -> tuple[int, int, int, list[CourseCorrection]]:
     """Open, resolve and expire corrections, and relink them; scoped, only those of the scope's
     subjects (the rules read the whole world, but only the scope's findings are complete).
-    Returns the counts and the active corrections as this leaves them."""
+    The webhook events of the corrections go out with `crossed` (the thresholds crossed), in
+    one insert. Returns the counts and the active corrections as this leaves them."""
     world = loaded.world
     findings = {finding.key: finding for finding in rules.find_all(world)}
     active = loaded.corrections
@@ -220,24 +218,54 @@ def _steer(
     existing = {c.pk for c in active.values()}
     was_symptom = {c.pk for c in active.values() if c.caused_by_id is not None}
     closed = _close_cleared(loaded, findings, active, now)
-    bulk_update_values(closed, ["status", "resolution", "resolved_at"])
     goals = {str(goal.id): goal for goal in world.goals}
     new = [_new_correction(org, world, goals, finding, now) for key, finding in findings.items() if key not in active]
     closed_ids = {c.pk for c in closed}
     current = {**{key: c for key, c in active.items() if c.pk not in closed_ids}, **{_key(c): c for c in new}}
     relinked = _link(current, causes)
-    opened = CourseCorrection.objects.bulk_create(new, batch_size=5000)
-    bulk_update_values([c for c in relinked if c.pk in existing], ["caused_by"])
+    opened = _insert_corrections(new)
+    _update_corrections(closed, [c for c in relinked if c.pk in existing])
     promoted = [c for c in relinked if c.pk in was_symptom and c.caused_by_id is None]
     announcements = [
         *(("course_correction.resolved", c) for c in closed if c.pk not in was_symptom),
         *(("course_correction.opened", c) for c in [*opened, *promoted] if c.caused_by_id is None),
     ]
     if announcements:
-        announce_rescore(org, announcements, [*current.values(), *closed], Audience(org))
+        announce_rescore(org, announcements, [*current.values(), *closed], Audience(org), crossed)
+    elif crossed:
+        emit_events(org=org, events=crossed)
     expired = sum(1 for c in closed if c.status == CorrectionStatus.EXPIRED)
     active_now = [c for c in loaded.corrections.values() if c.pk not in closed_ids] + list(opened)
     return len(opened), len(closed) - expired, expired, active_now
+
+
+def _insert_corrections(new: list[CourseCorrection]) -> list[CourseCorrection]:
+    fields = CourseCorrection._meta.concrete_fields
+    insert_rows(CourseCorrection, [{f.attname: getattr(c, f.attname) for f in fields} for c in new])
+    for correction in new:
+        correction._state.adding, correction._state.db = False, connection.alias  # as bulk_create leaves them
+    return new
+
+
+CLOSING_FIELDS = ("status", "resolution", "resolved_at")
+
+
+def _update_corrections(closed: list[CourseCorrection], relinked: list[CourseCorrection]) -> None:
+    """One statement: the closed ones' status, resolution and time, the relinked ones' cause
+    (and nothing else of theirs, which a person may be changing meanwhile)."""
+    meta = CourseCorrection._meta
+    key = cast(Field, meta.pk)
+    fields = [cast(Field, meta.get_field(name)) for name in (*CLOSING_FIELDS, "caused_by")]
+
+    def row(correction: CourseCorrection, written: Collection[str]) -> list[Any]:
+        values = [
+            field.get_db_prep_save(getattr(correction, field.attname), connection) if field.name in written else None
+            for field in fields
+        ]
+        return [key.get_db_prep_save(correction.pk, connection), *values]
+
+    rows = [row(c, (*CLOSING_FIELDS, "caused_by")) for c in closed] + [row(c, ("caused_by",)) for c in relinked]
+    bulk_update_rows(CourseCorrection, [f.name for f in fields], rows, keep_where_null=CLOSING_FIELDS)
 
 
 def _key(correction: CourseCorrection) -> tuple[str, str, str]:
@@ -304,5 +332,5 @@ def _new_correction(
         organization=org, subject_type=finding.subject_type, subject_id=finding.subject_id,
         team_id=finding.team_id, trigger=finding.trigger, severity=finding.severity, detail=finding.detail,
         recommended_mode=finding.recommended_mode, review_by=finding.review_by, assignee_id=assignee,
-        created_at=now,
+        created_at=now, opened_by_id=None, resolved_by_id=None, caused_by_id=None,  # a default costs more
     )  # fmt: skip

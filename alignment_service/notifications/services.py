@@ -58,7 +58,7 @@ def notify_all(*, org: "Organization", notices: Iterable[Notice]) -> int:
         for notice in notices
         for recipient_id in sorted(notice.recipient_ids - {None})
     ]  # fmt: skip
-    Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
     if any(row.kind in EMAIL_KINDS for row in rows):
         outbox_enqueue(
             org=org,

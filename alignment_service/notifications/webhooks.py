@@ -21,6 +21,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from alignment_service.db import insert_rows
 from alignment_service.notifications.models import WebhookDelivery, WebhookEndpoint, WebhookEventType
 from alignment_service.outbox.services import outbox_enqueue
 
@@ -51,7 +52,9 @@ def redact_anonymous(data: Any) -> Any:
 
 def _freeze(event_type: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The body every attempt sends, in JSON types only (dates, UUIDs and decimals as strings)."""
-    encoded = DjangoJSONEncoder().encode(redact_anonymous(data))
+    encoded = DjangoJSONEncoder().encode(data)
+    if '"anonymous"' in encoded:  # the key can be nowhere else: quotes inside strings are escaped
+        encoded = DjangoJSONEncoder().encode(redact_anonymous(data))
     return {"type": event_type, "timestamp": now.astimezone(UTC).isoformat(), "data": json.loads(encoded)}
 
 
@@ -106,16 +109,17 @@ def emit_events(*, org: "Organization", events: Iterable[Event]) -> int:
         return 0
     now = timezone.now()
     rows = [
-        WebhookDelivery(
-            organization=org, endpoint=endpoint, event_type=event.type, next_attempt_at=now, created_at=now,
-            event_id=event_id_for(org=org, event_type=event.type, event_key=event.key),
-            payload=_freeze(event.type, event.data, now),
-        )
+        {
+            "organization_id": org.pk, "endpoint_id": endpoint.pk, "event_type": event.type, "next_attempt_at": now,
+            "created_at": now, "event_id": event_id_for(org=org, event_type=event.type, event_key=event.key),
+            "payload": payload,
+        }
         for event in events
-        for endpoint in endpoints
-        if endpoint.subscribes_to(event.type)
+        if (subscribed := [e for e in endpoints if e.subscribes_to(event.type)])
+        for payload in [_freeze(event.type, event.data, now)]
+        for endpoint in subscribed
     ]  # fmt: skip
     if rows:
-        WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        insert_rows(WebhookDelivery, rows, ignore_conflicts=True)
         outbox_enqueue(org=org, task_name=DELIVER_TASK, kwargs={}, dedupe_key=DELIVER_TASK)
     return len(rows)
