@@ -151,9 +151,8 @@ class Goal(models.Model):
 
     @property
     def alignment_score(self) -> float | None:
-        """The engine's latest score of this goal (`goals.selectors.goal_list` reads it with the
-        goal, as `current_score_value`)."""
-        if "current_score_value" in self.__dict__:
+        """The engine's latest score of this goal."""
+        if "current_score_value" in self.__dict__:  # annotated by `goals.selectors.goal_list`
             return self.__dict__["current_score_value"]  # type: ignore[no-any-return]
         try:
             return self.current_score.score
