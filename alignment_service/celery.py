@@ -3,12 +3,27 @@
 import os
 
 from celery import Celery
+from celery.signals import beat_init, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alignment_service.settings")
 
 app = Celery("alignment_service")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+@beat_init.connect
+def require_secret_key(**_: object) -> None:
+    """Workers and beat start only with a signing key, as the web server does. (Celery logs and
+    ignores an exception raised by a signal handler; it does not catch `SystemExit`.)"""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        _ = settings.SECRET_KEY
+    except ImproperlyConfigured as empty:
+        raise SystemExit(f"{empty} Set DJANGO_SECRET_KEY: no worker starts without it.") from None
 
 
 @app.on_after_finalize.connect
