@@ -160,8 +160,6 @@ def _json_value(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not a column value")
 
 
-#: SQLSTATEs of a write that lost a race inside the database and may simply be run again:
-#: deadlock detected, serialization failure, lock not available (`lock_timeout`).
 def array_literal(elements: Iterable[str], *, quote: bool = True) -> str:
     """A PostgreSQL array literal of `elements` (their text forms), to send as one parameter cast
     to the array type (`%s::uuid[]`): psycopg adapts a list element by element in Python, which
@@ -172,6 +170,8 @@ def array_literal(elements: Iterable[str], *, quote: bool = True) -> str:
     return "{" + ",".join(elements) + "}"
 
 
+#: SQLSTATEs of a write that lost a race inside the database and may simply be run again:
+#: deadlock detected, serialization failure, lock not available (`lock_timeout`).
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
 
 

@@ -71,18 +71,12 @@ def announce(correction: CourseCorrection, event_type: str) -> None:
     notify_all(org=org, notices=[_notice(event_type, correction, Audience(org).of(correction))])
 
 
-def announce_rescore(
-    org: Organization,
-    announcements: list[tuple[str, CourseCorrection]],
-    touched: Iterable[CourseCorrection],
-    audience: Audience,
-    events_before: Iterable[Event] = (),
-) -> None:
-    """What one rescore says: a webhook event per cause, carrying its symptoms, and at most one
-    notification per person: the cause itself, or a digest when several concern them. The
-    rescore's other events (`events_before`) go out in the same insert, ahead of these."""
-    if not announcements:
-        return
+def rescore_announcements(
+    announcements: list[tuple[str, CourseCorrection]], touched: Iterable[CourseCorrection], audience: Audience
+) -> tuple[list[Event], list[Notice]]:
+    """What one rescore says of its corrections: a webhook event per cause, carrying its
+    symptoms, and at most one notification per person: the cause itself, or a digest when
+    several concern them."""
     symptoms: dict[Any, list[CourseCorrection]] = defaultdict(list)
     for correction in touched:
         if correction.caused_by_id is not None:
@@ -101,8 +95,7 @@ def announce_rescore(
         else _digest([(event_type, corrections[pk]) for event_type, pk in items], recipients, symptoms)
         for items, recipients in by_items.items()
     ]
-    events = [*events_before]
-    events += [
+    events = [
         Event(event_type, correction_payload(c, symptoms.get(c.pk, [])), f"{event_type}:{c.pk}")
         for event_type, c in announcements
     ]
@@ -111,8 +104,7 @@ def announce_rescore(
         for event_type, c in announcements
         if event_type == "course_correction.opened" and c.trigger == Trigger.GUARDRAIL_BREACHED
     ]
-    emit_events(org=org, events=events)  # first: the webhook delivery is owed before email
-    notify_all(org=org, notices=notices)
+    return events, notices
 
 
 def _notice(event_type: str, correction: CourseCorrection, recipients: Iterable[Any]) -> Notice:

@@ -26,9 +26,10 @@ from django.db.models import Field
 from django.utils import timezone
 
 from alignment_service.db import bulk_update_rows, insert_rows, try_org_lock
+from alignment_service.notifications.services import notify_all
 from alignment_service.notifications.webhooks import Event, emit_events
 from feedback import fingerprint, rules, scoring
-from feedback.audience import Audience, announce_rescore
+from feedback.audience import Audience, rescore_announcements
 from feedback.inputs import GoalInputs, World
 from feedback.models import CorrectionStatus, CourseCorrection, ScoreSnapshot, SubjectType, Trigger
 from feedback.rules import Finding
@@ -206,8 +207,8 @@ def _steer(
 ) -> tuple[int, int, int, list[CourseCorrection]]:
     """Open, resolve and expire corrections, and relink them; scoped, only those of the scope's
     subjects (the rules read the whole world, but only the scope's findings are complete).
-    The webhook events of the corrections go out with `crossed` (the thresholds crossed), in
-    one insert. Returns the counts and the active corrections as this leaves them."""
+    The corrections' webhook events go out with `crossed` (the thresholds crossed), in one
+    insert. Returns the counts and the active corrections as this leaves them."""
     world = loaded.world
     findings = {finding.key: finding for finding in rules.find_all(world)}
     active = loaded.corrections
@@ -230,10 +231,12 @@ def _steer(
         *(("course_correction.resolved", c) for c in closed if c.pk not in was_symptom),
         *(("course_correction.opened", c) for c in [*opened, *promoted] if c.caused_by_id is None),
     ]
-    if announcements:
-        announce_rescore(org, announcements, [*current.values(), *closed], Audience(org), crossed)
-    elif crossed:
-        emit_events(org=org, events=crossed)
+    events, notices = (
+        rescore_announcements(announcements, [*current.values(), *closed], Audience(org)) if announcements else ([], [])
+    )
+    emit_events(org=org, events=[*crossed, *events])  # first: the webhook delivery is owed before email
+    if notices:
+        notify_all(org=org, notices=notices)
     expired = sum(1 for c in closed if c.status == CorrectionStatus.EXPIRED)
     active_now = [c for c in loaded.corrections.values() if c.pk not in closed_ids] + list(opened)
     return len(opened), len(closed) - expired, expired, active_now
@@ -332,5 +335,5 @@ def _new_correction(
         organization=org, subject_type=finding.subject_type, subject_id=finding.subject_id,
         team_id=finding.team_id, trigger=finding.trigger, severity=finding.severity, detail=finding.detail,
         recommended_mode=finding.recommended_mode, review_by=finding.review_by, assignee_id=assignee,
-        created_at=now, opened_by_id=None, resolved_by_id=None, caused_by_id=None,  # a default costs more
+        created_at=now,
     )  # fmt: skip

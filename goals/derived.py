@@ -8,6 +8,7 @@ writes what they give back, inside the caller's transaction (writers hold the or
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -247,17 +248,17 @@ def goals_refresh_progress(*, org: Organization, goal_ids: Iterable[Any] | None 
     return len(changed)
 
 
+@dataclass(slots=True)
 class _RollupGoal:
     """What a roll-up reads of a goal, loaded as a row: a model instance per goal of the
     organization cost 3 times the query (15 against 5 ms for 2,000 goals)."""
 
-    __slots__ = ("id", "p_hit", "parent_id", "progress", "status", "weight")
-
-    def __init__(
-        self, id: Any, parent_id: Any, weight: float, status: str, progress: float | None, p_hit: float | None
-    ) -> None:
-        self.id, self.parent_id, self.weight, self.status = id, parent_id, weight, status
-        self.progress, self.p_hit = progress, p_hit
+    id: Any
+    parent_id: Any
+    weight: float
+    status: str
+    progress: float | None
+    p_hit: float | None
 
 
 ROLLUP_FIELDS = ("progress", "p_hit")

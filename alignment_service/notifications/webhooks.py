@@ -53,7 +53,7 @@ def redact_anonymous(data: Any) -> Any:
 def _freeze(event_type: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The body every attempt sends, in JSON types only (dates, UUIDs and decimals as strings)."""
     encoded = DjangoJSONEncoder().encode(data)
-    if '"anonymous"' in encoded:  # the key can be nowhere else: quotes inside strings are escaped
+    if '"anonymous"' in encoded:  # only a body that names `anonymous` (as a key or a value) may need it
         encoded = DjangoJSONEncoder().encode(redact_anonymous(data))
     return {"type": event_type, "timestamp": now.astimezone(UTC).isoformat(), "data": json.loads(encoded)}
 
@@ -104,21 +104,24 @@ def emit_events(*, org: "Organization", events: Iterable[Event]) -> int:
     unknown = sorted({event.type for event in events} - set(EVENT_TYPES))
     if unknown:
         raise ValueError(f"Unknown webhook event type {unknown[0]!r}.")
-    endpoints = list(WebhookEndpoint.objects.filter(organization=org, active=True).only("id", "events"))
-    if not endpoints or not events:
+    if not events:
         return 0
+    endpoints = list(WebhookEndpoint.objects.filter(organization=org, active=True).only("id", "events"))
     now = timezone.now()
-    rows = [
-        {
-            "organization_id": org.pk, "endpoint_id": endpoint.pk, "event_type": event.type, "next_attempt_at": now,
-            "created_at": now, "event_id": event_id_for(org=org, event_type=event.type, event_key=event.key),
-            "payload": payload,
-        }
-        for event in events
-        if (subscribed := [e for e in endpoints if e.subscribes_to(event.type)])
-        for payload in [_freeze(event.type, event.data, now)]
-        for endpoint in subscribed
-    ]  # fmt: skip
+    rows: list[dict[str, Any]] = []
+    for event in events:
+        subscribed = [endpoint for endpoint in endpoints if endpoint.subscribes_to(event.type)]
+        if not subscribed:
+            continue
+        payload = _freeze(event.type, event.data, now)  # once per event, whatever the endpoints
+        event_id = event_id_for(org=org, event_type=event.type, event_key=event.key)
+        rows += [
+            {
+                "organization_id": org.pk, "endpoint_id": endpoint.pk, "event_type": event.type,
+                "next_attempt_at": now, "created_at": now, "event_id": event_id, "payload": payload,
+            }
+            for endpoint in subscribed
+        ]  # fmt: skip
     if rows:
         insert_rows(WebhookDelivery, rows, ignore_conflicts=True)
         outbox_enqueue(org=org, task_name=DELIVER_TASK, kwargs={}, dedupe_key=DELIVER_TASK)
