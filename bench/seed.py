@@ -160,7 +160,7 @@ def _metric_rows(
             "direction": "increase" if increase else "decrease", "baseline": baseline, "target": target,
             "weight": 1.0, "starts_on": None, "due_on": None, "stale_after_days": 7 if n % 5 == 0 else None,
             "current": None, "last_reading_at": None, "last_reading_ts": None, "forecast": None, "progress": None,
-            "window_start_ts": start_ts, "window_end_ts": end_ts, "version": 1, "created_at": now,
+            "window_start_ts": start_ts, "window_end_ts": end_ts, "reading_count": 0, "version": 1, "created_at": now,
             "updated_at": now, "role": "key_result", "threshold": None, "_pace": rng.uniform(0.4, 1.3),
         }  # fmt: skip
 

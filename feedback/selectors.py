@@ -40,7 +40,7 @@ from feedback.models import (
     SteeringDecision,
     SubjectType,
 )
-from goals.models import Divergence, Goal, GoalStatus, Metric, Reading, StrategyPillar
+from goals.models import Divergence, Goal, GoalStatus, Metric, StrategyPillar
 from teams.models import Organization, Team, TeamKind, TeamMember
 
 
@@ -292,14 +292,9 @@ def scoring_goals(*, org: Organization) -> QuerySet[Goal]:
     )
 
 
-def scoring_metrics(*, org: Organization, min_readings: int) -> QuerySet[Metric]:
-    """Metrics of active goals, each with whether it has `min_readings` readings."""
-    nth_reading = Reading.objects.filter(metric=OuterRef("pk")).order_by("-observed_at").values("id")
-    return (
-        Metric.objects.filter(organization=org, goal__status=GoalStatus.ACTIVE)
-        .annotate(nth_reading=Subquery(nth_reading[min_readings - 1 : min_readings]))
-        .order_by("id")
-    )
+def scoring_metrics(*, org: Organization) -> QuerySet[Metric]:
+    """Metrics of active goals."""
+    return Metric.objects.filter(organization=org, goal__status=GoalStatus.ACTIVE).order_by("id")
 
 
 def open_goal_feedback_counts(*, org: Organization) -> QuerySet[Feedback, dict[str, Any]]:

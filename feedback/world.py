@@ -27,8 +27,7 @@ from feedback.inputs import (
 )
 from feedback.models import CourseCorrection, FeedbackKind, SubjectType
 from goals import formulas
-from goals.models import GoalStatus, MetricRole
-from goals.selectors import metric_recent_fits
+from goals.models import RECENT_LINE_FIELDS, GoalStatus, MetricRole
 from teams.models import Organization
 
 Subject = tuple[str, str]
@@ -169,35 +168,36 @@ GOAL_FIELDS = (
 )  # fmt: skip
 METRIC_FIELDS = (
     "id", "goal_id", "role", "name", "baseline", "target", "weight", "forecast", "stale_after_days",
-    "last_reading_ts", "forecast_low", "forecast_high", "p_hit", "nth_reading", "direction", "threshold", "current",
-    "unit", "window_end_ts",
+    "last_reading_ts", "forecast_low", "forecast_high", "p_hit", "reading_count", "direction", "threshold", "current",
+    "unit", "window_end_ts", *RECENT_LINE_FIELDS,
 )  # fmt: skip
 
 
 def _load_goals(org: Organization, goal_ids: Collection[str] | None) -> list[GoalInputs]:
     goals = selectors.scoring_goals(org=org)
-    metric_rows = selectors.scoring_metrics(org=org, min_readings=org.effective_settings["likely_miss_min_readings"])
+    metric_rows = selectors.scoring_metrics(org=org)
     feedback = selectors.open_goal_feedback_counts(org=org)
     if goal_ids is not None:
         goals = goals.filter(id__in=goal_ids)
         metric_rows = metric_rows.filter(goal_id__in=goal_ids)
         feedback = feedback.filter(target_id__in=goal_ids)
-    recent_fits = metric_recent_fits(org=org, goal_ids=goal_ids)
+    min_readings = org.effective_settings["likely_miss_min_readings"]
     metrics: dict[Any, list[MetricInputs]] = defaultdict(list)
     guardrails: dict[Any, list[GuardrailInputs]] = defaultdict(list)
     for m in metric_rows.values_list(*METRIC_FIELDS):
-        (pk, goal_id, role, name, baseline, target, weight, forecast, stale_after, last_ts, low, high, p_hit, nth,
-         direction, threshold, current, unit, end_ts) = m  # fmt: skip
+        (pk, goal_id, role, name, baseline, target, weight, forecast, stale_after, last_ts, low, high, p_hit, count,
+         direction, threshold, current, unit, end_ts, recent_n, *recent_line) = m  # fmt: skip
         if role == MetricRole.GUARDRAIL:
             if threshold is not None:
                 guardrails[goal_id].append(GuardrailInputs(pk, name, direction, threshold, current, unit))
             continue
+        recent = formulas.LineFit(recent_n, *recent_line) if recent_n is not None else None
         metrics[goal_id].append(
             MetricInputs(
                 pk, name, baseline, target, weight, forecast, stale_after, last_ts, low, high, p_hit,
-                enough_readings=nth is not None,
+                enough_readings=count >= min_readings,
                 stall=None if last_ts is None else formulas.stall(
-                    recent_fits.get(pk), latest_ts=last_ts, end_ts=end_ts, baseline=baseline, target=target
+                    recent, latest_ts=last_ts, end_ts=end_ts, baseline=baseline, target=target
                 ),
             )
         )  # fmt: skip

@@ -7,18 +7,19 @@ writes what they give back, inside the caller's transaction (writers hold the or
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from alignment_service.db import bulk_update_rows, bulk_update_values
 from goals import formulas
 from goals.formulas import KNOWN_OUTCOME, ROLLUP_EXCLUDED
-from goals.models import Goal, Metric, MetricRole, Reading
+from goals.models import RECENT_LINE_FIELDS, Goal, Metric, MetricRole, Reading
 from teams.models import Organization
 
 
@@ -41,32 +42,41 @@ def refresh_metric_windows(org: Organization, metrics: Iterable[Metric]) -> None
 
 METRIC_DERIVED_FIELDS = (
     "current", "last_reading_at", "last_reading_ts", "progress", "forecast", "forecast_low", "forecast_high", "p_hit",
+    "reading_count", *RECENT_LINE_FIELDS,
 )  # fmt: skip
 
 
-def metrics_refresh(*, org: Organization, metric_ids: Iterable[Any]) -> None:
-    """Recompute current value, last reading, progress, forecast and its odds of the given metrics."""
+def metrics_refresh(*, org: Organization, metric_ids: Iterable[Any], added: Mapping[Any, int] | None = None) -> None:
+    """Recompute current value, last reading, progress, forecast and its odds, reading count
+    and recent line of the given metrics. `added`: the readings each of them gained since its
+    last refresh, where the caller knows (their count moves by that rather than being taken
+    again)."""
     metric_ids = set(metric_ids)
     window_days = org.effective_settings["forecast_window_days"]
     if connection.vendor == "postgresql":
-        metric_ids = _metrics_refresh_sql(org, metric_ids, window_days)
+        metric_ids = _metrics_refresh_sql(org, metric_ids, window_days, added or {})
     if metric_ids:
         _metrics_refresh_python(org, metric_ids, window_days)
 
 
 def _metrics_refresh_python(org: Organization, metric_ids: set[Any], window_days: int) -> None:
     latest = Reading.objects.filter(metric=OuterRef("pk")).order_by("-observed_at")
+    count = Reading.objects.filter(metric=OuterRef("pk")).order_by().values("metric").annotate(n=Count("*"))
     metrics = list(
         Metric.objects.filter(organization=org, id__in=metric_ids).annotate(
-            latest_value=Subquery(latest.values("value")[:1]), latest_at=Subquery(latest.values("observed_at")[:1])
+            latest_value=Subquery(latest.values("value")[:1]),
+            latest_at=Subquery(latest.values("observed_at")[:1]),
+            counted=Coalesce(Subquery(count.values("n")), 0),
         )
     )
     points = _forecast_points(org, metrics, window_days)
+    recent = _recent_points(org, metrics)
     for metric in metrics:
         latest_at = metric.latest_at
         metric.current = metric.latest_value
         metric.last_reading_at = latest_at
         metric.last_reading_ts = latest_at.timestamp() if latest_at else None
+        metric.reading_count = metric.counted
         metric.progress = formulas.progress(baseline=metric.baseline, target=metric.target, current=metric.current)
         metric.forecast, odds = None, formulas.NO_ODDS
         if metric.last_reading_ts is not None:
@@ -75,7 +85,14 @@ def _metrics_refresh_python(org: Organization, metric_ids: set[Any], window_days
                 trend, end_ts=metric.window_end_ts, baseline=metric.baseline, target=metric.target
             )
         metric.forecast_low, metric.forecast_high, metric.p_hit = odds.low, odds.high, odds.p_hit
+        _set_recent_line(metric, formulas.recent_line(recent.get(metric.id, [])))
     bulk_update_values(metrics, [*METRIC_DERIVED_FIELDS])
+
+
+def _set_recent_line(metric: Metric, line: formulas.LineFit | None) -> None:
+    values = astuple(line) if line is not None else (None,) * len(RECENT_LINE_FIELDS)
+    for name, value in zip(RECENT_LINE_FIELDS, values, strict=True):
+        setattr(metric, name, value)
 
 
 #: Beyond this magnitude the sums of squares could leave floating-point range, which PostgreSQL
@@ -96,13 +113,20 @@ _TREND_SUMS = """
     ) x
     WHERE r.metric_id = l.id"""
 
-#: Each touched metric's latest reading and the sums of its trend: the readings of the window
-#: ending at the latest one (`w`), or all of them (`a`) when fewer than 3 fall in it. Each step
-#: reads one metric's range of the (metric, observed_at) index, once. Epoch seconds come from
+#: The readings of the `seconds` up to the latest one (the bound on `observed_at` lets the
+#: index find them; the one on epoch seconds decides, as Python's formulas do).
+_SINCE = """
+        AND r.observed_at >= l.observed_at - make_interval(secs => %({seconds})s + 1)
+        AND x.ts >= l.origin_ts - %({seconds})s"""
+
+#: Each touched metric's latest reading, the sums of its trend (the readings of the window
+#: ending at the latest one, `w`, or all of them, `a`, when fewer than 3 fall in it) and of its
+#: recent line (`recent`), and its number of readings where it is not known (`recount`). Each
+#: step reads one metric's range of the (metric, observed_at) index. Epoch seconds come from
 #: `date_part`, correctly rounded like Python's `datetime.timestamp()`.
 METRIC_TRENDS_SQL = f"""
 WITH latest AS (
-    SELECT m.id, m.baseline, m.target, m.window_end_ts, l.observed_at, l.value AS origin_value,
+    SELECT m.id, m.baseline, m.target, m.window_end_ts, m.reading_count, l.observed_at, l.value AS origin_value,
            date_part('epoch', l.observed_at) AS origin_ts
     FROM goals_metric m LEFT JOIN LATERAL (
         SELECT observed_at, value FROM goals_reading r WHERE r.metric_id = m.id ORDER BY observed_at DESC LIMIT 1
@@ -111,26 +135,29 @@ WITH latest AS (
 ),
 sums AS (
     SELECT l.id,
-           CASE WHEN w.n >= 3 THEN w.extreme ELSE a.extreme END AS extreme,
+           CASE WHEN w.n >= 3 THEN w.extreme ELSE a.extreme END OR recent.extreme AS extreme,
            CASE WHEN w.n >= 3 THEN w.n ELSE a.n END AS n,
            CASE WHEN w.n >= 3 THEN w.mean_dt ELSE a.mean_dt END AS mean_dt,
            CASE WHEN w.n >= 3 THEN w.mean_dv ELSE a.mean_dv END AS mean_dv,
            CASE WHEN w.n >= 3 THEN w.flat ELSE a.flat END AS flat,
            CASE WHEN w.n >= 3 THEN w.sxx ELSE a.sxx END AS sxx,
            CASE WHEN w.n >= 3 THEN w.sxy ELSE a.sxy END AS sxy,
-           CASE WHEN w.n >= 3 THEN w.syy ELSE a.syy END AS syy
+           CASE WHEN w.n >= 3 THEN w.syy ELSE a.syy END AS syy,
+           recent.n AS recent_n, recent.mean_dt AS recent_dt, recent.mean_dv AS recent_dv,
+           recent.sxx AS recent_sxx, recent.sxy AS recent_sxy, recent.syy AS recent_syy
     FROM latest l
-    CROSS JOIN LATERAL ({_TREND_SUMS}
-        AND r.observed_at >= l.observed_at - make_interval(secs => %(window)s + 1)
-        AND x.ts >= l.origin_ts - %(window)s
-    ) w
+    CROSS JOIN LATERAL ({_TREND_SUMS}{_SINCE.format(seconds="window")}) w
     LEFT JOIN LATERAL ({_TREND_SUMS} AND w.n < 3) a ON true
+    CROSS JOIN LATERAL ({_TREND_SUMS}{_SINCE.format(seconds="recent")}) recent
     WHERE l.observed_at IS NOT NULL
 )
 SELECT l.id, l.baseline, l.target, l.window_end_ts, l.observed_at, coalesce(s.extreme, false),
-       l.origin_ts, l.origin_value, s.n, s.mean_dt, s.mean_dv, s.flat, s.sxx, s.sxy, s.syy
+       CASE WHEN l.id = ANY(%(recount)s) THEN (SELECT count(*) FROM goals_reading c WHERE c.metric_id = l.id)
+            ELSE l.reading_count END,
+       l.origin_ts, l.origin_value, s.n, s.mean_dt, s.mean_dv, s.flat, s.sxx, s.sxy, s.syy,
+       s.recent_n, s.recent_dt, s.recent_dv, s.recent_sxx, s.recent_sxy, s.recent_syy
 FROM latest l LEFT JOIN sums s ON s.id = l.id
-"""  # noqa: S608 (built from a constant; every value is a parameter)
+"""  # noqa: S608 (built from constants; every value is a parameter)
 
 
 def _residual_ss(n: int, sxx: float, sxy: float, syy: float) -> float | None:
@@ -139,33 +166,50 @@ def _residual_ss(n: int, sxx: float, sxy: float, syy: float) -> float | None:
     return max(syy - sxy * sxy / sxx, 0.0) if n >= 3 and sxx > 0 else None
 
 
-def _metrics_refresh_sql(org: Organization, metric_ids: set[Any], window_days: int) -> set[Any]:
+def _metrics_refresh_sql(
+    org: Organization, metric_ids: set[Any], window_days: int, added: Mapping[Any, int]
+) -> set[Any]:
     """The refresh in two statements whatever the number of metrics and readings: their trends'
     sums computed by the database, then the values written. Returns the metrics left over."""
     params: dict[str, Any] = {
         "org": org.pk, "ids": list(metric_ids), "window": window_days * 86400, "safe": SQL_SAFE_MAGNITUDE,
+        "recent": formulas.STALL_WINDOW_DAYS * 86400, "recount": [pk for pk in metric_ids if pk not in added],
     }  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(METRIC_TRENDS_SQL, params)
         found = cursor.fetchall()
     rows, extreme = [], set()
-    for metric_id, baseline, target, end_ts, latest_at, too_large, origin_ts, current, *sums in found:
+    for metric_id, baseline, target, end_ts, latest_at, too_large, count, origin_ts, current, *sums in found:
         if too_large:
             extreme.add(metric_id)
             continue
-        stats = None
+        stats, recent = None, None
         if latest_at is not None:
-            n, mean_dt, mean_dv, flat, sxx, sxy, syy = sums
+            n, mean_dt, mean_dv, flat, sxx, sxy, syy, *recent_sums = sums
             residual_ss = _residual_ss(n, sxx, sxy, syy)
             stats = formulas.TrendStats(origin_ts, current, n, mean_dt, mean_dv, flat, sxx, sxy, residual_ss)
+            recent = formulas.fit_from_moments(*recent_sums, origin_ts=origin_ts, origin_value=current)
         forecast, odds = formulas.stats_outlook(stats, end_ts=end_ts, baseline=baseline, target=target)
         rows.append((
             metric_id, current, latest_at, latest_at.timestamp() if latest_at else None,
             formulas.progress(baseline=baseline, target=target, current=current),
-            forecast, odds.low, odds.high, odds.p_hit,
+            forecast, odds.low, odds.high, odds.p_hit, count + added.get(metric_id, 0),
+            *(astuple(recent) if recent is not None else (None,) * len(RECENT_LINE_FIELDS)),
         ))  # fmt: skip
     bulk_update_rows(Metric, METRIC_DERIVED_FIELDS, rows)
     return extreme
+
+
+def _recent_points(org: Organization, metrics: list[Any]) -> dict[Any, list[formulas.Point]]:
+    """The readings of each metric's recent line, and maybe a few before them."""
+    latest = [metric.latest_at for metric in metrics if metric.latest_at is not None]
+    if not latest:
+        return {}
+    readings = Reading.objects.filter(organization=org, metric_id__in=[metric.id for metric in metrics])
+    window = timedelta(days=formulas.STALL_WINDOW_DAYS, seconds=1)
+    if min(latest) - datetime.min.replace(tzinfo=UTC) > window:
+        readings = readings.filter(observed_at__gte=min(latest) - window)
+    return _points(readings.order_by("metric_id", "observed_at"))
 
 
 def _forecast_points(org: Organization, metrics: list[Any], window_days: int) -> dict[Any, list[formulas.Point]]:

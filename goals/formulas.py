@@ -9,7 +9,7 @@ tested against these.
 import math
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -314,19 +314,42 @@ def recent_points(points: Sequence[Point], *, now_ts: float) -> list[Point]:
     return [p for p in points if p.ts >= now_ts - STALL_WINDOW_DAYS * 86400]
 
 
-def fit_from_sums(
-    n: int, sx: float, sy: float, sxx: float, sxy: float, syy: float, *, origin_ts: float, origin_value: float
+def fit_from_moments(
+    n: int, mean_dx: float, mean_dy: float, sxx: float, sxy: float, syy: float, *, origin_ts: float, origin_value: float
 ) -> LineFit | None:
-    """`line_fit` from the sums of x = ts - origin_ts, y = value - origin_value and their
-    squares and product (what one `GROUP BY` returns), or None as `line_fit` would be."""
-    if n < 3:
+    """`line_fit` from the means of dx = ts - origin_ts and dy = value - origin_value and their
+    centred sums of squares and products (what PostgreSQL's `avg` and `regr_sxx`, `regr_sxy`,
+    `regr_syy` return), or None as `line_fit` would be."""
+    if n < 3 or not sxx > 0:
         return None
-    cxx, cxy, cyy = sxx - sx * sx / n, sxy - sx * sy / n, syy - sy * sy / n
-    if cxx <= 0:
+    slope = sxy / sxx
+    squared = max(0.0, syy - slope * sxy)
+    return _finite(LineFit(n, origin_ts + mean_dx, origin_value + mean_dy, slope, sxx, math.sqrt(squared / (n - 2))))
+
+
+def recent_line(points: Sequence[Point]) -> LineFit | None:
+    """The line of the readings of the last `STALL_WINDOW_DAYS` up to the latest of `points`
+    (in time order), as each metric stores it; None where `line_fit` gives none or overflows.
+
+    Fitted with time and value measured from the latest reading, as the database sums them:
+    epoch seconds hold a quarter of a microsecond, too coarse for readings close together."""
+    if not points:
         return None
-    slope = cxy / cxx
-    squared = max(0.0, cyy - slope * cxy)
-    return LineFit(n, origin_ts + sx / n, origin_value + sy / n, slope, cxx, math.sqrt(squared / (n - 2)))
+    origin = points[-1]
+    recent = recent_points(points, now_ts=origin.ts)
+    try:
+        fit = line_fit([Point(p.ts - origin.ts, p.value - origin.value) for p in recent])
+    except OverflowError:
+        return None
+    if fit is None:
+        return None
+    return _finite(replace(fit, mean_ts=fit.mean_ts + origin.ts, mean_value=fit.mean_value + origin.value))
+
+
+def _finite(fit: LineFit | None) -> LineFit | None:
+    if fit is None or not all(map(math.isfinite, (fit.mean_ts, fit.mean_value, fit.slope, fit.sxx, fit.residual_sd))):
+        return None
+    return fit
 
 
 def stall(recent: LineFit | None, *, latest_ts: float, end_ts: float, baseline: float, target: float) -> Stall | None:

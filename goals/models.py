@@ -236,6 +236,17 @@ class Metric(models.Model):
     progress = models.FloatField(null=True, blank=True, editable=False)
     window_start_ts = models.FloatField(editable=False)
     window_end_ts = models.FloatField(editable=False)
+    # Refreshed with the values above so that a rescore reads no reading: how many there are,
+    # and the least-squares line of those of the `STALL_WINDOW_DAYS` up to the latest one
+    # (`RECENT_LINE_FIELDS`, a `goals.formulas.LineFit`; null with fewer than 3 of them or all
+    # at one instant).
+    reading_count = models.PositiveIntegerField(default=0, editable=False)
+    recent_n = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    recent_mean_ts = models.FloatField(null=True, blank=True, editable=False)
+    recent_mean_value = models.FloatField(null=True, blank=True, editable=False)
+    recent_slope = models.FloatField(null=True, blank=True, editable=False)
+    recent_sxx = models.FloatField(null=True, blank=True, editable=False)
+    recent_residual_sd = models.FloatField(null=True, blank=True, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(default=now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -290,6 +301,11 @@ class Metric(models.Model):
         if self.role != MetricRole.GUARDRAIL or self.current is None or self.threshold is None:
             return None
         return guardrail_breached(self.direction, self.threshold, self.current)
+
+
+RECENT_LINE_FIELDS = (
+    "recent_n", "recent_mean_ts", "recent_mean_value", "recent_slope", "recent_sxx", "recent_residual_sd",
+)  # fmt: skip
 
 
 def guardrail_breached(direction: str, threshold: float, current: float) -> bool:

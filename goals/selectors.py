@@ -6,24 +6,14 @@ lists can filter and order on them and stay one query whatever their size.
 """
 
 import time
-from collections.abc import Collection
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db.models import (
     Case,
-    Count,
-    DateTimeField,
-    ExpressionWrapper,
     F,
     FloatField,
-    Func,
-    Max,
-    Min,
     QuerySet,
-    Subquery,
-    Sum,
     Value,
     When,
 )
@@ -37,11 +27,9 @@ from goals.models import (
     DirectionVersion,
     Divergence,
     Goal,
-    GoalStatus,
     GoalStrategy,
     Metric,
     MetricChange,
-    MetricRole,
     Reading,
     StrategyPillar,
 )
@@ -157,70 +145,6 @@ def metrics_by_reference(*, org: Organization, references: set[str]) -> dict[str
     for metric in Metric.objects.filter(organization=org, id__in=ids).only("id", "key", "goal_id"):
         found[str(metric.id)] = metric
     return found
-
-
-def metric_recent_fits(*, org: Organization, goal_ids: Collection[Any] | None = None) -> dict[Any, formulas.LineFit]:
-    """The line fit of each active goal's key result over its readings of the last
-    `formulas.STALL_WINDOW_DAYS` up to its latest one (where there are at least 3), in one
-    grouped query.
-
-    The database returns the regression sums with time and value measured from the metric's
-    latest reading (`last_reading_ts`, `current`), so they keep their precision on any epoch
-    and scale. With `goal_ids`, the metrics of those goals alone.
-    """
-    window = timedelta(days=formulas.STALL_WINDOW_DAYS)
-    x = ExpressionWrapper(_EpochSeconds("observed_at") - F("metric__last_reading_ts"), output_field=FloatField())
-    y = ExpressionWrapper(F("value") - F("metric__current"), output_field=FloatField())
-    counted = Metric.objects.filter(organization=org, goal__status=GoalStatus.ACTIVE, role=MetricRole.KEY_RESULT)
-    readings = Reading.objects.filter(organization=org)
-    if goal_ids is not None:
-        counted = counted.filter(goal_id__in=goal_ids)
-        readings = readings.filter(metric__goal_id__in=goal_ids)
-    oldest = Subquery(counted.order_by().values("organization_id").annotate(at=Min("last_reading_at")).values("at"))
-    rows = (
-        readings.filter(
-            metric__goal__status=GoalStatus.ACTIVE,
-            metric__role=MetricRole.KEY_RESULT,
-            observed_at__gte=F("metric__last_reading_at") - window,
-        )
-        # The same bound for all: it spares joining the older readings to their metrics.
-        .filter(observed_at__gte=ExpressionWrapper(oldest - window, output_field=DateTimeField()))
-        # Grouped by the metric alone (its latest reading and value, one per metric, taken with
-        # Max): PostgreSQL hashes a few thousand groups instead of sorting every reading.
-        .values("metric_id")
-        .annotate(
-            origin_ts=Max("metric__last_reading_ts"),
-            origin_value=Max("metric__current"),
-            n=Count("id"),
-            x=Sum(x),
-            y=Sum(y),
-            xx=Sum(x * x),
-            xy=Sum(x * y),
-            yy=Sum(y * y),
-        )
-        .order_by()
-    )
-    fits = {row["metric_id"]: _fit(row) for row in rows}
-    return {metric_id: fit for metric_id, fit in fits.items() if fit is not None}
-
-
-def _fit(row: dict[str, Any]) -> formulas.LineFit | None:
-    return formulas.fit_from_sums(
-        row["n"], row["x"], row["y"], row["xx"], row["xy"], row["yy"],
-        origin_ts=row["origin_ts"], origin_value=row["origin_value"],
-    )  # fmt: skip
-
-
-class _EpochSeconds(Func):
-    """A datetime as seconds since 1970-01-01 UTC, as a float."""
-
-    template = "date_part('epoch', %(expressions)s)"
-    output_field = FloatField()
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
-        return self.as_sql(
-            compiler, connection, template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)", **extra_context
-        )
 
 
 def _is_uuid(value: str) -> bool:

@@ -6,14 +6,15 @@ import random
 
 import pytest
 
+from alignment_service.access import Access, Role
 from bench import detection
 from feedback import engine
 from feedback.models import CourseCorrection, Trigger
 from feedback.rules import find_all
 from goals import formulas
-from goals import selectors as goal_selectors
-from goals.models import Goal, Metric, Reading
+from goals.models import RECENT_LINE_FIELDS, Metric, Reading
 from goals.services import goals_refresh_progress, metrics_refresh
+from goals.services.readings import ReadingInput, readings_ingest
 from tests.factories import GoalFactory, MetricFactory
 
 DAY = detection.DAY
@@ -76,21 +77,29 @@ def points(values, step_days=1.0):
     return [formulas.Point(START + i * step_days * DAY, v) for i, v in enumerate(values)]
 
 
-def test_the_fit_from_sums_is_the_fit_of_the_points():
+def test_the_fit_from_moments_is_the_fit_of_the_points():
     rng = random.Random(5)
     pts = points([1e6 + 3 * i + rng.gauss(0, 2) for i in range(20)], step_days=0.7)
     origin = pts[-1]
     xs = [p.ts - origin.ts for p in pts]
     ys = [p.value - origin.value for p in pts]
-    sums = (sum(xs), sum(ys), sum(x * x for x in xs), sum(x * y for x, y in zip(xs, ys, strict=True)),
-            sum(y * y for y in ys))  # fmt: skip
-    fit = formulas.fit_from_sums(len(pts), *sums, origin_ts=origin.ts, origin_value=origin.value)
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    moments = (mx, my, sum((x - mx) ** 2 for x in xs), sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)),
+               sum((y - my) ** 2 for y in ys))  # fmt: skip
+    fit = formulas.fit_from_moments(len(pts), *moments, origin_ts=origin.ts, origin_value=origin.value)
     expected = formulas.line_fit(pts)
     assert fit is not None
     assert expected is not None
     for name in ("n", "mean_ts", "mean_value", "slope", "sxx", "residual_sd"):
         assert getattr(fit, name) == pytest.approx(getattr(expected, name), rel=1e-9)
-    assert formulas.fit_from_sums(2, *sums, origin_ts=origin.ts, origin_value=origin.value) is None
+    assert formulas.fit_from_moments(2, *moments, origin_ts=origin.ts, origin_value=origin.value) is None
+    flat = (mx, my, 0.0, 0.0, moments[4])
+    assert formulas.fit_from_moments(len(pts), *flat, origin_ts=origin.ts, origin_value=origin.value) is None
+
+
+def test_a_recent_line_that_overflows_is_no_line():
+    assert formulas.recent_line(points([1e200, -1e200, 1e200, -1e200])) is None
+    assert formulas.recent_line([]) is None
 
 
 def stall_of(values, **kwargs):
@@ -123,7 +132,7 @@ def test_a_stall_of_a_decreasing_metric_is_when_it_stops_falling():
     assert stall_of([*falling, *[64.0 - 1.2 * day for day in range(6)]], baseline=100.0, target=0.0) is None
 
 
-# --- In the engine: the fits come from one grouped query --------------------------------------------
+# --- Stored on each metric with every reading write, read by the engine -------------------------
 
 T = datetime.datetime(2026, 10, 1, 12, 0, tzinfo=datetime.UTC)  # 75 % into the factories' 2026 window
 
@@ -143,33 +152,58 @@ def stalled_metric(org, *, flat_days):
     return Metric.objects.get(pk=metric.pk)
 
 
+def stored_line(metric):
+    metric.refresh_from_db()
+    return None if metric.recent_n is None else formulas.LineFit(*(getattr(metric, f) for f in RECENT_LINE_FIELDS))
+
+
 @pytest.mark.django_db
-def test_the_database_fit_is_the_fit_of_the_recent_readings(org):
+def test_the_stored_line_is_the_fit_of_the_recent_readings(org):
     metric = stalled_metric(org, flat_days=4)
     readings = sorted(
         (formulas.Point(r.observed_at.timestamp(), r.value) for r in Reading.objects.filter(metric=metric)),
         key=lambda p: p.ts,
     )
-    fit = goal_selectors.metric_recent_fits(org=org)[metric.pk]
+    fit = stored_line(metric)
     expected = formulas.line_fit(formulas.recent_points(readings, now_ts=readings[-1].ts))
+    assert fit is not None
     assert expected is not None
     assert fit.n == expected.n == 8
     for name in ("mean_ts", "mean_value", "slope", "sxx", "residual_sd"):
         assert getattr(fit, name) == pytest.approx(getattr(expected, name), rel=1e-6, abs=1e-12)
+    assert metric.reading_count == 41
 
 
 @pytest.mark.django_db
-def test_metrics_without_three_recent_readings_or_of_inactive_goals_have_no_fit(org):
-    metric = stalled_metric(org, flat_days=4)
+def test_a_metric_without_three_recent_readings_has_no_line(org):
     sparse = MetricFactory(goal=GoalFactory(organization=org))
     for days_before in (20, 6, 0):
         Reading.objects.create(
             organization=org, metric=sparse, observed_at=T - datetime.timedelta(days=days_before), value=1
         )
     metrics_refresh(org=org, metric_ids=[sparse.pk])
-    assert set(goal_selectors.metric_recent_fits(org=org)) == {metric.pk}
-    Goal.objects.filter(pk=metric.goal_id).update(status="achieved")
-    assert goal_selectors.metric_recent_fits(org=org) == {}
+    assert stored_line(sparse) is None
+    assert sparse.reading_count == 3
+
+
+@pytest.mark.django_db
+def test_readings_ingested_move_the_count_and_the_line(org, owner):
+    metric = stalled_metric(org, flat_days=4)
+    before = stored_line(metric)
+    replaced = ReadingInput(metric=metric, value=0.0, observed_at=T)  # the latest one, lower
+    new = ReadingInput(metric=metric, value=0.0, observed_at=T + datetime.timedelta(hours=6))
+    assert readings_ingest(access=Access(org=org, user=owner, role=Role.OWNER), readings=[replaced, new]) == (1, 1)
+    after = stored_line(metric)
+    assert metric.reading_count == 42
+    assert before is not None
+    assert after is not None
+    assert after.slope < before.slope
+    readings = [formulas.Point(r.observed_at.timestamp(), r.value) for r in metric.readings.order_by("observed_at")]
+    expected = formulas.recent_line(readings)
+    assert expected is not None
+    assert after.n == expected.n == 8  # the one of 7 days before T fell out of the window
+    for name in ("mean_ts", "mean_value", "slope", "sxx", "residual_sd"):
+        assert getattr(after, name) == pytest.approx(getattr(expected, name), rel=1e-6, abs=1e-12)
 
 
 @pytest.mark.django_db

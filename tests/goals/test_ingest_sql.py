@@ -22,8 +22,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 DAY = 86400
-FIELDS = ("current", "last_reading_at", "last_reading_ts", "progress")
+FIELDS = ("current", "last_reading_at", "last_reading_ts", "progress", "reading_count", "recent_n")
 APPROXIMATE = ("forecast", "forecast_low", "forecast_high", "p_hit")
+LINE = ("recent_mean_ts", "recent_mean_value", "recent_slope", "recent_sxx", "recent_residual_sd")
 
 series = st.lists(
     st.tuples(
@@ -38,7 +39,7 @@ series = st.lists(
 
 
 def _stored(metric_id):
-    return Metric.objects.filter(pk=metric_id).values(*FIELDS, *APPROXIMATE).get()
+    return Metric.objects.filter(pk=metric_id).values(*FIELDS, *APPROXIMATE, *LINE).get()
 
 
 def _assert_same(python, sql):
@@ -51,6 +52,17 @@ def _assert_same(python, sql):
         scale = max(abs(python["forecast"] or 0), abs(python["current"] or 0), 1.0)
         tolerance = 1e-6 if field == "p_hit" else 1e-7 * scale
         assert sql[field] == pytest.approx(python[field], rel=1e-7, abs=tolerance), field
+    if python["recent_n"] is None:
+        assert all(sql[field] is None for field in LINE)
+        return
+    scale = max(abs(python["recent_mean_value"]), python["recent_residual_sd"], 1.0)
+    spread = math.sqrt(python["recent_sxx"])
+    tolerances = {
+        "recent_mean_ts": 1e-3, "recent_mean_value": 1e-7 * scale, "recent_slope": 1e-7 * scale / spread,
+        "recent_sxx": 0.0, "recent_residual_sd": 1e-7 * scale,
+    }  # fmt: skip
+    for field, tolerance in tolerances.items():
+        assert sql[field] == pytest.approx(python[field], rel=1e-7, abs=tolerance), field
 
 
 def _both_paths(org, metric, readings, window_days):
@@ -61,8 +73,8 @@ def _both_paths(org, metric, readings, window_days):
     )
     derived._metrics_refresh_python(org, {metric.pk}, window_days)
     python = _stored(metric.pk)
-    Metric.objects.filter(pk=metric.pk).update(**dict.fromkeys((*FIELDS, *APPROXIMATE)))
-    assert derived._metrics_refresh_sql(org, {metric.pk}, window_days) == set()
+    Metric.objects.filter(pk=metric.pk).update(**dict.fromkeys((*FIELDS, *APPROXIMATE, *LINE)) | {"reading_count": 0})
+    assert derived._metrics_refresh_sql(org, {metric.pk}, window_days, {}) == set()
     return python, _stored(metric.pk)
 
 
@@ -104,7 +116,7 @@ def test_readings_out_of_floating_point_range_are_left_to_the_python_path(org):
         Reading(organization=org, metric=metric, observed_at=T0 - timedelta(days=i), value=value)
         for i, value in enumerate([1.7e308, -1.7e308, 1.0, 2.0])
     )
-    assert derived._metrics_refresh_sql(org, {metric.pk}, 7) == {metric.pk}
+    assert derived._metrics_refresh_sql(org, {metric.pk}, 7, {}) == {metric.pk}
     derived.metrics_refresh(org=org, metric_ids=[metric.pk])
     stored = _stored(metric.pk)
     assert stored["current"] == 1.7e308
@@ -123,7 +135,7 @@ def test_metrics_read_at_one_instant_each_get_their_own_trend(org):
     ids = {m.pk for m in metrics}
     derived._metrics_refresh_python(org, ids, 7)
     python = {pk: _stored(pk) for pk in ids}
-    derived._metrics_refresh_sql(org, ids, 7)
+    derived._metrics_refresh_sql(org, ids, 7, {})
     for pk in ids:
         _assert_same(python[pk], _stored(pk))
 
@@ -135,8 +147,8 @@ def test_the_one_statement_upsert_counts_and_stores_as_the_orm_upsert(org):
     stored = {}
     for upsert in (reading_services._upsert, reading_services._upsert_postgres):
         with transaction.atomic():
-            assert upsert(org, first) == 0
-            assert upsert(org, again) == 1
+            assert upsert(org, first) == {m.pk: 1 for m in metrics}
+            assert upsert(org, again) == {metrics[0].pk: 0, metrics[1].pk: 1, metrics[2].pk: 1}
             stored[upsert] = sorted(Reading.objects.values_list("metric_id", "observed_at", "value", "source", "note"))
             transaction.set_rollback(True)
     assert stored[reading_services._upsert] == stored[reading_services._upsert_postgres]
@@ -185,7 +197,7 @@ def test_the_one_statement_upsert_stores_any_text_and_offset_exactly(org):
         for i, (text, value, zone) in enumerate(zip(AWKWARD_TEXT, values, zones, strict=True))
     ]  # fmt: skip
     with transaction.atomic():
-        assert reading_services._upsert_postgres(org, readings) == 0
+        assert reading_services._upsert_postgres(org, readings) == {metric.pk: len(readings)}
         stored = sorted(Reading.objects.values_list("observed_at", "value", "source", "note"))
         transaction.set_rollback(True)
     assert stored == sorted((r.observed_at, r.value, r.source, r.note) for r in readings)
