@@ -13,6 +13,7 @@ from alignment_service.notifications.services import Notice, notify_all
 from alignment_service.notifications.webhooks import Event, emit_events
 from feedback import selectors
 from feedback.models import ACTIVE_CORRECTION, CourseCorrection, SubjectType, Trigger
+from feedback.world import Correction
 from goals.models import Goal
 from teams.models import Organization, Team, TeamKind, TeamMember
 
@@ -36,7 +37,7 @@ class Audience:
         ).values_list("team_id", "user_id"):
             self.steering_members[team_id].add(user_id)
 
-    def of(self, correction: CourseCorrection) -> set[Any]:
+    def of(self, correction: Correction) -> set[Any]:
         recipients: set[Any] = set()
         team_ids: list[Any] = [correction.team_id]
         if correction.subject_type == SubjectType.GOAL and correction.subject_id in self.goals:
@@ -72,16 +73,16 @@ def announce(correction: CourseCorrection, event_type: str) -> None:
 
 
 def rescore_announcements(
-    announcements: list[tuple[str, CourseCorrection]], touched: Iterable[CourseCorrection], audience: Audience
+    announcements: list[tuple[str, Correction]], touched: Iterable[Correction], audience: Audience
 ) -> tuple[list[Event], list[Notice]]:
     """What one rescore says of its corrections: a webhook event per cause, carrying its
     symptoms, and at most one notification per person: the cause itself, or a digest when
     several concern them."""
-    symptoms: dict[Any, list[CourseCorrection]] = defaultdict(list)
+    symptoms: dict[Any, list[Correction]] = defaultdict(list)
     for correction in touched:
         if correction.caused_by_id is not None:
             symptoms[correction.caused_by_id].append(correction)
-    per_person: dict[Any, list[tuple[str, CourseCorrection]]] = defaultdict(list)
+    per_person: dict[Any, list[tuple[str, Correction]]] = defaultdict(list)
     for event_type, correction in announcements:
         for recipient in audience.of(correction):
             per_person[recipient].append((event_type, correction))
@@ -107,7 +108,7 @@ def rescore_announcements(
     return events, notices
 
 
-def _notice(event_type: str, correction: CourseCorrection, recipients: Iterable[Any]) -> Notice:
+def _notice(event_type: str, correction: Correction, recipients: Iterable[Any]) -> Notice:
     verb = event_type.rsplit(".", 1)[1]
     return Notice(
         recipient_ids=frozenset(recipients), kind=event_type,
@@ -118,7 +119,7 @@ def _notice(event_type: str, correction: CourseCorrection, recipients: Iterable[
 
 
 def _digest(
-    items: list[tuple[str, CourseCorrection]], recipients: Iterable[Any], symptoms: dict[Any, list[CourseCorrection]]
+    items: list[tuple[str, Correction]], recipients: Iterable[Any], symptoms: dict[Any, list[Correction]]
 ) -> Notice:
     lines = []
     for event_type, correction in items:
@@ -135,7 +136,7 @@ def _digest(
     )  # fmt: skip
 
 
-def correction_payload(correction: CourseCorrection, symptoms: Iterable[CourseCorrection] = ()) -> dict[str, Any]:
+def correction_payload(correction: Correction, symptoms: Iterable[Correction] = ()) -> dict[str, Any]:
     """A correction as webhooks carry it; a cause carries its symptoms."""
     return {
         **_payload(correction),
@@ -144,7 +145,7 @@ def correction_payload(correction: CourseCorrection, symptoms: Iterable[CourseCo
     }
 
 
-def _payload(correction: CourseCorrection) -> dict[str, Any]:
+def _payload(correction: Correction) -> dict[str, Any]:
     return {
         "id": str(correction.pk),
         "subject_type": correction.subject_type,

@@ -33,7 +33,17 @@ from feedback.audience import Audience, rescore_announcements
 from feedback.inputs import GoalInputs, World
 from feedback.models import CorrectionStatus, CourseCorrection, ScoreSnapshot, SubjectType, Trigger
 from feedback.rules import Finding
-from feedback.world import Loaded, Scope, goal_tree, latest_points, load_teams, load_world, widen
+from feedback.world import (
+    Correction,
+    Loaded,
+    Scope,
+    StoredCorrection,
+    goal_tree,
+    latest_points,
+    load_teams,
+    load_world,
+    widen,
+)
 from goals.models import GoalScore, GoalStatus
 from teams.models import Organization
 
@@ -204,7 +214,7 @@ def _threshold_events(world: World) -> list[Event]:
 
 def _steer(
     org: Organization, loaded: Loaded, now: datetime, scope: Scope | None, crossed: list[Event]
-) -> tuple[int, int, int, list[CourseCorrection]]:
+) -> tuple[int, int, int, list[Correction]]:
     """Open, resolve and expire corrections, and relink them; scoped, only those of the scope's
     subjects (the rules read the whole world, but only the scope's findings are complete).
     The corrections' webhook events go out with `crossed` (the thresholds crossed), in one
@@ -222,7 +232,10 @@ def _steer(
     goals = {str(goal.id): goal for goal in world.goals}
     new = [_new_correction(org, world, goals, finding, now) for key, finding in findings.items() if key not in active]
     closed_ids = {c.pk for c in closed}
-    current = {**{key: c for key, c in active.items() if c.pk not in closed_ids}, **{_key(c): c for c in new}}
+    current: dict[Any, Correction] = {
+        **{key: c for key, c in active.items() if c.pk not in closed_ids},
+        **{_key(c): c for c in new},
+    }
     relinked = _link(current, causes)
     opened = _insert_corrections(new)
     _update_corrections(closed, [c for c in relinked if c.pk in existing])
@@ -253,14 +266,14 @@ def _insert_corrections(new: list[CourseCorrection]) -> list[CourseCorrection]:
 CLOSING_FIELDS = ("status", "resolution", "resolved_at")
 
 
-def _update_corrections(closed: list[CourseCorrection], relinked: list[CourseCorrection]) -> None:
+def _update_corrections(closed: list[Correction], relinked: list[Correction]) -> None:
     """One statement: the closed ones' status, resolution and time, the relinked ones' cause
     (and nothing else of theirs, which a person may be changing meanwhile)."""
     meta = CourseCorrection._meta
     key = cast(Field, meta.pk)
     fields = [cast(Field, meta.get_field(name)) for name in (*CLOSING_FIELDS, "caused_by")]
 
-    def row(correction: CourseCorrection, written: Collection[str]) -> list[Any]:
+    def row(correction: Correction, written: Collection[str]) -> list[Any]:
         values = [
             field.get_db_prep_save(getattr(correction, field.attname), connection) if field.name in written else None
             for field in fields
@@ -271,18 +284,18 @@ def _update_corrections(closed: list[CourseCorrection], relinked: list[CourseCor
     bulk_update_rows(CourseCorrection, [f.name for f in fields], rows, keep_where_null=CLOSING_FIELDS)
 
 
-def _key(correction: CourseCorrection) -> tuple[str, str, str]:
+def _key(correction: Correction) -> tuple[str, str, str]:
     return (correction.subject_type, correction.subject_id, correction.trigger)
 
 
 def _close_cleared(
-    loaded: Loaded, findings: dict[Any, Finding], active: dict[Any, CourseCorrection], now: datetime
-) -> list[CourseCorrection]:
+    loaded: Loaded, findings: dict[Any, Finding], active: dict[Any, StoredCorrection], now: datetime
+) -> list[Correction]:
     """Expire corrections whose subject is gone; resolve those whose rule no longer holds."""
     live_goals = {str(g.id) for g in loaded.world.goals}
     goal_status = {goal_id: node.status for goal_id, node in loaded.tree.items()}
     live_teams = {str(pk) for pk in loaded.world.teams}
-    closed: list[CourseCorrection] = []
+    closed: list[Correction] = []
     for key, correction in active.items():
         subject_type, subject_id, trigger = key
         gone = subject_id not in (live_teams if subject_type == SubjectType.TEAM else goal_status) or (
@@ -304,7 +317,7 @@ def _close_cleared(
     return closed
 
 
-def _link(current: dict[Any, CourseCorrection], causes: dict[Any, Any]) -> list[CourseCorrection]:
+def _link(current: dict[Any, Correction], causes: dict[Any, Any]) -> list[Correction]:
     """Point every current correction at its cause (None for a cause or a manual one); returns
     those whose link changed. A symptom whose cause cleared becomes a cause if it still holds."""
     changed = []
@@ -318,7 +331,7 @@ def _link(current: dict[Any, CourseCorrection], causes: dict[Any, Any]) -> list[
     return changed
 
 
-def _closed(correction: CourseCorrection, status: str, resolution: str, now: datetime) -> CourseCorrection:
+def _closed(correction: StoredCorrection, status: str, resolution: str, now: datetime) -> StoredCorrection:
     correction.status = status
     correction.resolution = resolution
     correction.resolved_at = now

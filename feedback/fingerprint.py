@@ -20,7 +20,8 @@ from django.db import connection
 from django.db.models import Model
 
 from feedback import selectors
-from feedback.models import Assessment, CheckIn, CourseCorrection, Feedback, RescoreState, SteeringDecision
+from feedback.models import Assessment, CheckIn, Feedback, RescoreState, SteeringDecision
+from feedback.world import Correction
 from goals.models import Divergence, Goal, GoalStrategy, Metric
 from teams.models import Organization, Team
 
@@ -67,7 +68,7 @@ def unchanged(org: Organization, now: datetime, inputs: str | None) -> bool:
     return state.fingerprint == _combined(inputs, corrections_digest(active))
 
 
-def remember(org: Organization, now: datetime, inputs: str | None, active: Iterable[CourseCorrection]) -> None:
+def remember(org: Organization, now: datetime, inputs: str | None, active: Iterable[Correction]) -> None:
     """Record what a full rescore saw (`inputs`, taken before it read) and left (`active`)."""
     if inputs is None:
         return
