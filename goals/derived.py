@@ -8,7 +8,7 @@ writes what they give back, inside the caller's transaction (writers hold the or
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -90,9 +90,16 @@ def _metrics_refresh_python(org: Organization, metric_ids: set[Any], window_days
 
 
 def _set_recent_line(metric: Metric, line: formulas.LineFit | None) -> None:
-    values = astuple(line) if line is not None else (None,) * len(RECENT_LINE_FIELDS)
+    values = _line_values(line)
     for name, value in zip(RECENT_LINE_FIELDS, values, strict=True):
         setattr(metric, name, value)
+
+
+def _line_values(line: formulas.LineFit | None) -> tuple[Any, ...]:
+    """The values of `RECENT_LINE_FIELDS` for `line`."""
+    if line is None:
+        return (None,) * len(RECENT_LINE_FIELDS)
+    return (line.n, line.mean_ts, line.mean_value, line.slope, line.sxx, line.residual_sd)
 
 
 #: Beyond this magnitude the sums of squares could leave floating-point range, which PostgreSQL
@@ -194,7 +201,7 @@ def _metrics_refresh_sql(
             metric_id, current, latest_at, latest_at.timestamp() if latest_at else None,
             formulas.progress(baseline=baseline, target=target, current=current),
             forecast, odds.low, odds.high, odds.p_hit, count + added.get(metric_id, 0),
-            *(astuple(recent) if recent is not None else (None,) * len(RECENT_LINE_FIELDS)),
+            *_line_values(recent),
         ))  # fmt: skip
     bulk_update_rows(Metric, METRIC_DERIVED_FIELDS, rows)
     return extreme

@@ -3,7 +3,7 @@ keeps a stored value where a kept field is null; `insert_rows` inserts what `bul
 
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.db import connection, connections, transaction
@@ -30,6 +30,26 @@ def test_writes_each_field_of_each_row_and_nothing_else(org):
     assert (stored[second.pk].current, stored[second.pk].forecast) == (None, -3.25)
     assert stored[second.pk].name != "not written"
     assert stored[untouched.pk].current is None
+
+
+AWKWARD = ['quote " and backslash \\', "{braces}, commas", "NULL", "", "  spaced\ttab\nnewline ", "ünïcødé ✓"]
+
+
+def test_any_text_number_and_instant_arrives_as_sent(org):
+    """On PostgreSQL each column goes as one array literal: quoting, the word NULL, floats at
+    the edges of their range and instants with offsets PostgreSQL refuses must arrive intact."""
+    metrics = [MetricFactory(goal__organization=org, organization=org) for _ in AWKWARD]
+    values = [5e-324, -0.0, 1.7976931348623157e308, 1 / 3, 123456789.125, None]
+    far_offset = timezone(-timedelta(hours=18, minutes=35))
+    instants = [datetime(2026, 3, 1, 9, 30, 0, 1, tzinfo=far_offset), None] * 3
+    for metric, name, value, instant in zip(metrics, AWKWARD, values, instants, strict=True):
+        metric.name, metric.current, metric.last_reading_at, metric.stale_after_days = name, value, instant, 7
+
+    bulk_update_values(metrics, ["name", "current", "last_reading_at", "stale_after_days"])
+
+    stored = {m.pk: (m.name, m.current, m.last_reading_at, m.stale_after_days) for m in Metric.objects.all()}
+    for metric, name, value, instant in zip(metrics, AWKWARD, values, instants, strict=True):
+        assert stored[metric.pk] == (name, value, instant, 7)
 
 
 def test_a_null_in_a_kept_field_leaves_the_stored_value(org, django_assert_num_queries):
