@@ -89,10 +89,11 @@ check-deploy: install
 
 # The benchmark against hand-written references (bench/, docs/performance.md) on the machine's
 # PostgreSQL and Redis (BENCH_DATABASE_URL, BENCH_REDIS_URL; `make bench ARGS=--quick` for a small
-# organization), then the detection benchmark (bench/detection.py) with the default 28-day trend
-# and a two-week one.
+# organization), where a full rescore's time goes (bench/rescore_floor.py), then the detection
+# benchmark (bench/detection.py) with the default 28-day trend and a two-week one.
 bench: install
 	$(BIN)/python -m bench $(ARGS)
+	$(BIN)/python -m bench.rescore_floor
 	$(BIN)/python -m bench.detection --size 300
 	$(BIN)/python -m bench.detection --size 300 --forecast-window-days 14
 

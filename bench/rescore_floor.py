@@ -110,10 +110,9 @@ def _report(samples: dict[str, list[float]]) -> None:
     print(f"{'part':48s} {'seconds':>8s} {'÷ reference':>12s}")
     for name, seconds in rows:
         print(f"{name:48s} {seconds:8.3f} {seconds / reference:11.2f}×")
-    spread = {name: (min(v), max(v)) for name, v in samples.items()}
-    print(
-        "rounds:", len(samples["rescore"]), "; min to max:", {k: f"{a:.3f} to {b:.3f}" for k, (a, b) in spread.items()}
-    )
+    print(f"{len(samples['rescore'])} rounds; the range of each part:")
+    for name, values in samples.items():
+        print(f"  {name}: {min(values):.3f} to {max(values):.3f} s")
 
 
 if __name__ == "__main__":

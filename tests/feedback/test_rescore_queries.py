@@ -6,14 +6,14 @@ one rescore go out in one insert."""
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from alignment_service.notifications.models import WebhookDelivery, WebhookEndpoint
-from bench import seed
+from bench import rescore_floor, seed
 from feedback.engine import rescore_org
-from feedback.models import CorrectionStatus, CourseCorrection
+from feedback.models import CorrectionStatus, CourseCorrection, ScoreSnapshot
 from goals.models import Goal, GoalStatus
 
 pytestmark = pytest.mark.postgres
@@ -48,3 +48,29 @@ def test_a_full_rescore_costs_the_same_queries_for_a_small_and_a_large_organizat
         assert corrections.exclude(caused_by=None).exists()
         assert WebhookDelivery.objects.filter(organization=org).exists()
     assert large == small
+
+
+def _written(org):
+    return (
+        sorted(ScoreSnapshot.objects.filter(organization=org).values_list("subject_id", "score", "computed_at")),
+        sorted(CourseCorrection.objects.filter(organization=org).values_list("id", "status", "caused_by_id")),
+    )
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_floor_benchmark_replays_a_rescore_s_statements_to_the_same_rows():
+    """`bench.rescore_floor` times a rescore's SQL alone by replaying what it sent: the replay
+    must do the same work."""
+    org = seed.seed(SMALL, slug="rescore-replay").org
+    at = timezone.now() + timedelta(days=1)
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as captured:
+            rescore_org(org=org, now=at)
+        rescored = _written(org)
+        transaction.set_rollback(True)
+    before = _written(org)
+    statements = [q["sql"] for q in captured.captured_queries if not rescore_floor._is_transaction_control(q["sql"])]
+    with transaction.atomic():
+        rescore_floor._replay(connection, statements)
+        assert _written(org) == rescored != before
+        transaction.set_rollback(True)
