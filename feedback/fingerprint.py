@@ -49,7 +49,8 @@ def inputs_digest(org: Organization) -> str | None:
 
 
 def corrections_digest(rows: Iterable[tuple[object, ...]]) -> str:
-    return hashlib.sha256(repr(sorted(tuple(str(value) for value in row) for row in rows)).encode()).hexdigest()
+    lines = sorted("\x1f".join(map(str, row)) for row in rows)  # unit and record separators
+    return hashlib.sha256("\x1e".join(lines).encode()).hexdigest()
 
 
 def _combined(inputs: str, corrections: str) -> str:

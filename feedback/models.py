@@ -162,7 +162,8 @@ class ScoreSnapshot(models.Model):
     to `score`. A new snapshot is written only when the score or a component changed."""
 
     id = models.BigAutoField(primary_key=True)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: those below lead with it (one less to write per snapshot).
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     subject_type = models.CharField(max_length=8, choices=SCORE_SUBJECTS)
     subject_id = models.CharField(max_length=64)
     score = models.FloatField()
@@ -257,7 +258,8 @@ class CourseCorrection(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: those below lead with it (one less to write per correction).
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     subject_type = models.CharField(max_length=8, choices=CORRECTION_SUBJECTS)
     subject_id = models.CharField(max_length=64)
     team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")

@@ -129,8 +129,10 @@ _SINCE = """
 #: Each touched metric's latest reading, the sums of its trend (the readings of the window
 #: ending at the latest one, `w`, or all of them, `a`, when fewer than 3 fall in it) and of its
 #: recent line (`recent`), and its number of readings where it is not known (`recount`). Each
-#: step reads one metric's range of the (metric, observed_at) index. Epoch seconds come from
-#: `date_part`, correctly rounded like Python's `datetime.timestamp()`.
+#: step reads one metric's range of the (metric, observed_at) index, once per metric whatever
+#: the planner estimates (a join of two CTEs became a nested loop over both when the statistics
+#: lagged behind a new organization's metrics). Epoch seconds come from `date_part`, correctly
+#: rounded like Python's `datetime.timestamp()`.
 METRIC_TRENDS_SQL = f"""
 WITH latest AS (
     SELECT m.id, m.baseline, m.target, m.window_end_ts, m.reading_count, l.observed_at, l.value AS origin_value,
@@ -139,10 +141,14 @@ WITH latest AS (
         SELECT observed_at, value FROM goals_reading r WHERE r.metric_id = m.id ORDER BY observed_at DESC LIMIT 1
     ) l ON true
     WHERE m.organization_id = %(org)s AND m.id = ANY(%(ids)s)
-),
-sums AS (
-    SELECT l.id,
-           CASE WHEN w.n >= 3 THEN w.extreme ELSE a.extreme END OR recent.extreme AS extreme,
+)
+SELECT l.id, l.baseline, l.target, l.window_end_ts, l.observed_at, coalesce(s.extreme, false),
+       CASE WHEN l.id = ANY(%(recount)s) THEN (SELECT count(*) FROM goals_reading c WHERE c.metric_id = l.id)
+            ELSE l.reading_count END,
+       l.origin_ts, l.origin_value, s.n, s.mean_dt, s.mean_dv, s.flat, s.sxx, s.sxy, s.syy,
+       s.recent_n, s.recent_dt, s.recent_dv, s.recent_sxx, s.recent_sxy, s.recent_syy
+FROM latest l LEFT JOIN LATERAL (
+    SELECT CASE WHEN w.n >= 3 THEN w.extreme ELSE a.extreme END OR recent.extreme AS extreme,
            CASE WHEN w.n >= 3 THEN w.n ELSE a.n END AS n,
            CASE WHEN w.n >= 3 THEN w.mean_dt ELSE a.mean_dt END AS mean_dt,
            CASE WHEN w.n >= 3 THEN w.mean_dv ELSE a.mean_dv END AS mean_dv,
@@ -152,18 +158,11 @@ sums AS (
            CASE WHEN w.n >= 3 THEN w.syy ELSE a.syy END AS syy,
            recent.n AS recent_n, recent.mean_dt AS recent_dt, recent.mean_dv AS recent_dv,
            recent.sxx AS recent_sxx, recent.sxy AS recent_sxy, recent.syy AS recent_syy
-    FROM latest l
-    CROSS JOIN LATERAL ({_TREND_SUMS}{_SINCE.format(seconds="window")}) w
+    FROM ({_TREND_SUMS}{_SINCE.format(seconds="window")}) w
     LEFT JOIN LATERAL ({_TREND_SUMS} AND w.n < 3) a ON true
     CROSS JOIN LATERAL ({_TREND_SUMS}{_SINCE.format(seconds="recent")}) recent
     WHERE l.observed_at IS NOT NULL
-)
-SELECT l.id, l.baseline, l.target, l.window_end_ts, l.observed_at, coalesce(s.extreme, false),
-       CASE WHEN l.id = ANY(%(recount)s) THEN (SELECT count(*) FROM goals_reading c WHERE c.metric_id = l.id)
-            ELSE l.reading_count END,
-       l.origin_ts, l.origin_value, s.n, s.mean_dt, s.mean_dv, s.flat, s.sxx, s.sxy, s.syy,
-       s.recent_n, s.recent_dt, s.recent_dv, s.recent_sxx, s.recent_sxy, s.recent_syy
-FROM latest l LEFT JOIN sums s ON s.id = l.id
+) s ON true
 """  # noqa: S608 (built from constants; every value is a parameter)
 
 
