@@ -22,6 +22,7 @@ import statistics
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from bench.__main__ import settings_env
@@ -57,14 +58,14 @@ def _measure(rounds: int) -> dict[str, list[float]]:
     for n in range(rounds):
         at = now + timedelta(days=n + 1)
         samples["reference statement"].append(_timed_rolled_back(lambda: references.rescore_statement(org)))
-        samples["rescore"].append(_timed_rolled_back(lambda at=at: engine.rescore_org(org=org, now=at)))
+        samples["rescore"].append(_timed_rolled_back(partial(engine.rescore_org, org=org, now=at)))
         with _rolled_back(), CaptureQueriesContext(connection) as captured:  # the same rescore, to record it
             engine.rescore_org(org=org, now=at)
         statements = [query["sql"] for query in captured.captured_queries if not _is_transaction_control(query["sql"])]
-        samples["its SQL alone"].append(_timed_rolled_back(lambda sql=statements: _replay(connection, sql)))
+        samples["its SQL alone"].append(_timed_rolled_back(partial(_replay, connection, statements)))
         with _rolled_back():
             world = load_world(org, at).world
-            samples["its scoring and rules alone"].append(_timed(lambda w=world: _score_and_steer(w, org)))
+            samples["its scoring and rules alone"].append(_timed(partial(_score_and_steer, world, org)))
     return samples
 
 

@@ -90,9 +90,9 @@ def rescore_org(
         snapshots = _write_snapshots(org, points, now, latest=loaded.latest)
         _store_goal_scores(org, loaded.world.scores, scope)
         crossed = _threshold_events(loaded.world)
-        opened, resolved, expired, active = _steer(org, loaded, now, scope, crossed)
+        opened, resolved, expired = _steer(org, loaded, now, scope, crossed)
         if scope is None:
-            fingerprint.remember(org, now, inputs, active)
+            fingerprint.remember(org, now, inputs)
     return RescoreResult(snapshots, opened, resolved, expired)
 
 
@@ -214,11 +214,11 @@ def _threshold_events(world: World) -> list[Event]:
 
 def _steer(
     org: Organization, loaded: Loaded, now: datetime, scope: Scope | None, crossed: list[Event]
-) -> tuple[int, int, int, list[Correction]]:
+) -> tuple[int, int, int]:
     """Open, resolve and expire corrections, and relink them; scoped, only those of the scope's
     subjects (the rules read the whole world, but only the scope's findings are complete).
     The corrections' webhook events go out with `crossed` (the thresholds crossed), in one
-    insert. Returns the counts and the active corrections as this leaves them."""
+    insert. Returns the numbers opened, resolved and expired."""
     world = loaded.world
     findings = {finding.key: finding for finding in rules.find_all(world)}
     active = loaded.corrections
@@ -251,8 +251,7 @@ def _steer(
     if notices:
         notify_all(org=org, notices=notices)
     expired = sum(1 for c in closed if c.status == CorrectionStatus.EXPIRED)
-    active_now = [c for c in loaded.corrections.values() if c.pk not in closed_ids] + list(opened)
-    return len(opened), len(closed) - expired, expired, active_now
+    return len(opened), len(closed) - expired, expired
 
 
 def _insert_corrections(new: list[CourseCorrection]) -> list[CourseCorrection]:

@@ -12,16 +12,22 @@ Elsewhere (SQLite) there is no digest and every rescore runs, with the same resu
 """
 
 import hashlib
-from collections.abc import Iterable
 from datetime import datetime
+from typing import cast
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
-from feedback import selectors
-from feedback.models import Assessment, CheckIn, Feedback, RescoreState, SteeringDecision
-from feedback.world import Correction
+from feedback.models import (
+    ACTIVE_STATUSES,
+    Assessment,
+    CheckIn,
+    CourseCorrection,
+    Feedback,
+    RescoreState,
+    SteeringDecision,
+)
 from goals.models import Divergence, Goal, GoalStrategy, Metric
 from teams.models import Organization, Team
 
@@ -48,9 +54,20 @@ def inputs_digest(org: Organization) -> str | None:
         return hashlib.sha256(cursor.fetchone()[0].encode()).hexdigest()
 
 
-def corrections_digest(rows: Iterable[tuple[object, ...]]) -> str:
-    lines = sorted("\x1f".join(map(str, row)) for row in rows)  # unit and record separators
-    return hashlib.sha256("\x1e".join(lines).encode()).hexdigest()
+def corrections_digest(org: Organization) -> str:
+    """The active corrections by what the rules read of them, as this transaction sees them
+    (in a rescore, its own writes included): by content, since the rescore rewrites the rows."""
+    quote = connection.ops.quote_name
+    fields = (cast(Field, CourseCorrection._meta.get_field(name)) for name in CORRECTION_FIELDS)
+    content = ", ".join(f"coalesce(t.{quote(f.column)}::text, '')" for f in fields)
+    # Identifiers come from the model's metadata (quoted); the values are parameters.
+    sql = (
+        f"SELECT count(*) || ':' || coalesce(sum(hashtextextended(concat_ws('|', {content}), 0)), 0) "  # noqa: S608
+        f"FROM {quote(CourseCorrection._meta.db_table)} t WHERE t.organization_id = %s AND t.status = ANY(%s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [org.pk, list(ACTIVE_STATUSES)])
+        return str(cursor.fetchone()[0])
 
 
 def _combined(inputs: str, corrections: str) -> str:
@@ -65,16 +82,15 @@ def unchanged(org: Organization, now: datetime, inputs: str | None) -> bool:
     state = RescoreState.objects.filter(organization=org).first()
     if state is None or not 0 <= (now - state.scored_at).total_seconds() < settings.RESCORE_UNCHANGED_SECONDS:
         return False
-    active = selectors.active_corrections(org=org).order_by().values_list(*CORRECTION_FIELDS)
-    return state.fingerprint == _combined(inputs, corrections_digest(active))
+    return state.fingerprint == _combined(inputs, corrections_digest(org))
 
 
-def remember(org: Organization, now: datetime, inputs: str | None, active: Iterable[Correction]) -> None:
-    """Record what a full rescore saw (`inputs`, taken before it read) and left (`active`)."""
+def remember(org: Organization, now: datetime, inputs: str | None) -> None:
+    """Record what a full rescore saw (`inputs`, taken before it read) and left (the active
+    corrections, digested in its transaction after its writes)."""
     if inputs is None:
         return
-    rows = [tuple(getattr(c, name) for name in CORRECTION_FIELDS) for c in active]
-    state = RescoreState(organization=org, fingerprint=_combined(inputs, corrections_digest(rows)), scored_at=now)
+    state = RescoreState(organization=org, fingerprint=_combined(inputs, corrections_digest(org)), scored_at=now)
     RescoreState.objects.bulk_create(
         [state], update_conflicts=True, unique_fields=["organization"], update_fields=["fingerprint", "scored_at"]
     )

@@ -247,7 +247,8 @@ class CorrectionStatus(models.TextChoices):
     EXPIRED = "expired", "Expired"
 
 
-ACTIVE_CORRECTION = Q(status__in=[CorrectionStatus.OPEN, CorrectionStatus.ACKNOWLEDGED])
+ACTIVE_STATUSES = (CorrectionStatus.OPEN, CorrectionStatus.ACKNOWLEDGED)
+ACTIVE_CORRECTION = Q(status__in=ACTIVE_STATUSES)
 
 
 class CourseCorrection(models.Model):

@@ -12,8 +12,8 @@ from django.utils import timezone
 from alignment_service.access import Access, Role
 from alignment_service.outbox.models import OutboxMessage
 from alignment_service.outbox.services import merged_kwargs
-from feedback import engine, services
-from feedback.models import CourseCorrection, RescoreState
+from feedback import engine, fingerprint, services
+from feedback.models import ACTIVE_CORRECTION, CourseCorrection, RescoreState
 from feedback.world import latest_points
 from goals import services as goal_services
 from goals.models import GoalScore, GoalStatus, Metric
@@ -132,3 +132,22 @@ def test_a_rescore_with_no_input_changed_does_nothing_and_any_change_runs_it(dem
     assert outcome(org) != before, "a new check-in is an input: the rescore ran"
     later = now + timedelta(days=3)
     assert engine.rescore_org(org=org, now=later).snapshots > 0, "time alone moves scores past the window"
+
+
+def test_a_change_to_an_active_correction_makes_the_next_rescore_run(demo):
+    """The active corrections are digested by content, in the database: a person extending
+    one's review date changes what the rules read, so the rescore runs; its own writes do not."""
+    org, _ = demo
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the input digest needs PostgreSQL")
+    now = timezone.now()
+    engine.rescore_org(org=org, now=now)
+    assert engine.rescore_org(org=org, now=now + timedelta(seconds=1)) == engine.RescoreResult(0, 0, 0, 0)
+    correction = CourseCorrection.objects.filter(ACTIVE_CORRECTION, organization=org).order_by("id").first()
+    assert correction is not None
+    CourseCorrection.objects.filter(pk=correction.pk).update(extension_count=correction.extension_count + 1)
+    assert not fingerprint.unchanged(org, now + timedelta(seconds=2), fingerprint.inputs_digest(org))
+    engine.rescore_org(org=org, now=now + timedelta(seconds=2))
+    assert engine.rescore_org(org=org, now=now + timedelta(seconds=3)) == engine.RescoreResult(0, 0, 0, 0)
