@@ -166,7 +166,7 @@ def array_literal(elements: Iterable[str], *, quote: bool = True) -> str:
     is most of the client's time for an array of thousands. Without `quote`, the elements must
     hold none of `{}",\\`, no whitespace and never read `NULL` (UUIDs, ISO 8601, floats)."""
     if quote:
-        elements = ('"' + e.replace("\\", "\\\\").replace('"', '\\"') + '"' for e in elements)
+        elements = (_quoted(e) for e in elements)
     return "{" + ",".join(elements) + "}"
 
 

@@ -10,12 +10,13 @@ from typing import Any
 import redis
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from standardwebhooks import Webhook
 
 from alignment_service.access import Access, Role
-from alignment_service.notifications.models import WebhookEndpoint
+from alignment_service.notifications.models import Notification, WebhookEndpoint
 from alignment_service.notifications.webhook_endpoints import webhook_endpoint_create
 from alignment_service.outbox.models import OutboxMessage
 from bench import references, seed
@@ -32,8 +33,9 @@ from bench.harness import (
     verdict,
 )
 from feedback.engine import rescore_org
+from feedback.models import CourseCorrection, RescoreState, ScoreSnapshot
 from goals import ingest, services
-from goals.models import Goal, Metric
+from goals.models import Goal, GoalScore, Metric
 from teams.models import Organization, User
 from teams.services import auth_token_create
 
@@ -234,15 +236,21 @@ def _rolled_back() -> Iterator[None]:
 #: What a rescore or its reference writes. Each round is rolled back, which leaves its row
 #: versions dead: without a vacuum each round would read more of them than the one before
 #: (the reference's statement ran 2 to 3 times slower by the sixth round).
-WRITTEN_TABLES = (
-    "goals_metric", "goals_goal", "goals_goalscore", "feedback_scoresnapshot", "feedback_coursecorrection",
-    "feedback_rescorestate", "notifications_notification",
-)  # fmt: skip
+WRITTEN: tuple[type[Model], ...] = (
+    Metric,
+    Goal,
+    GoalScore,
+    ScoreSnapshot,
+    CourseCorrection,
+    RescoreState,
+    Notification,
+)
 
 
 def _vacuum_written() -> None:
+    tables = ", ".join(connection.ops.quote_name(model._meta.db_table) for model in WRITTEN)
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM " + ", ".join(WRITTEN_TABLES))
+        cursor.execute("VACUUM " + tables)
 
 
 def _timed_rolled_back(work: Callable[[], Any], prepare: Callable[[], Any] | None = None) -> float:

@@ -13,21 +13,14 @@ Elsewhere (SQLite) there is no digest and every rescore runs, with the same resu
 
 import hashlib
 from datetime import datetime
-from typing import cast
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Field, Model
+from django.db.models import BigIntegerField, Count, Func, Model, Sum, TextField, Value
+from django.db.models.functions import Cast, Coalesce
 
-from feedback.models import (
-    ACTIVE_STATUSES,
-    Assessment,
-    CheckIn,
-    CourseCorrection,
-    Feedback,
-    RescoreState,
-    SteeringDecision,
-)
+from feedback import selectors
+from feedback.models import Assessment, CheckIn, Feedback, RescoreState, SteeringDecision
 from goals.models import Divergence, Goal, GoalStrategy, Metric
 from teams.models import Organization, Team
 
@@ -57,17 +50,13 @@ def inputs_digest(org: Organization) -> str | None:
 def corrections_digest(org: Organization) -> str:
     """The active corrections by what the rules read of them, as this transaction sees them
     (in a rescore, its own writes included): by content, since the rescore rewrites the rows."""
-    quote = connection.ops.quote_name
-    fields = (cast(Field, CourseCorrection._meta.get_field(name)) for name in CORRECTION_FIELDS)
-    content = ", ".join(f"coalesce(t.{quote(f.column)}::text, '')" for f in fields)
-    # Identifiers come from the model's metadata (quoted); the values are parameters.
-    sql = (
-        f"SELECT count(*) || ':' || coalesce(sum(hashtextextended(concat_ws('|', {content}), 0)), 0) "  # noqa: S608
-        f"FROM {quote(CourseCorrection._meta.db_table)} t WHERE t.organization_id = %s AND t.status = ANY(%s)"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [org.pk, list(ACTIVE_STATUSES)])
-        return str(cursor.fetchone()[0])
+    content = Func(
+        *(Coalesce(Cast(name, TextField()), Value("")) for name in CORRECTION_FIELDS),
+        template="concat_ws('|', %(expressions)s)", output_field=TextField(),
+    )  # fmt: skip
+    row_hash = Func(content, Value(0), function="hashtextextended", output_field=BigIntegerField())
+    totals = selectors.active_corrections(org=org).order_by().aggregate(n=Count("id"), total=Sum(row_hash))
+    return f"{totals['n']}:{totals['total'] or 0}"
 
 
 def _combined(inputs: str, corrections: str) -> str:

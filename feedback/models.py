@@ -247,8 +247,7 @@ class CorrectionStatus(models.TextChoices):
     EXPIRED = "expired", "Expired"
 
 
-ACTIVE_STATUSES = (CorrectionStatus.OPEN, CorrectionStatus.ACKNOWLEDGED)
-ACTIVE_CORRECTION = Q(status__in=ACTIVE_STATUSES)
+ACTIVE_CORRECTION = Q(status__in=[CorrectionStatus.OPEN, CorrectionStatus.ACKNOWLEDGED])
 
 
 class CourseCorrection(models.Model):
